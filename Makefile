@@ -1,0 +1,36 @@
+# The README's commands are targets here.  Each installs what it needs into
+# .venv (from PyPI) the first time, so a fresh machine needs only Python 3.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test proto lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: open the shell on an embedded simulator with a demo cluster
+run: $(STAMP)
+	$(BIN)/moreh_smclient --simulator
+
+## test: the whole test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## proto: regenerate smclient/api from proto/ (the generated code is committed)
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc \
+	    -Ismclient/api=proto/sdamanager/v1 \
+	    -I$$($(BIN)/python -c 'import grpc_tools, os; print(os.path.join(os.path.dirname(grpc_tools.__file__), "_proto"))') \
+	    --python_out=. --pyi_out=. --grpc_python_out=. \
+	    proto/sdamanager/v1/sdamanager.proto
+
+lint: $(STAMP)
+	$(BIN)/ruff check smclient sdamanager_stub tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,246 @@
+"""Domain records to API messages, and API enums to domain enums.
+
+Callers hold the manager's lock while converting, so a message never mixes
+two states.  Listings build their lookup tables once per call (SDA counts per
+token, backend names), so converting N records costs O(N), not O(N^2).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from smclient.api import sdamanager_pb2 as pb
+
+from .entities import (
+    AccessLevel,
+    Backend,
+    BackendGroup,
+    BackendStatus,
+    DeviceStatus,
+    Event,
+    Job,
+    JobStatus,
+    Sda,
+    SdaModel,
+    SdaModelGroup,
+    Token,
+    UserGroup,
+    Version,
+)
+from .errors import InvalidArgument
+from .manager import SDAManager
+
+
+def timestamp(seconds: float) -> Timestamp | None:
+    """A Timestamp, or None for "not set" (0)."""
+    if not seconds:
+        return None
+    ts = Timestamp()
+    whole = int(seconds)
+    ts.seconds = whole
+    ts.nanos = int(round((seconds - whole) * 1e9)) % 1_000_000_000
+    return ts
+
+
+def seconds(ts: Timestamp) -> float:
+    return ts.seconds + ts.nanos / 1e9
+
+
+def _enum_to_pb(prefix: str, enum_type: object, value: object) -> int:
+    return enum_type.Value(prefix + value.value)  # type: ignore[attr-defined]
+
+
+def _pb_to_enum(prefix: str, enum_type: object, domain: type, number: int, what: str):
+    try:
+        name = enum_type.Name(number)  # type: ignore[attr-defined]
+    except ValueError:
+        name = ""
+    allowed = "|".join(m.value for m in domain)  # type: ignore[attr-defined]
+    if not name.startswith(prefix) or name == prefix + "UNSPECIFIED":
+        raise InvalidArgument(f"{what} must be one of {allowed}.")
+    return domain(name[len(prefix):])
+
+
+def access_level(number: int) -> AccessLevel:
+    return _pb_to_enum("ACCESS_LEVEL_", pb.AccessLevel, AccessLevel, number, "Access level")
+
+
+def backend_status(number: int) -> BackendStatus:
+    return _pb_to_enum("BACKEND_STATUS_", pb.BackendStatus, BackendStatus, number, "Backend status")
+
+
+def device_status(number: int) -> DeviceStatus:
+    return _pb_to_enum("DEVICE_STATUS_", pb.DeviceStatus, DeviceStatus, number, "Device status")
+
+
+def job_status(number: int) -> JobStatus:
+    return _pb_to_enum("JOB_STATUS_", pb.JobStatus, JobStatus, number, "Job status")
+
+
+def _env(env: dict[str, str]) -> list[pb.EnvVar]:
+    return [pb.EnvVar(name=k, value=v) for k, v in env.items()]
+
+
+class Converter:
+    """Converts records of one manager; build one per call, under the manager's lock."""
+
+    def __init__(self, manager: SDAManager) -> None:
+        self.m = manager
+        self._sda_counts: Counter[str] | None = None
+        self._running: Counter[str] | None = None
+        self._token_groups: dict[str, list[int]] | None = None
+
+    # ---- tokens
+    def token(self, t: Token) -> pb.Token:
+        if self._sda_counts is None:
+            self._sda_counts = Counter(s.token for s in self.m.sdas.values())
+            self._running = Counter(j.token for j in self.m.jobs.values() if j.placement)
+            groups: dict[str, list[int]] = {}
+            for g in self.m.user_groups.values():
+                for member in g.tokens:
+                    groups.setdefault(member, []).append(g.id)
+            self._token_groups = groups
+        assert self._running is not None and self._token_groups is not None
+        return pb.Token(
+            value=t.value,
+            description=t.description,
+            priority=t.priority,
+            access_level=_enum_to_pb("ACCESS_LEVEL_", pb.AccessLevel, t.access_level),
+            max_sda=t.max_sda,
+            current_sda=t.current_sda,
+            sda_count=self._sda_counts[t.value],
+            duplicable=t.duplicable,
+            env=_env(t.env),
+            worker_execute_info=t.worker_execute_info,
+            create_time=timestamp(t.created),
+            user_group_ids=self._token_groups.get(t.value, []),
+            running_jobs=self._running[t.value],
+        )
+
+    # ---- SDAs and models
+    def placement(self, pairs: Iterable[tuple[int, int]]) -> list[pb.DevicePlacement]:
+        by_backend: dict[int, list[int]] = {}
+        for backend_id, index in pairs:
+            by_backend.setdefault(backend_id, []).append(index)
+        out = []
+        for backend_id, indexes in by_backend.items():
+            backend = self.m.backends.get(backend_id)
+            out.append(pb.DevicePlacement(backend_id=backend_id,
+                                          backend_name=backend.name if backend else "",
+                                          device_indexes=sorted(indexes)))
+        return out
+
+    def sda(self, s: Sda) -> pb.Sda:
+        model = self.m.models.get(s.model_id)
+        held = self.m.sda_placement(s)
+        return pb.Sda(
+            id=s.id,
+            token=s.token,
+            model_id=s.model_id,
+            model_name=model.name if model else "",
+            model_group_id=s.model_group_id,
+            reserved=s.reserved,
+            description=s.description,
+            placement=self.placement(held),
+            device_count=model.devices if model else 0,
+            running=any(j.sda_id == s.id and j.placement for j in self.m.jobs.values()),
+            create_time=timestamp(s.created),
+        )
+
+    @staticmethod
+    def model(m: SdaModel) -> pb.SdaModel:
+        return pb.SdaModel(id=m.id, name=m.name, devices=m.devices, description=m.description)
+
+    def model_group(self, g: SdaModelGroup) -> pb.SdaModelGroup:
+        bg = self.m.backend_groups.get(g.backend_group_id)
+        return pb.SdaModelGroup(
+            id=g.id,
+            name=g.name,
+            backend_group_id=g.backend_group_id,
+            backend_group_name=bg.name if bg else "",
+            models=[self.model(self.m.models[i]) for i in g.model_ids if i in self.m.models],
+        )
+
+    # ---- backends
+    def backend(self, b: Backend) -> pb.Backend:
+        group = self.m.backend_groups.get(b.group_id)
+        return pb.Backend(
+            id=b.id,
+            name=b.name,
+            ip=b.ip,
+            status=_enum_to_pb("BACKEND_STATUS_", pb.BackendStatus, b.status),
+            group_id=b.group_id,
+            group_name=group.name if group else "",
+            devices=[
+                pb.Device(index=d.index,
+                          status=_enum_to_pb("DEVICE_STATUS_", pb.DeviceStatus, d.status),
+                          job_id=d.job_id, sda_id=d.sda_id)
+                for d in b.devices
+            ],
+        )
+
+    def backend_group(self, g: BackendGroup) -> pb.BackendGroup:
+        members = sorted(self.m.backends_in_group(g.id), key=lambda b: b.id)
+        return pb.BackendGroup(id=g.id, name=g.name,
+                               backends=[pb.BackendRef(id=b.id, name=b.name) for b in members])
+
+    # ---- groups
+    @staticmethod
+    def user_group(g: UserGroup) -> pb.UserGroup:
+        return pb.UserGroup(id=g.id, name=g.name, description=g.description, tokens=g.tokens)
+
+    @staticmethod
+    def ref(group: UserGroup | SdaModelGroup | BackendGroup) -> pb.GroupRef:
+        return pb.GroupRef(id=group.id, name=group.name)
+
+    def membership(self, ug: UserGroup, mgs: list[SdaModelGroup]) -> pb.Membership:
+        return pb.Membership(user_group=self.ref(ug), model_groups=[self.ref(g) for g in mgs])
+
+    def relationship(self, ug: UserGroup, mgs: list[SdaModelGroup]) -> pb.Relationship:
+        links = []
+        for mg in mgs:
+            bg = self.m.backend_groups.get(mg.backend_group_id)
+            links.append(pb.Relationship.Link(
+                model_group=self.ref(mg),
+                backend_group=pb.GroupRef(id=mg.backend_group_id, name=bg.name if bg else ""),
+            ))
+        return pb.Relationship(user_group=self.ref(ug), links=links)
+
+    # ---- jobs
+    def job(self, j: Job) -> pb.Job:
+        token = self.m.tokens.get(j.token)
+        group = self.m.backend_groups.get(j.backend_group_id)
+        return pb.Job(
+            feid=j.feid,
+            token=j.token,
+            token_description=token.description if token else "",
+            sda_id=j.sda_id,
+            model_id=j.model_id,
+            priority=j.priority,
+            status=_enum_to_pb("JOB_STATUS_", pb.JobStatus, j.status),
+            client=j.client,
+            client_pid=j.client_pid,
+            process_name=j.process_name,
+            backend_group=group.name if group else "",
+            request_time=timestamp(j.request_time),
+            start_time=timestamp(j.start_time),
+            end_time=timestamp(j.end_time),
+            version=j.version,
+            device_count=j.device_count,
+            placement=self.placement(j.placement),
+            end_reason=j.end_reason,
+        )
+
+    # ---- versions and events
+    @staticmethod
+    def version(v: Version) -> pb.Version:
+        return pb.Version(version=v.version, path=v.path, latest=v.latest, supported=v.supported,
+                          health_check=v.health_check, query=v.query, worker=v.worker, env=_env(v.env))
+
+    @staticmethod
+    def event(e: Event) -> pb.Event:
+        return pb.Event(id=e.id, time=timestamp(e.time), token=e.token, action=e.action,
+                        request=e.request, result=e.result, peer=e.peer)

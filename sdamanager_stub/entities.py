@@ -1,0 +1,170 @@
+"""The records SDAManager keeps.  Plain data: the rules live in manager.py."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class AccessLevel(enum.Enum):
+    USER = "USER"
+    ADMIN = "ADMIN"
+    DEVELOPER = "DEVELOPER"
+
+
+class BackendStatus(enum.Enum):
+    SHUTDOWN = "SHUTDOWN"
+    ACTIVE = "ACTIVE"
+
+
+class DeviceStatus(enum.Enum):
+    SHUTDOWN = "SHUTDOWN"
+    IDLE = "IDLE"
+    PREPARING = "PREPARING"
+    PROCESSING = "PROCESSING"
+    CLEANING = "CLEANING"
+
+
+class JobStatus(enum.Enum):
+    QUEUED = "QUEUED"
+    SUMMITED = "SUMMITED"  # sic: the original's word
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    RELEASED = "RELEASED"
+    CANCELED = "CANCELED"
+    FAILED = "FAILED"
+
+    @property
+    def live(self) -> bool:
+        return self in (JobStatus.QUEUED, JobStatus.SUMMITED, JobStatus.RUNNING)
+
+
+DEFAULT_BACKEND_GROUP_ID = 0
+DEFAULT_BACKEND_GROUP_NAME = "default_backend_group"
+
+# 1 is "off" (the original's maxDuplicates: 0 unlimited, 1 off, n >= 2 n at once).
+DUPLICABLE_OFF = 1
+
+
+@dataclass
+class Token:
+    value: str
+    description: str
+    priority: int = 0
+    access_level: AccessLevel = AccessLevel.USER
+    max_sda: int = 1
+    duplicable: int = DUPLICABLE_OFF
+    current_sda: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+    worker_execute_info: str = ""
+    created: float = 0.0
+
+
+@dataclass
+class Sda:
+    id: int
+    token: str
+    model_id: int
+    model_group_id: int  # 0: none
+    reserved: bool
+    description: str
+    created: float = 0.0
+    # (backend id, device index) pairs a reserved SDA holds while it exists.
+    held: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class SdaModel:
+    id: int
+    name: str
+    devices: int
+    description: str = ""
+
+
+@dataclass
+class SdaModelGroup:
+    id: int
+    name: str
+    backend_group_id: int
+    model_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Device:
+    index: int
+    status: DeviceStatus = DeviceStatus.IDLE
+    job_id: int = 0  # the FeID holding the device
+    sda_id: int = 0  # the reserved SDA holding the device
+
+    @property
+    def held(self) -> bool:
+        return bool(self.job_id or self.sda_id)
+
+
+@dataclass
+class Backend:
+    id: int
+    name: str
+    ip: str
+    status: BackendStatus = BackendStatus.ACTIVE
+    group_id: int = DEFAULT_BACKEND_GROUP_ID
+    devices: list[Device] = field(default_factory=list)
+
+
+@dataclass
+class BackendGroup:
+    id: int
+    name: str
+
+
+@dataclass
+class UserGroup:
+    id: int
+    name: str
+    description: str = ""
+    tokens: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Job:
+    feid: int
+    token: str
+    sda_id: int
+    model_id: int
+    priority: int
+    device_count: int
+    backend_group_id: int
+    client_pid: int = 0
+    process_name: str = ""
+    client: str = ""
+    version: str = ""
+    status: JobStatus = JobStatus.QUEUED
+    request_time: float = 0.0
+    start_time: float = 0.0
+    end_time: float = 0.0
+    end_reason: str = ""
+    # (backend id, device index) pairs the job holds.
+    placement: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class Version:
+    version: str
+    path: str
+    latest: bool = False
+    supported: bool = True
+    health_check: str = ""
+    query: str = ""
+    worker: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Event:
+    id: int
+    time: float
+    token: str
+    action: str
+    request: str
+    result: str
+    peer: str = ""

@@ -1,0 +1,74 @@
+"""Building and running the simulator's gRPC server."""
+
+from __future__ import annotations
+
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from smclient.api import sdamanager_pb2 as pb
+from smclient.api import sdamanager_pb2_grpc as pb_grpc
+
+from .manager import SDAManager, new_manager
+from .servicer import Servicer
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SDAManager"].full_name  # "sdamanager.v1.SDAManager"
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass
+class Simulator:
+    """A simulator's server with what surrounds it; `start()` it, `stop()` it."""
+
+    server: grpc.Server
+    port: int
+    manager: SDAManager
+    health: health.HealthServicer
+    host: str = "127.0.0.1"
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self, grace: float | None = None) -> None:
+        # Health checks see NOT_SERVING first, so probes stop sending work.
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+
+
+def build_simulator(address: str = "127.0.0.1:0", manager: SDAManager | None = None, *,
+                    max_workers: int = 16) -> Simulator:
+    """A simulator bound to `address` (port 0: a free port), not yet started."""
+    manager = manager if manager is not None else new_manager()
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sdamanager"),
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)],
+    )
+    pb_grpc.add_SDAManagerServicer_to_server(Servicer(manager), server)
+
+    health_servicer = health.HealthServicer()
+    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+
+    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot listen on {address}")
+    host = address.rsplit(":", 1)[0].strip("[]")
+    return Simulator(server, port, manager, health_servicer, host)
+
+
+def create_server(address: str = "127.0.0.1:0", manager: SDAManager | None = None) -> tuple[grpc.Server, int]:
+    """(server, bound port) for `address`; tests bind port 0 and use the port returned.
+
+    Pass a manager to reach the simulator's state directly.
+    """
+    simulator = build_simulator(address, manager)
+    return simulator.server, simulator.port

@@ -1,0 +1,125 @@
+"""`moreh_smclient`: the entry point.
+
+`--command` runs lines and exits with the SPEC's status (0 ok, 1 refused,
+2 usage, 3 unreachable); otherwise the interactive shell starts.  The REPL
+library is imported only for the interactive shell, so one-shot commands
+start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import __version__
+from .errors import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="moreh_smclient",
+        description="SDAManager's admin shell. Type 'help' at the prompt for the commands.",
+    )
+    parser.add_argument("--ip", help="SDAManager address (default: $SDAMANAGER_IP, "
+                                     "$MOREH_SDA_MANAGER_ADDRESS, else 127.0.0.1)")
+    parser.add_argument("--port", help="SDAManager port (default: $SDAMANAGER_PORT, else 30105)")
+    parser.add_argument("--command", "-c", metavar="CMD",
+                        help="run CMD (several separated by ';') and exit; only their output is printed")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="connect and call timeout in seconds (default 5)")
+    parser.add_argument("--simulator", action="store_true",
+                        help="start an embedded SDAManager simulator with a demo cluster and connect to it")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    from .transport import DEFAULT_TIMEOUT, Connection, resolve_address
+
+    timeout = args.timeout if args.timeout is not None else DEFAULT_TIMEOUT
+    if not 0 < timeout <= 3600:
+        print(f"moreh_smclient: invalid --timeout {timeout:g}: expected 0 < SECONDS <= 3600", file=sys.stderr)
+        return EXIT_USAGE
+    simulator = None
+    try:
+        if args.simulator:
+            from .embedded import start_simulator
+
+            simulator = start_simulator()
+            address = simulator.address
+        else:
+            address = resolve_address(args.ip, args.port)
+    except ValueError as err:
+        print(f"moreh_smclient: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:
+        print(f"moreh_smclient: cannot start the embedded simulator: {err}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+
+    connection = Connection(address, timeout=timeout)
+    try:
+        if args.command is not None:
+            return run_commands(connection, args.command)
+        if sys.stdin.isatty() and sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb":
+            from .repl import run_repl
+
+            return run_repl(connection)
+        return run_lines(connection, sys.stdin)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        connection.close()
+        if simulator is not None:
+            simulator.stop()
+
+
+def _emit(outcome) -> None:  # type: ignore[no-untyped-def]
+    if outcome.output:
+        sys.stdout.write(outcome.output + "\n")
+    if outcome.error:
+        sys.stdout.flush()
+        sys.stderr.write(outcome.error + "\n")
+        sys.stderr.flush()
+
+
+def run_commands(connection, text: str) -> int:  # type: ignore[no-untyped-def]
+    """One-shot mode: run each `;`-separated command; the status is the last failure's."""
+    from .executor import Executor, split_commands
+
+    executor = Executor(connection)
+    status = EXIT_OK
+    for line in split_commands(text):
+        outcome = executor.execute_line(line)
+        _emit(outcome)
+        if outcome.status:
+            status = outcome.status
+        if outcome.exit or outcome.status == EXIT_UNREACHABLE:
+            break
+    sys.stdout.flush()
+    return status
+
+
+def run_lines(connection, stream) -> int:  # type: ignore[no-untyped-def]
+    """No terminal (a pipe, kubectl exec without -t, TERM=dumb): read commands line
+    by line, print only their output, exit at end of input with the last failure's status."""
+    from .executor import Executor
+
+    executor = Executor(connection)
+    status = EXIT_OK
+    for line in stream:
+        outcome = executor.execute_line(line.rstrip("\r\n"))
+        _emit(outcome)
+        if outcome.status:
+            status = outcome.status
+        if outcome.exit:
+            break
+    sys.stdout.flush()
+    return status

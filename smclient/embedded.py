@@ -1,0 +1,25 @@
+"""`moreh_smclient --simulator`: an SDAManager simulator in this process, with a demo cluster."""
+
+from __future__ import annotations
+
+from .transport import Address
+
+
+class EmbeddedSimulator:
+    def __init__(self) -> None:
+        from sdamanager_stub.demo import seed_demo
+        from sdamanager_stub.manager import new_manager
+        from sdamanager_stub.server import build_simulator
+
+        manager = new_manager()
+        seed_demo(manager)
+        self._simulator = build_simulator("127.0.0.1:0", manager, max_workers=4)
+        self._simulator.start()
+        self.address = Address("127.0.0.1", self._simulator.port)
+
+    def stop(self) -> None:
+        self._simulator.stop(grace=0)
+
+
+def start_simulator() -> EmbeddedSimulator:
+    return EmbeddedSimulator()

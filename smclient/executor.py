@@ -1,0 +1,96 @@
+"""One execution path for every mode: a line in, an Outcome out.
+
+The REPL, `--command` and the tests all call `Executor.execute_line`; they
+differ only in where lines come from and where the outcome is printed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from .commands import CLEAR_WORDS, EXIT_WORDS, GRAMMAR, HELP_WORDS, help_text
+from .errors import EXIT_OK, EXIT_REFUSED, ServerError, SmclientError, UsageError
+from .grammar import HelpRequest, Invocation
+from .render import render
+from .transport import Connection
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    output: str = ""  # for stdout ("" prints nothing)
+    error: str = ""  # one line for stderr
+    status: int = EXIT_OK
+    exit: bool = False  # the operator asked to leave
+    clear: bool = False  # the operator asked to clear the screen
+
+
+class Executor:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def execute_line(self, line: str) -> Outcome:
+        try:
+            parsed = GRAMMAR.parse(line)
+            if isinstance(parsed, Invocation) and parsed.command.words in HELP_WORDS and parsed.args.topic:
+                # `help create sda` is `create sda ?`.
+                parsed = GRAMMAR.parse(parsed.args.topic + " ?")
+            if parsed is None:
+                return Outcome()
+            if isinstance(parsed, HelpRequest):
+                return Outcome(output=help_text(list(parsed.commands)))
+            return self._run(parsed)
+        except SmclientError as err:
+            return Outcome(error=str(err), status=err.exit_status)
+        except Exception as err:  # a bug must not end the session or print a traceback
+            log.debug("internal error", exc_info=True)
+            return Outcome(error=f"Internal error: {type(err).__name__}: {err}", status=EXIT_REFUSED)
+
+    def _run(self, invocation: Invocation) -> Outcome:
+        command = invocation.command
+        words = command.words
+        if words in EXIT_WORDS:
+            return Outcome(exit=True)
+        if words in CLEAR_WORDS:
+            return Outcome(clear=True)
+        if words in HELP_WORDS:
+            return Outcome(output=help_text())
+        assert command.handler is not None
+        try:
+            result = command.handler(self.connection, invocation.args)
+        except ServerError as err:
+            return Outcome(error=f"{command.message_title} failed. ({err.reason})", status=err.exit_status)
+        except UsageError:
+            raise
+        if result is None:
+            return Outcome(output=f"{command.message_title} success.")
+        return Outcome(output=render(result))
+
+
+def split_commands(text: str) -> list[str]:
+    """`--command 'a; b'`: split on `;` outside quotes."""
+    parts, current, quote = [], [], ""
+    escaped = False
+    for char in text:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\" and quote != "'":
+            current.append(char)
+            escaped = True
+        elif quote:
+            current.append(char)
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            current.append(char)
+            quote = char
+        elif char == ";":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return [p for p in (part.strip() for part in parts) if p]

@@ -1,0 +1,267 @@
+"""How a command line is read: typed arguments, command specs, the parser.
+
+The command table (commands.py) is a list of `Command`s built from these
+pieces; parsing, `help`, `COMMAND ?`, argument checks and completion all walk
+that one table.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from types import SimpleNamespace
+from typing import Any
+
+from .errors import UsageError
+
+
+class Kind(Enum):
+    TEXT = "text"  # one word (quote it for spaces)
+    REST = "rest"  # the rest of the line, words joined by one space
+    INT = "int"
+    INT_OR_NULL = "int or null"  # an id, or null for none
+    CHOICE = "choice"  # one of `choices`, case-insensitive, returned upper-case
+    BOOL = "bool"  # true|false
+    INT_LIST = "int list"  # 1,2,3 or null
+    TEXT_LIST = "text list"  # a,b,c or null
+
+
+NULL = "null"
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a command, in the order of its usage line."""
+
+    label: str  # how the usage line and error messages name it
+    kind: Kind = Kind.TEXT
+    optional: bool = False
+    low: int | None = None
+    high: int | None = None
+    choices: tuple[str, ...] = ()
+    complete: str = ""  # live completion source: tokens, feids, backends, ...
+    key: str = ""  # attribute name for the handler; default: from the label
+
+    @property
+    def name(self) -> str:
+        return self.key or self.label.lower().replace(" ", "_").replace("'", "")
+
+    def allowed(self) -> str:
+        """What values are allowed, for error messages and completion hints."""
+        if self.kind is Kind.INT_OR_NULL:
+            return "an id or null"
+        if self.kind is Kind.INT:
+            if self.low is not None and self.high is not None:
+                return f"an integer from {self.low} to {self.high}"
+            if self.low is not None:
+                return f"an integer of at least {self.low}"
+            return "an integer"
+        if self.kind is Kind.CHOICE:
+            return " | ".join(self.choices)
+        if self.kind is Kind.BOOL:
+            return "true | false"
+        if self.kind is Kind.INT_LIST:
+            return "ids separated by commas (1,2,3) or null"
+        if self.kind is Kind.TEXT_LIST:
+            return "values separated by commas (a,b,c) or null"
+        return "text"
+
+    def parse(self, text: str) -> Any:
+        kind = self.kind
+        if kind in (Kind.TEXT, Kind.REST):
+            return text
+        if kind is Kind.INT:
+            return self._int(text)
+        if kind is Kind.INT_OR_NULL:
+            return None if text.lower() == NULL else self._int(text)
+        if kind is Kind.CHOICE:
+            upper = text.upper()
+            if upper not in self.choices:
+                raise UsageError(f"Invalid {self.label} {text!r}: expected {self.allowed()}.")
+            return upper
+        if kind is Kind.BOOL:
+            lower = text.lower()
+            if lower not in ("true", "false"):
+                raise UsageError(f"Invalid {self.label} {text!r}: expected true or false.")
+            return lower == "true"
+        if text.lower() == NULL:
+            return []
+        items = text.split(",")
+        if any(not item for item in items):
+            raise UsageError(f"Invalid {self.label} {text!r}: expected {self.allowed()}, without spaces.")
+        if kind is Kind.INT_LIST:
+            return [self._int(item, in_list=True) for item in items]
+        return items
+
+    def _int(self, text: str, in_list: bool = False) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            what = f"an id in {self.label}" if in_list else self.label
+            raise UsageError(f"Invalid {what} {text!r}: expected {self.allowed() if not in_list else 'a number'}.") \
+                from None
+        if abs(value) >= 2**63:
+            raise UsageError(f"Invalid {self.label} {text!r}: the number is too large.")
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            raise UsageError(f"Invalid {self.label} {text!r}: expected {self.allowed()}.")
+        return value
+
+
+# Binds the words after the command's own words to argument values; the
+# default binds them in order.  A few commands accept two argument orders
+# (the guide's and the manual's) and bind with a function of their own.
+Binder = Callable[["Command", list[str]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Command:
+    words: tuple[str, ...]
+    description: str  # the help listing's description
+    usage: str | None = None  # the help listing's usage, without "(usages : ...)"
+    args: tuple[Arg, ...] = ()
+    handler: Callable[..., Any] | None = None
+    title: str | None = None  # base of "<title> success." / "<title> failed. (...)"
+    hidden: bool = False  # the guide's variants, not in the original's listing
+    binder: Binder | None = None
+    aliases: tuple[tuple[str, ...], ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return " ".join(self.words)
+
+    @property
+    def message_title(self) -> str:
+        if self.title:
+            return self.title
+        text = self.description
+        cut = text.find(" (")
+        return text[:cut] if cut > 0 else text
+
+    def bind(self, words: list[str]) -> SimpleNamespace:
+        values = self.binder(self, words) if self.binder else bind_in_order(self, self.args, words)
+        return SimpleNamespace(**values)
+
+    def usage_error(self, detail: str = "Invalid arguments.") -> UsageError:
+        if self.usage:
+            return UsageError(f"{detail} (usages : {self.usage})")
+        return UsageError(f"{detail} '{self.name}' takes no arguments.")
+
+
+def bind_in_order(command: Command, args: Sequence[Arg], words: list[str]) -> dict[str, Any]:
+    required = sum(1 for a in args if not a.optional)
+    rest = bool(args) and args[-1].kind is Kind.REST
+    if len(words) < required or (len(words) > len(args) and not rest):
+        raise command.usage_error()
+    values: dict[str, Any] = {a.name: None for a in args}
+    for i, arg in enumerate(args):
+        if i >= len(words):
+            break
+        text = " ".join(words[i:]) if arg.kind is Kind.REST else words[i]
+        values[arg.name] = arg.parse(text)
+    return values
+
+
+# ---------------------------------------------------------------- the line
+
+
+def split_line(line: str) -> list[str]:
+    """Shell-style words; `#` at the start of a word begins a comment (the guide's
+    examples carry comments such as `add membership 1 1   # ...`)."""
+    lexer = shlex.shlex(line, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    words: list[str] = []
+    try:
+        while True:
+            # A word starting with an unquoted '#' ends the line.
+            if _at_comment(lexer):
+                break
+            word = lexer.get_token()
+            if word is None:
+                break
+            words.append(word)
+    except ValueError as err:
+        raise UsageError(f"Cannot read the line: {err} (close the quote).") from None
+    return words
+
+
+def _at_comment(lexer: shlex.shlex) -> bool:
+    stream = lexer.instream
+    pos = stream.tell()
+    rest = stream.read()
+    stream.seek(pos)
+    stripped = rest.lstrip()
+    return stripped.startswith("#") and not lexer.pushback
+
+
+@dataclass(frozen=True)
+class Invocation:
+    command: Command
+    args: SimpleNamespace
+
+
+@dataclass(frozen=True)
+class HelpRequest:
+    """`COMMAND ?`: the commands whose words start with `words`."""
+
+    words: tuple[str, ...]
+    commands: tuple[Command, ...]
+
+
+class Grammar:
+    """Finds a line's command by its longest matching words and binds the rest."""
+
+    def __init__(self, commands: Iterable[Command]) -> None:
+        self.commands: list[Command] = list(commands)
+        self._by_words: dict[tuple[str, ...], Command] = {}
+        for command in self.commands:
+            for words in (command.words, *command.aliases):
+                key = tuple(w.lower() for w in words)
+                if key in self._by_words:
+                    raise ValueError(f"two commands are named {' '.join(key)!r}")
+                self._by_words[key] = command
+        self._longest = max(len(k) for k in self._by_words)
+
+    def visible(self) -> list[Command]:
+        return sorted((c for c in self.commands if not c.hidden), key=lambda c: c.name)
+
+    def match(self, words: Sequence[str]) -> tuple[Command, int] | None:
+        lowered = tuple(w.lower() for w in words[: self._longest])
+        for n in range(len(lowered), 0, -1):
+            command = self._by_words.get(lowered[:n])
+            if command is not None:
+                return command, n
+        return None
+
+    def starting_with(self, words: Sequence[str]) -> list[Command]:
+        prefix = tuple(w.lower() for w in words)
+        found = [c for key, c in self._by_words.items() if key[: len(prefix)] == prefix]
+        unique = {id(c): c for c in found}
+        return sorted(unique.values(), key=lambda c: (c.hidden, c.name))
+
+    def parse(self, line: str) -> Invocation | HelpRequest | None:
+        """None for a blank line; raises UsageError for anything it cannot run."""
+        words = split_line(line)
+        if not words:
+            return None
+        if words[-1] == "?":
+            head = words[:-1]
+            found = self.match(head) if head else None
+            if found and found[1] == len(head):
+                return HelpRequest(tuple(head), (found[0],))
+            matches = self.starting_with(head)
+            if not matches:
+                raise unknown_command(head)
+            return HelpRequest(tuple(head), tuple(matches))
+        found = self.match(words)
+        if found is None:
+            raise unknown_command(words)
+        command, used = found
+        return Invocation(command, command.bind(words[used:]))
+
+
+def unknown_command(words: Sequence[str]) -> UsageError:
+    shown = " ".join(words[:3]) + (" ..." if len(words) > 3 else "")
+    return UsageError(f"Unknown command: {shown!r}. Type 'help' to list the commands.")

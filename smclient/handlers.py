@@ -1,0 +1,503 @@
+"""What each command does: the RPCs it makes and the data it returns.
+
+A handler takes the connection and the parsed arguments and returns a Table,
+a Message, a list of them, or None (the executor then prints the command's
+"<title> success." line).  Handlers never print and never see grpc errors:
+the transport raises ServerError / Unreachable, the executor turns a
+ServerError into "<title> failed. (<reason>)".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from types import SimpleNamespace as Args
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from . import views
+from .api import sdamanager_pb2 as pb
+from .errors import ServerError, UsageError
+from .results import Message, Table
+from .transport import Connection
+
+
+def _items(conn: Connection, method: str, request: Any, field: str) -> Iterator[Any]:
+    for page in conn.stream(method, request):
+        yield from getattr(page, field)
+
+
+def _int_opt(value: int | None) -> dict[str, int]:
+    return {} if value is None else {"id": value}
+
+
+# ---------------------------------------------------------------- tokens
+
+def create_token(conn: Connection, a: Args) -> Message:
+    token = conn.call("CreateToken", pb.CreateTokenRequest(description=a.description, priority=a.priority or 0))
+    return Message(f"Create SDA Success (Token : {token.value})")
+
+
+def delete_token(conn: Connection, a: Args) -> None:
+    conn.call("DeleteToken", pb.DeleteTokenRequest(token=a.token))
+
+
+def get_token(conn: Connection, a: Args) -> Table:
+    return views.tokens_table([conn.call("GetToken", pb.GetTokenRequest(token=a.token))])
+
+
+def show_token(conn: Connection, a: Args) -> Table:
+    return views.tokens_table(_items(conn, "ListTokens", pb.ListTokensRequest(), "tokens"))
+
+
+def show_token_running(conn: Connection, a: Args) -> Table:
+    return views.tokens_table(_items(conn, "ListTokens", pb.ListTokensRequest(running_only=True), "tokens"))
+
+
+def update_token_priority(conn: Connection, a: Args) -> None:
+    conn.call("UpdateTokenPriority", pb.UpdateTokenPriorityRequest(token=a.token, priority=a.priority))
+
+
+def update_token_desc(conn: Connection, a: Args) -> None:
+    conn.call("UpdateTokenDescription", pb.UpdateTokenDescriptionRequest(token=a.token, description=a.description))
+
+
+def update_token_access_level(conn: Connection, a: Args) -> None:
+    level = pb.AccessLevel.Value("ACCESS_LEVEL_" + a.access_level)
+    conn.call("UpdateTokenAccessLevel", pb.UpdateTokenAccessLevelRequest(token=a.token, access_level=level))
+
+
+def update_token_sda_max(conn: Connection, a: Args) -> None:
+    conn.call("UpdateTokenMaxSda", pb.UpdateTokenMaxSdaRequest(token=a.token, max_sda=a.max))
+
+
+def update_token_sda_current(conn: Connection, a: Args) -> None:
+    conn.call("UpdateTokenCurrentSda", pb.UpdateTokenCurrentSdaRequest(token=a.token, sda_id=a.current_sda))
+
+
+def update_token_duplicable(conn: Connection, a: Args) -> None:
+    conn.call("UpdateTokenDuplicable", pb.UpdateTokenDuplicableRequest(token=a.token, duplicable=a.value))
+
+
+def add_token_env(conn: Connection, a: Args) -> None:
+    conn.call("AddTokenEnv", pb.AddTokenEnvRequest(token=a.token, name=a.name, value=a.value))
+
+
+def remove_token_env(conn: Connection, a: Args) -> None:
+    conn.call("RemoveTokenEnv", pb.RemoveTokenEnvRequest(token=a.token, name=a.name))
+
+
+# ---------------------------------------------------------------- SDAs and models
+
+def _create_sda(conn: Connection, a: Args, reserved: bool) -> None:
+    request = pb.CreateSdaRequest(token=a.token, description=a.description, model_id=a.sdamodel_id,
+                                  reserved=reserved)
+    if a.sdamodel_group_id is not None:
+        request.model_group_id = a.sdamodel_group_id
+    conn.call("CreateSda", request)
+
+
+def create_sda(conn: Connection, a: Args) -> None:
+    _create_sda(conn, a, reserved=False)
+
+
+def create_resv_sda(conn: Connection, a: Args) -> None:
+    _create_sda(conn, a, reserved=True)
+
+
+def update_sda(conn: Connection, a: Args) -> None:
+    request = pb.UpdateSdaRequest(token=a.token, model_id=a.sdamodel_id)
+    if getattr(a, "sda_id", None) is not None:
+        request.sda_id = a.sda_id
+    if a.sdamodel_group_id is not None:
+        request.model_group_id = a.sdamodel_group_id
+    conn.call("UpdateSda", request)
+
+
+def delete_sda(conn: Connection, a: Args) -> None:
+    request = pb.DeleteSdaRequest(token=a.token)
+    if a.sda_id is not None:
+        request.sda_id = a.sda_id
+    conn.call("DeleteSda", request)
+
+
+def get_sda(conn: Connection, a: Args) -> Table:
+    return views.sdas_table(_items(conn, "ListSdas", pb.ListSdasRequest(token=a.token), "sdas"))
+
+
+def show_sda(conn: Connection, a: Args) -> Table:
+    return views.sdas_table(_items(conn, "ListSdas", pb.ListSdasRequest(), "sdas"))
+
+
+def show_sda_running(conn: Connection, a: Args) -> Table:
+    return views.sdas_table(_items(conn, "ListSdas", pb.ListSdasRequest(running_only=True), "sdas"))
+
+
+def show_sda_token(conn: Connection, a: Args) -> Table:
+    return views.sdas_table(_items(conn, "ListSdas", pb.ListSdasRequest(order=pb.SDA_ORDER_TOKEN), "sdas"))
+
+
+def show_sdamodel(conn: Connection, a: Args) -> Table:
+    reply = conn.call("ListSdaModels", pb.ListSdaModelsRequest(token=a.token or ""))
+    return views.sdamodels_table(reply.models)
+
+
+def create_sdamodel(conn: Connection, a: Args) -> None:
+    conn.call("CreateSdaModel", pb.CreateSdaModelRequest(name=a.name, devices=a.devices))
+
+
+def delete_sdamodel(conn: Connection, a: Args) -> None:
+    conn.call("DeleteSdaModel", pb.DeleteSdaModelRequest(id=a.sdamodel_id))
+
+
+# ---------------------------------------------------------------- SDA model groups
+
+def _group_created(group: Any) -> Message:
+    return Message(f"Create Group Success (id : {group.id})")
+
+
+def create_sdamodelgroup(conn: Connection, a: Args) -> Message:
+    return _group_created(conn.call("CreateSdaModelGroup", pb.CreateSdaModelGroupRequest(
+        name=a.name, backend_group_id=a.backend_group_id, model_ids=a.sdamodel_list or [])))
+
+
+def delete_sdamodelgroup(conn: Connection, a: Args) -> None:
+    conn.call("DeleteSdaModelGroup", pb.DeleteSdaModelGroupRequest(id=a.sdamodel_group_id, force=bool(a.force)))
+
+
+def show_sdamodelgroup(conn: Connection, a: Args) -> Table:
+    reply = conn.call("ListSdaModelGroups", pb.ListSdaModelGroupsRequest(**_int_opt(a.sdamodel_group_id)))
+    return views.sdamodelgroups_table(reply.groups)
+
+
+def update_sdamodelgroup_name(conn: Connection, a: Args) -> None:
+    conn.call("RenameSdaModelGroup", pb.RenameSdaModelGroupRequest(id=a.sdamodel_group_id, name=a.name))
+
+
+def update_sdamodelgroup_backendgroup(conn: Connection, a: Args) -> None:
+    conn.call("SetSdaModelGroupBackendGroup", pb.SetSdaModelGroupBackendGroupRequest(
+        id=a.sdamodel_group_id, backend_group_id=a.backend_group_id))
+
+
+def update_sdamodelgroup_list(conn: Connection, a: Args) -> None:
+    conn.call("SetSdaModelGroupModels", pb.SetSdaModelGroupModelsRequest(
+        id=a.sdamodel_group_id, model_ids=a.sdamodel_list))
+
+
+def add_sdamodelgroup(conn: Connection, a: Args) -> None:
+    conn.call("AddModelToSdaModelGroup", pb.SdaModelGroupMemberRequest(id=a.sdamodel_group_id,
+                                                                       model_id=a.sdamodel_id))
+
+
+def remove_sdamodelgroup(conn: Connection, a: Args) -> None:
+    conn.call("RemoveModelFromSdaModelGroup", pb.SdaModelGroupMemberRequest(id=a.sdamodel_group_id,
+                                                                            model_id=a.sdamodel_id))
+
+
+# ---------------------------------------------------------------- backends and devices
+
+def _backends(conn: Connection, **request: Any) -> Table:
+    return views.backends_table(_items(conn, "ListBackends", pb.ListBackendsRequest(**request), "backends"))
+
+
+def show_backend(conn: Connection, a: Args) -> Table:
+    return _backends(conn)
+
+
+def show_backend_group(conn: Connection, a: Args) -> Table:
+    return _backends(conn, order=pb.BACKEND_ORDER_GROUP)
+
+
+def show_backend_name(conn: Connection, a: Args) -> Table:
+    return _backends(conn, order=pb.BACKEND_ORDER_NAME)
+
+
+def get_backend_beid(conn: Connection, a: Args) -> Table:
+    return _backends(conn, id=a.backend_id)
+
+
+def get_backend_group(conn: Connection, a: Args) -> Table:
+    return _backends(conn, group_id=a.backend_group, order=pb.BACKEND_ORDER_NAME)
+
+
+def get_backend_name(conn: Connection, a: Args) -> Table:
+    return _backends(conn, name=a.backend_name)
+
+
+def create_backend(conn: Connection, a: Args) -> None:
+    conn.call("CreateBackend", pb.CreateBackendRequest(name=a.host_name, ip=a.ip, device_count=a.device_count))
+
+
+def delete_backend(conn: Connection, a: Args) -> None:
+    conn.call("DeleteBackend", pb.DeleteBackendRequest(id=a.backend_id))
+
+
+def update_backend_host(conn: Connection, a: Args) -> None:
+    conn.call("UpdateBackendHost", pb.UpdateBackendHostRequest(id=a.backend_id, name=a.host_name))
+
+
+def update_backend_ip(conn: Connection, a: Args) -> None:
+    conn.call("UpdateBackendIp", pb.UpdateBackendIpRequest(id=a.backend_id, ip=a.ip))
+
+
+def update_backend_status(conn: Connection, a: Args) -> None:
+    status = pb.BackendStatus.Value("BACKEND_STATUS_" + a.status)
+    conn.call("UpdateBackendStatus", pb.UpdateBackendStatusRequest(id=a.backend_id, status=status))
+
+
+def update_backend_group(conn: Connection, a: Args) -> None:
+    # `null` or no group: back to the default group (id 0).
+    group = a.backend_group_id or 0
+    conn.call("UpdateBackendGroup", pb.UpdateBackendGroupRequest(id=a.backend_id, group_id=group))
+
+
+def update_device(conn: Connection, a: Args) -> None:
+    status = pb.DeviceStatus.Value("DEVICE_STATUS_" + a.status)
+    conn.call("UpdateDeviceStatus", pb.UpdateDeviceStatusRequest(backend_id=a.backend_id, index=a.device_index,
+                                                                 status=status))
+
+
+def update_device_all(conn: Connection, a: Args) -> None:
+    status = pb.DeviceStatus.Value("DEVICE_STATUS_" + a.status)
+    conn.call("UpdateAllDeviceStatus", pb.UpdateAllDeviceStatusRequest(backend_id=a.backend_id, status=status))
+
+
+# ---------------------------------------------------------------- backend groups
+
+def create_backendgroup(conn: Connection, a: Args) -> Message:
+    return _group_created(conn.call("CreateBackendGroup", pb.CreateBackendGroupRequest(
+        name=a.name, backend_ids=a.backend_list or [])))
+
+
+def delete_backendgroup(conn: Connection, a: Args) -> None:
+    conn.call("DeleteBackendGroup", pb.DeleteBackendGroupRequest(id=a.backend_group_id, force=bool(a.force)))
+
+
+def show_backendgroup(conn: Connection, a: Args) -> Table:
+    reply = conn.call("ListBackendGroups", pb.ListBackendGroupsRequest(**_int_opt(a.backend_group_id)))
+    return views.backendgroups_table(reply.groups)
+
+
+def update_backendgroup_name(conn: Connection, a: Args) -> None:
+    conn.call("RenameBackendGroup", pb.RenameBackendGroupRequest(id=a.backend_group_id, name=a.name))
+
+
+def update_backendgroup_list(conn: Connection, a: Args) -> None:
+    conn.call("SetBackendGroupBackends", pb.SetBackendGroupBackendsRequest(id=a.backend_group_id,
+                                                                           backend_ids=a.backend_list))
+
+
+def add_backendgroup(conn: Connection, a: Args) -> None:
+    conn.call("AddBackendToBackendGroup", pb.BackendGroupMemberRequest(id=a.backend_group_id,
+                                                                       backend_id=a.backend_id))
+
+
+def remove_backendgroup(conn: Connection, a: Args) -> None:
+    conn.call("RemoveBackendFromBackendGroup", pb.BackendGroupMemberRequest(id=a.backend_group_id,
+                                                                            backend_id=a.backend_id))
+
+
+# ---------------------------------------------------------------- user groups and memberships
+
+def _all_tokens(conn: Connection, words: list[str]) -> bool:
+    for word in words:
+        try:
+            conn.call("GetToken", pb.GetTokenRequest(token=word))
+        except ServerError:
+            return False
+    return True
+
+
+def create_usergroup(conn: Connection, a: Args) -> Message:
+    description, tokens = a.description or "", a.token_list or []
+    if a.description_or_tokens is not None:
+        # `create usergroup {name} X`: the manual's token list if every item
+        # of X is a token, else the guide's description.
+        items = a.description_or_tokens.split(",")
+        if a.description_or_tokens.lower() == "null":
+            tokens = []
+        elif all(items) and _all_tokens(conn, items):
+            tokens = items
+        else:
+            description = a.description_or_tokens
+    return _group_created(conn.call("CreateUserGroup", pb.CreateUserGroupRequest(
+        name=a.name, description=description, tokens=tokens)))
+
+
+def delete_usergroup(conn: Connection, a: Args) -> None:
+    conn.call("DeleteUserGroup", pb.DeleteUserGroupRequest(id=a.user_group_id, force=bool(a.force)))
+
+
+def show_usergroup(conn: Connection, a: Args) -> Table:
+    reply = conn.call("ListUserGroups", pb.ListUserGroupsRequest(**_int_opt(a.user_group_id)))
+    return views.usergroups_table(reply.groups)
+
+
+def update_usergroup_name(conn: Connection, a: Args) -> None:
+    conn.call("RenameUserGroup", pb.RenameUserGroupRequest(id=a.user_group_id, name=a.name))
+
+
+def update_usergroup_list(conn: Connection, a: Args) -> None:
+    conn.call("SetUserGroupTokens", pb.SetUserGroupTokensRequest(id=a.user_group_id, tokens=a.token_list))
+
+
+def add_usergroup(conn: Connection, a: Args) -> None:
+    conn.call("AddTokenToUserGroup", pb.UserGroupMemberRequest(id=a.user_group_id, token=a.token))
+
+
+def remove_usergroup(conn: Connection, a: Args) -> None:
+    conn.call("RemoveTokenFromUserGroup", pb.UserGroupMemberRequest(id=a.user_group_id, token=a.token))
+
+
+def add_membership(conn: Connection, a: Args) -> None:
+    conn.call("AddMembership", pb.MembershipRequest(user_group_id=a.user_group_id,
+                                                    model_group_id=a.sdamodel_group_id))
+
+
+def remove_membership(conn: Connection, a: Args) -> None:
+    conn.call("RemoveMembership", pb.MembershipRequest(user_group_id=a.user_group_id,
+                                                       model_group_id=a.sdamodel_group_id))
+
+
+def show_membership(conn: Connection, a: Args) -> Table:
+    request = pb.ListMembershipsRequest()
+    if a.user_group_id is not None:
+        request.user_group_id = a.user_group_id
+    return views.memberships_table(conn.call("ListMemberships", request).memberships)
+
+
+def show_relationship(conn: Connection, a: Args) -> Table:
+    request = pb.ListRelationshipsRequest()
+    if a.user_group_id is not None:
+        request.user_group_id = a.user_group_id
+    return views.relationships_table(conn.call("ListRelationships", request).relationships)
+
+
+# ---------------------------------------------------------------- jobs
+
+def show_job(conn: Connection, a: Args) -> Table:
+    request = pb.ListJobsRequest()
+    if a.status_of_job:
+        request.status = pb.JobStatus.Value("JOB_STATUS_" + a.status_of_job)
+    return views.jobs_table(_items(conn, "ListJobs", request, "jobs"))
+
+
+def get_job_feid(conn: Connection, a: Args) -> Table:
+    return views.job_detail_table(conn.call("GetJob", pb.GetJobRequest(feid=a.frontend_id)))
+
+
+def get_job_token(conn: Connection, a: Args) -> list[Any]:
+    jobs = list(_items(conn, "ListJobs", pb.ListJobsRequest(token=a.token), "jobs"))
+    if not jobs:
+        raise ServerError("The token has no job in the job queue.")
+    return [views.job_detail_table(j) for j in jobs]
+
+
+def update_job_priority(conn: Connection, a: Args) -> None:
+    conn.call("UpdateJobPriority", pb.UpdateJobPriorityRequest(feid=a.frontend_id, priority=a.priority))
+
+
+def release(conn: Connection, a: Args) -> None:
+    target = a.token_or_frontend_id
+    request = pb.ReleaseRequest(feid=int(target)) if target.isdigit() else pb.ReleaseRequest(token=target)
+    if a.sda_id is not None:
+        request.sda_id = a.sda_id
+    conn.call("Release", request)
+
+
+def release_all(conn: Connection, a: Args) -> None:
+    conn.call("ReleaseAll", pb.ReleaseAllRequest())
+
+
+def show_history(conn: Connection, a: Args) -> Table:
+    jobs = list(_items(conn, "ListHistory", pb.ListHistoryRequest(count=a.count_of_history or 0), "jobs"))
+    return views.history_table(jobs)
+
+
+def show_history_device(conn: Connection, a: Args) -> Table:
+    jobs = list(_items(conn, "ListHistory", pb.ListHistoryRequest(count=a.count_of_history or 0), "jobs"))
+    return views.history_table(jobs, devices=True)
+
+
+def get_history_feid(conn: Connection, a: Args) -> Table:
+    return views.job_detail_table(conn.call("GetHistory", pb.GetHistoryRequest(feid=a.frontend_id)))
+
+
+def get_history_token(conn: Connection, a: Args) -> Table:
+    request = pb.ListHistoryRequest(token=a.token, count=a.count_of_history or 0)
+    return views.history_table(list(_items(conn, "ListHistory", request, "jobs")), devices=True)
+
+
+# ---------------------------------------------------------------- versions and workers
+
+def create_version(conn: Connection, a: Args) -> None:
+    conn.call("CreateVersion", pb.CreateVersionRequest(version=a.version, path=a.installed_path))
+
+
+def delete_version(conn: Connection, a: Args) -> None:
+    conn.call("DeleteVersion", pb.DeleteVersionRequest(version=a.version))
+
+
+def show_version(conn: Connection, a: Args) -> Table:
+    return views.versions_table(conn.call("ListVersions", pb.ListVersionsRequest(version=a.version or "")).versions)
+
+
+def _version_text(method: str, field: str) -> Any:
+    def handler(conn: Connection, a: Args) -> None:
+        conn.call(method, pb.UpdateVersionTextRequest(version=a.version, value=getattr(a, field)))
+
+    handler.__name__ = method
+    return handler
+
+
+update_version_health_check = _version_text("UpdateVersionHealthCheck", "command")
+update_version_path = _version_text("UpdateVersionPath", "installed_path")
+update_version_query = _version_text("UpdateVersionQuery", "command")
+update_version_worker = _version_text("UpdateVersionWorker", "command")
+
+
+def update_version_support(conn: Connection, a: Args) -> None:
+    conn.call("UpdateVersionSupport", pb.UpdateVersionSupportRequest(version=a.version, supported=a.supported))
+
+
+def update_version_latest(conn: Connection, a: Args) -> None:
+    conn.call("SetLatestVersion", pb.SetLatestVersionRequest(version=a.version))
+
+
+def add_worker_env(conn: Connection, a: Args) -> None:
+    conn.call("AddWorkerEnv", pb.AddWorkerEnvRequest(version=a.version, name=a.name, value=a.value))
+
+
+def remove_worker_env(conn: Connection, a: Args) -> None:
+    conn.call("RemoveWorkerEnv", pb.RemoveWorkerEnvRequest(version=a.version, name=a.name))
+
+
+# ---------------------------------------------------------------- usage, events, server
+
+def show_usage(conn: Connection, a: Args) -> Table:
+    def stamp(date: str, clock: str, label: str) -> Timestamp:
+        try:
+            moment = dt.datetime.strptime(f"{date} {clock}", "%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            raise UsageError(f"Invalid {label} {date} {clock!s}: expected YYYY-MM-DD hh:mm:ss.") from None
+        ts = Timestamp()
+        ts.FromDatetime(moment.astimezone(dt.timezone.utc))
+        return ts
+
+    begin = stamp(a.begin_date, a.begin_time, "begin")
+    end = stamp(a.end_date, a.end_time, "end")
+    report = conn.call("GetUsage", pb.GetUsageRequest(begin=begin, end=end, token=a.token or ""))
+    return views.usage_table(report)
+
+
+def show_eventlog(conn: Connection, a: Args) -> Table:
+    return views.events_table(_items(conn, "ListEvents", pb.ListEventsRequest(), "events"))
+
+
+def show_server_version(conn: Connection, a: Args) -> Table:
+    v = conn.call("GetServerVersion", pb.GetServerVersionRequest())
+    return views.name_value_table([
+        ("Name", v.name), ("Version", v.version), ("API", v.api_version),
+        ("Start time", views.when(v.start_time)), ("Latest client version", v.latest_client_version),
+    ])

@@ -1,0 +1,135 @@
+"""The connection to SDAManager, and the one place gRPC errors are translated.
+
+Everything above this module sees ServerError or Unreachable, never
+grpc.RpcError.  The channel is made on first use, so commands that need no
+server (help, `?`, usage errors) never touch the network.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from .errors import ServerError, Unreachable
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 30105
+DEFAULT_TIMEOUT = 5.0
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+# Codes meaning "the server did not answer", as opposed to "it refused".
+_UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+@dataclass(frozen=True)
+class Address:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def _split_host_port(text: str, default_port: int) -> tuple[str, int]:
+    text = text.strip()
+    if text.startswith("["):  # [v6]:port
+        host, _, rest = text[1:].partition("]")
+        port = rest.lstrip(":")
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, ""
+    return host, _port(port) if port else default_port
+
+
+def _port(text: str | int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"invalid port {text!r}: expected a number 1-65535") from None
+    if not 0 < value < 65536:
+        raise ValueError(f"invalid port {value}: expected 1-65535")
+    return value
+
+
+def resolve_address(ip: str | None, port: str | int | None, env: dict[str, str] | None = None) -> Address:
+    """--ip/--port, else SDAMANAGER_IP/SDAMANAGER_PORT, else MOREH_SDA_MANAGER_ADDRESS, else 127.0.0.1:30105."""
+    env = os.environ if env is None else env
+    host, default_port = DEFAULT_HOST, DEFAULT_PORT
+    combined = env.get("MOREH_SDA_MANAGER_ADDRESS", "").strip()
+    if combined:
+        host, default_port = _split_host_port(combined, DEFAULT_PORT)
+    host = ip or env.get("SDAMANAGER_IP") or host
+    chosen = port if port not in (None, "") else env.get("SDAMANAGER_PORT") or default_port
+    return Address(host, _port(chosen))
+
+
+class Connection:
+    """A lazily opened channel to SDAManager with bounded call times."""
+
+    def __init__(self, address: Address, timeout: float = DEFAULT_TIMEOUT,
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
+        self.address = address
+        self.timeout = timeout
+        self._credentials = credentials
+        self._channel: grpc.Channel | None = None
+        self._stub: Any = None
+
+    @property
+    def stub(self) -> Any:
+        if self._stub is None:
+            from .api import sdamanager_pb2_grpc
+
+            options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                       ("grpc.enable_http_proxy", 0)]
+            target = str(self.address)
+            if self._credentials is not None:
+                self._channel = grpc.secure_channel(target, self._credentials, options=options)
+            else:
+                self._channel = grpc.insecure_channel(target, options=options)
+            self._stub = sdamanager_pb2_grpc.SDAManagerStub(self._channel)
+        return self._stub
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+        self._channel = None
+        self._stub = None
+
+    def call(self, method: str, request: Any) -> Any:
+        """One unary call; raises ServerError or Unreachable."""
+        try:
+            return getattr(self.stub, method)(request, timeout=self.timeout)
+        except grpc.RpcError as err:
+            raise self._translate(err) from None
+
+    def stream(self, method: str, request: Any) -> Iterator[Any]:
+        """Pages of a server-streaming call.  A big listing streams for a while,
+        so its deadline is longer than a single call's (still bounded)."""
+        try:
+            yield from getattr(self.stub, method)(request, timeout=self.timeout * 12)
+        except grpc.RpcError as err:
+            raise self._translate(err) from None
+
+    def _translate(self, err: grpc.RpcError) -> Exception:
+        code = err.code() if hasattr(err, "code") else None
+        detail = (err.details() if hasattr(err, "details") else "") or ""
+        if code in _UNREACHABLE:
+            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                return Unreachable(f"SDAManager at {self.address} did not answer within {self.timeout:g} s.")
+            return Unreachable(f"Cannot connect to SDAManager at {self.address}.")
+        if code == grpc.StatusCode.UNIMPLEMENTED:
+            return ServerError("This SDAManager does not support the request.", code="UNIMPLEMENTED")
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            return ServerError(detail or "SDAManager refused the credentials.", code="UNAUTHENTICATED")
+        name = code.name if code is not None else "UNKNOWN"
+        return ServerError(_one_line(detail) or f"SDAManager answered {name}.", code=name)
+
+
+def _one_line(text: str) -> str:
+    """Server text is shown on one line, without control characters."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())

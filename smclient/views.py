@@ -1,0 +1,243 @@
+"""API messages to the original's tables: pure functions, no I/O.
+
+Column names, order and alignment follow the references (SPEC section 5 and
+its appendix); tables with no sample follow the same rules (text left,
+counts and ids right).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .api import sdamanager_pb2 as pb
+from .results import RIGHT, Column, Table
+
+# ---------------------------------------------------------------- values
+
+
+def enum_name(prefix: str, name: str) -> str:
+    """BACKEND_STATUS_ACTIVE -> ACTIVE."""
+    return name[len(prefix):] if name.startswith(prefix) else name
+
+
+def _names(enum: Any, prefix: str) -> dict[int, str]:
+    return {v.number: enum_name(prefix, v.name) for v in enum.DESCRIPTOR.values if not v.name.endswith("UNSPECIFIED")}
+
+
+ACCESS_LEVEL = _names(pb.AccessLevel, "ACCESS_LEVEL_")
+BACKEND_STATUS = _names(pb.BackendStatus, "BACKEND_STATUS_")
+DEVICE_STATUS = _names(pb.DeviceStatus, "DEVICE_STATUS_")
+JOB_STATUS = _names(pb.JobStatus, "JOB_STATUS_")
+
+
+def when(ts: Any) -> str:
+    """A Timestamp as `YYYY-MM-DD HH:MM:SS.cc` in local time; blank when unset."""
+    if not ts.seconds and not ts.nanos:
+        return ""
+    local = time.localtime(ts.seconds)
+    return time.strftime("%Y-%m-%d %H:%M:%S", local) + f".{ts.nanos // 10_000_000:02d}"
+
+
+def duplicable(value: int) -> str:
+    if value == 1:
+        return "off"
+    if value == 0:
+        return "unlimited"
+    return str(value)
+
+
+def env_lines(env: Iterable[Any]) -> list[str]:
+    return [f"{e.name}={e.value}" for e in env]
+
+
+def placement_lines(placement: Iterable[Any]) -> tuple[list[str], list[str]]:
+    """(backend ids, device lists), one line per backend."""
+    ids, devices = [], []
+    for p in placement:
+        ids.append(str(p.backend_id))
+        devices.append(",".join(map(str, p.device_indexes)))
+    return ids, devices
+
+
+# ---------------------------------------------------------------- tokens and SDAs
+
+TOKEN_COLUMNS = [
+    Column("Token"), Column("Description"), Column("Cur SDA"), Column("Max SDA"), Column("Duplicable"),
+    Column("Priority"), Column("Access Level"), Column("Worker Execute Info"), Column("ENV value"),
+]
+
+
+def tokens_table(tokens: Iterable[Any]) -> Table:
+    rows = [
+        [t.value, t.description, str(t.current_sda) if t.current_sda else "", str(t.max_sda),
+         duplicable(t.duplicable), str(t.priority), ACCESS_LEVEL.get(t.access_level, ""),
+         t.worker_execute_info, env_lines(t.env)]
+        for t in tokens
+    ]
+    return Table(TOKEN_COLUMNS, rows)
+
+
+SDA_COLUMNS = [Column("ID", RIGHT), Column("Token"), Column("SDAModel"), Column("Reserved"), Column("Be_ID"),
+               Column("Device_ID")]
+
+
+def sdas_table(sdas: Iterable[Any]) -> Table:
+    rows = []
+    for s in sdas:
+        backends, devices = placement_lines(s.placement)
+        rows.append([str(s.id), s.token, str(s.model_id), "True" if s.reserved else "False", backends, devices])
+    return Table(SDA_COLUMNS, rows)
+
+
+def sdamodels_table(models: Iterable[Any]) -> Table:
+    # The guide lists models by size (52, 12 devices, between 4 and 5).
+    ordered = sorted(models, key=lambda m: (m.devices, m.id))
+    rows = [[str(m.id), m.name, str(m.devices)] for m in ordered]
+    return Table([Column("ID", RIGHT), Column("Name"), Column("Devices", RIGHT)], rows)
+
+
+# ---------------------------------------------------------------- groups
+
+def ref(r: Any) -> str:
+    return f"{r.name}({r.id})"
+
+
+def usergroups_table(groups: Iterable[Any]) -> Table:
+    rows = [[str(g.id), g.name, g.description, ", ".join(g.tokens)] for g in groups]
+    return Table([Column("ID", RIGHT), Column("Name"), Column("Description"), Column("Childs")], rows)
+
+
+def sdamodelgroups_table(groups: Iterable[Any]) -> Table:
+    rows = [[str(g.id), g.name, f"{g.backend_group_name}({g.backend_group_id})",
+             ", ".join(m.name for m in g.models)] for g in groups]
+    return Table([Column("ID", RIGHT), Column("Name"), Column("Backend Group"), Column("Childs")], rows)
+
+
+def backendgroups_table(groups: Iterable[Any]) -> Table:
+    rows = [[str(g.id), g.name, ", ".join(b.name for b in g.backends)] for g in groups]
+    return Table([Column("ID", RIGHT), Column("Name"), Column("Childs")], rows)
+
+
+def memberships_table(memberships: Iterable[Any]) -> Table:
+    rows = [[str(m.user_group.id), m.user_group.name, ", ".join(g.name for g in m.model_groups)]
+            for m in memberships]
+    return Table([Column("ID", RIGHT), Column("Name"), Column("Childs")], rows)
+
+
+def relationships_table(relationships: Iterable[Any]) -> Table:
+    rows = []
+    for r in relationships:
+        rows.append([[ref(r.user_group)], [ref(link.model_group) for link in r.links],
+                     [ref(link.backend_group) for link in r.links]])
+    return Table([Column("User Group(id)"), Column("SDAModel Group(id)"), Column("Backend Group(id)")], rows)
+
+
+# ---------------------------------------------------------------- backends
+
+BACKEND_COLUMNS = [
+    Column("ID"), Column("Name"), Column("Ip"), Column("Group"), Column("Status"),
+    Column("Device", parts=2), Column("Device", parts=2),
+]
+
+
+def backends_table(backends: Iterable[Any]) -> Table:
+    rows = []
+    for b in backends:
+        pairs = [(str(d.index), DEVICE_STATUS.get(d.status, "")) for d in b.devices]
+        # The default group shows blank, as in the guide's sample.
+        group = b.group_name if b.group_id else ""
+        rows.append([str(b.id), b.name, b.ip, group, BACKEND_STATUS.get(b.status, ""), pairs[0::2], pairs[1::2]])
+    return Table(BACKEND_COLUMNS, rows)
+
+
+# ---------------------------------------------------------------- jobs
+
+JOB_COLUMNS = [Column("FeID", RIGHT), Column("Token"), Column("PRY", RIGHT), Column("Status"), Column("PID", RIGHT),
+               Column("Process Name"), Column("Start Time")]
+
+
+def jobs_table(jobs: Iterable[Any]) -> Table:
+    rows = [[str(j.feid), j.token, str(j.priority), JOB_STATUS.get(j.status, ""), str(j.client_pid),
+             j.process_name, when(j.start_time)] for j in jobs]
+    return Table(JOB_COLUMNS, rows)
+
+
+def job_detail_table(job: Any) -> Table:
+    """`get job feid`: a Name/Value table, one row per backend with its devices."""
+    rows: list[list[Any]] = [
+        ["Frontend ID", str(job.feid)],
+        ["Token", job.token],
+        ["Token name", job.token_description],
+        ["SDA", str(job.sda_id) if job.sda_id else ""],
+        ["Priority", str(job.priority)],
+        ["Status", JOB_STATUS.get(job.status, "")],
+        ["Client", job.client],
+        ["Client PID", str(job.client_pid)],
+        ["Process name", job.process_name],
+        ["Backend Group", job.backend_group],
+        ["Request time", when(job.request_time)],
+        ["Start time", when(job.start_time)],
+        ["Version", job.version],
+        ["Device count", str(job.device_count)],
+    ]
+    if job.HasField("end_time"):
+        rows.insert(12, ["End time", when(job.end_time)])
+    rows.extend([p.backend_name or str(p.backend_id), ",".join(map(str, p.device_indexes))] for p in job.placement)
+    return Table([Column("Name"), Column("Value")], rows)
+
+
+HISTORY_COLUMNS = [Column("FeID", RIGHT), Column("Token"), Column("PRY", RIGHT), Column("Status"),
+                   Column("PID", RIGHT), Column("Process Name"), Column("Request Time"), Column("Start Time"),
+                   Column("End Time")]
+
+
+def history_table(jobs: Sequence[Any], devices: bool = False) -> Table:
+    columns = list(HISTORY_COLUMNS)
+    if devices:
+        columns += [Column("Device count", RIGHT), Column("Device Information")]
+    rows = []
+    for j in jobs:
+        row: list[Any] = [str(j.feid), j.token, str(j.priority), JOB_STATUS.get(j.status, ""), str(j.client_pid),
+                          j.process_name, when(j.request_time), when(j.start_time), when(j.end_time)]
+        if devices:
+            row += [str(j.device_count),
+                    [f"{p.backend_name or p.backend_id} | {','.join(map(str, p.device_indexes))}"
+                     for p in j.placement]]
+        rows.append(row)
+    return Table(columns, rows)
+
+
+# ---------------------------------------------------------------- versions, events, server
+
+def versions_table(versions: Iterable[Any]) -> Table:
+    rows = [[v.version, v.path, "True" if v.latest else "False", "True" if v.supported else "False",
+             v.health_check, v.query, v.worker, env_lines(v.env)] for v in versions]
+    return Table([Column("Version"), Column("Path"), Column("Latest"), Column("Supported"), Column("Health Check"),
+                  Column("Query"), Column("Worker"), Column("ENV value")], rows)
+
+
+def events_table(events: Iterable[Any]) -> Table:
+    rows = [[str(e.id), when(e.time), e.token, e.action, e.request, e.result] for e in events]
+    return Table([Column("ID", RIGHT), Column("Time"), Column("Token"), Column("Action"), Column("Request"),
+                  Column("Result")], rows)
+
+
+def usage_table(report: Any) -> Table:
+    """`show usage`: device usage per token over the interval, then the total."""
+
+    def row(e: Any) -> list[str]:
+        return [e.token, e.description, str(e.min), str(e.max), f"{e.average:.2f}",
+                f"{e.min_percentage:.2f}", f"{e.max_percentage:.2f}", f"{e.average_percentage:.2f}"]
+
+    rows = [row(e) for e in report.entries]
+    if report.HasField("total"):
+        rows.append(row(report.total))
+    return Table([Column("Token"), Column("Description"), Column("Min", RIGHT), Column("Max", RIGHT),
+                  Column("Average", RIGHT), Column("Min(%)", RIGHT), Column("Max(%)", RIGHT),
+                  Column("Average(%)", RIGHT)], rows)
+
+
+def name_value_table(pairs: Sequence[tuple[str, str]]) -> Table:
+    return Table([Column("Name"), Column("Value")], [[n, v] for n, v in pairs])

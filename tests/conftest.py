@@ -1,0 +1,82 @@
+"""Shared fixtures: a fresh SDAManager simulator per test, and a client stub on it.
+
+``simulator`` starts the real gRPC server (``sdamanager_stub.server.create_server``)
+in-process on a free port (``127.0.0.1:0``) with a small cluster, and stops it
+after the test.  ``stub`` is an ``SDAManagerStub`` on a channel to it.
+
+The cluster is 4 backends x 8 devices unless the test asks for another size::
+
+    @pytest.mark.cluster(backends=60, devices=8)   # the simulator's default cluster
+    def test_something(stub): ...
+
+Either keyword may be left out (it keeps the small default).  The manager is
+reachable as ``simulator.manager`` for setting up large states quickly without
+thousands of RPCs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+
+from sdamanager_stub.manager import SDAManager, new_manager
+from sdamanager_stub.server import create_server
+from smclient.api import sdamanager_pb2_grpc as pb_grpc
+
+DEFAULT_BACKENDS = 4
+DEFAULT_DEVICES = 8
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"cluster(backends={DEFAULT_BACKENDS}, devices={DEFAULT_DEVICES}): size of the cluster "
+        "the `simulator` fixture starts with (e.g. backends=60, devices=8 for the simulator's default)",
+    )
+
+
+@dataclass
+class Simulator:
+    """A running in-process simulator."""
+
+    server: grpc.Server
+    port: int
+    manager: SDAManager
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def simulator(request: pytest.FixtureRequest) -> Iterator[Simulator]:
+    marker = request.node.get_closest_marker("cluster")
+    size = dict(backends=DEFAULT_BACKENDS, devices=DEFAULT_DEVICES)
+    if marker is not None:
+        if marker.args:
+            raise pytest.UsageError("use keywords: @pytest.mark.cluster(backends=N, devices=M)")
+        unknown = set(marker.kwargs) - set(size)
+        if unknown:
+            raise pytest.UsageError(f"unknown cluster option(s): {', '.join(sorted(unknown))}")
+        size.update(marker.kwargs)
+    manager = new_manager(backends=size["backends"], devices=size["devices"])
+    server, port = create_server("127.0.0.1:0", manager)
+    server.start()
+    try:
+        yield Simulator(server, port, manager)
+    finally:
+        server.stop(0).wait()
+
+
+@pytest.fixture
+def channel(simulator: Simulator) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(simulator.address) as chan:
+        yield chan
+
+
+@pytest.fixture
+def stub(channel: grpc.Channel) -> pb_grpc.SDAManagerStub:
+    return pb_grpc.SDAManagerStub(channel)
