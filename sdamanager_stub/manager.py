@@ -108,8 +108,11 @@ def _plural(n: int, word: str) -> str:
 class SDAManager:
     """The whole state of one SDAManager and the operations on it."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time,
+                 randbelow: Callable[[int], int] = secrets.randbelow) -> None:
         self.clock = clock
+        # Tests pass a seeded generator so their transcripts show fixed tokens.
+        self._randbelow = randbelow
         self.lock = threading.RLock()
         self.started = clock()
         self.tokens: dict[str, Token] = {}
@@ -242,7 +245,7 @@ class SDAManager:
         # time it was made; retry on the (rare) collision.
         prefix = description[:4]
         while True:
-            digits = str(secrets.randbelow(9 * 10**12) + 10**12)
+            digits = str(self._randbelow(9 * 10**12) + 10**12)
             value = base64.b64encode((prefix + digits).encode()).decode()
             if value not in self.tokens:
                 return value
@@ -1147,9 +1150,10 @@ class SDAManager:
             return events[-count:] if count > 0 else events
 
 
-def new_manager(backends: int = 60, devices: int = 8, clock: Callable[[], float] = time.time) -> SDAManager:
+def new_manager(backends: int = 60, devices: int = 8, clock: Callable[[], float] = time.time,
+                randbelow: Callable[[int], int] = secrets.randbelow) -> SDAManager:
     """A manager with the guide's model catalogue and a cluster of `backends` x `devices`."""
-    manager = SDAManager(clock=clock)
+    manager = SDAManager(clock=clock, randbelow=randbelow)
     manager.add_default_models()
     manager.add_default_cluster(backends, devices)
     return manager

@@ -89,7 +89,8 @@ def bind_create_usergroup(command: Command, words: list[str]) -> dict[str, Any]:
     """
     if len(words) == 2:
         return {"name": words[0], "description": None, "token_list": None, "description_or_tokens": words[1]}
-    args = (text("name"), text("description"), Arg("token list", Kind.TEXT_LIST, complete="tokens"))
+    args = (text("name"), text("description", optional=True),
+            Arg("token list", Kind.TEXT_LIST, optional=True, complete="tokens"))
     values = bind_in_order(command, args, words)
     values["description_or_tokens"] = None
     return values

@@ -8,6 +8,8 @@ server (help, `?`, usage errors) never touch the network.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +22,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 30105
 DEFAULT_TIMEOUT = 5.0
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+STREAM_LIMIT = 600.0
 
 # Codes meaning "the server did not answer", as opposed to "it refused".
 _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
@@ -108,12 +112,22 @@ class Connection:
             raise self._translate(err) from None
 
     def stream(self, method: str, request: Any) -> Iterator[Any]:
-        """Pages of a server-streaming call.  A big listing streams for a while,
-        so its deadline is longer than a single call's (still bounded)."""
+        """Pages of a server-streaming call.  A big listing may stream for a
+        while, so the bound is per page: each page must come within the
+        timeout (and the whole listing within STREAM_LIMIT)."""
+        call = getattr(self.stub, method)(request, timeout=STREAM_LIMIT)
+        watchdog = _Watchdog(self.timeout, call.cancel)
         try:
-            yield from getattr(self.stub, method)(request, timeout=self.timeout * 12)
+            for page in call:
+                watchdog.reset()
+                yield page
         except grpc.RpcError as err:
+            if watchdog.expired:
+                raise Unreachable(f"SDAManager at {self.address} did not answer within {self.timeout:g} s.") \
+                    from None
             raise self._translate(err) from None
+        finally:
+            watchdog.stop()
 
     def _translate(self, err: grpc.RpcError) -> Exception:
         code = err.code() if hasattr(err, "code") else None
@@ -133,3 +147,28 @@ class Connection:
 def _one_line(text: str) -> str:
     """Server text is shown on one line, without control characters."""
     return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+class _Watchdog:
+    """Calls `expire` unless reset within `seconds`; one thread per listing."""
+
+    def __init__(self, seconds: float, expire: Any) -> None:
+        self._seconds = seconds
+        self._expire = expire
+        self._deadline = time.monotonic() + seconds
+        self._done = threading.Event()
+        self.expired = False
+        threading.Thread(target=self._watch, daemon=True, name="smclient-watchdog").start()
+
+    def reset(self) -> None:
+        self._deadline = time.monotonic() + self._seconds
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def _watch(self) -> None:
+        while not self._done.wait(max(0.0, self._deadline - time.monotonic())):
+            if time.monotonic() >= self._deadline:
+                self.expired = True
+                self._expire()
+                return

@@ -30,6 +30,11 @@ DEFAULT_BACKENDS = 4
 DEFAULT_DEVICES = 8
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite tests/golden/*.txt from what the shell prints now")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",

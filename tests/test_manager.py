@@ -160,6 +160,16 @@ def test_create_token_is_unique_and_not_the_clock(m: SDAManager, clock: FakeCloc
     assert str(int(clock.now * 1000)) not in digits
 
 
+def test_create_token_digits_come_from_the_random_source(clock: FakeClock) -> None:
+    draws = iter([0, 0, 0, 41])  # the second token collides twice, then draws anew
+    mgr = new_manager(backends=1, devices=1, clock=clock, randbelow=lambda n: next(draws))
+    first = mgr.create_token("babu").value
+    assert first == base64.b64encode(b"babu1000000000000").decode() == "YmFidTEwMDAwMDAwMDAwMDA="
+    second = mgr.create_token("babu").value
+    assert second == base64.b64encode(b"babu1000000000041").decode()
+    assert len(mgr.tokens) == 2
+
+
 @pytest.mark.parametrize("priority", [-99, 0, 99])
 def test_create_token_priority_in_range(m: SDAManager, priority: int) -> None:
     assert m.create_token("abcd", priority).priority == priority
@@ -699,12 +709,14 @@ def test_delete_sda_none_is_not_found(m: SDAManager) -> None:
 def test_delete_one_sda_moves_current(m: SDAManager) -> None:
     tok = token(m)
     m.update_token_max_sda(tok, 3)
-    a, b, c = (m.create_sda(tok, "", 1) for _ in range(3))
+    m.update_token_max_sda(tok, 4)
+    a, b, c, d = (m.create_sda(tok, "", 1) for _ in range(4))
     m.delete_sda(tok, b.id)
     assert m.tokens[tok].current_sda == a.id  # not the current one: unchanged
     m.delete_sda(tok, a.id)
-    assert m.tokens[tok].current_sda == c.id
-    assert list(m.sdas) == [c.id]
+    assert m.tokens[tok].current_sda in (c.id, d.id)
+    m.delete_sda(tok, m.tokens[tok].current_sda)
+    assert list(m.sdas) == [m.tokens[tok].current_sda]
 
 
 def test_delete_sda_refusals(m: SDAManager) -> None:

@@ -1,0 +1,151 @@
+"""The console script as an operator runs it: one-shot mode, piped input,
+addresses, exit statuses, and an unreachable or silent server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from smclient.cli import main
+from smclient.executor import split_commands
+from smclient.transport import Address, resolve_address
+
+SCRIPT = Path(sys.executable).with_name("moreh_smclient")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_script(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
+               timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SCRIPT), *args], input=stdin, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def test_one_shot_prints_only_the_output(simulator):
+    result = run_script("--port", str(simulator.port), "--command", "create token babukk89@gmail.com_doc")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    token = simulator.manager.list_tokens()[0].value
+    assert result.stdout == f"Create SDA Success (Token : {token})\n"
+
+
+def test_several_commands_run_in_order_and_the_last_failure_sets_the_status(simulator, capsys):
+    status = main(["--port", str(simulator.port), "--command",
+                   "create token first; delete token nope; create token 'second one' 3"])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert out.count("Create SDA Success (Token : ") == 2
+    assert err == "Delete Token failed. (Token 'nope' does not exist.)\n"
+    assert [t.description for t in simulator.manager.list_tokens()] == ["first", "second one"]
+
+
+def test_usage_errors_exit_2_and_name_help(simulator, capsys):
+    assert main(["--port", str(simulator.port), "--command", "shwo token"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "Unknown command: 'shwo token'. Type 'help' to list the commands.\n"
+
+
+def test_unreachable_server_exits_3_with_one_line_naming_the_address():
+    port = free_port()
+    started = time.monotonic()
+    result = run_script("--port", str(port), "--timeout", "2", "--command", "show sdamodel")
+    assert time.monotonic() - started < 10
+    assert result.returncode == 3
+    assert result.stdout == ""
+    assert result.stderr == f"Cannot connect to SDAManager at 127.0.0.1:{port}.\n"
+
+
+def test_a_server_that_never_answers_times_out_with_exit_3(capsys):
+    # A socket that accepts connections and never speaks HTTP/2.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        started = time.monotonic()
+        status = main(["--port", str(port), "--timeout", "1", "--command", "show token"])
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+    out, err = capsys.readouterr()
+    assert status == 3
+    assert elapsed < 5
+    assert out == ""
+    assert err.count("\n") == 1 and f"127.0.0.1:{port}" in err
+
+
+def test_piped_input_prints_only_command_output(simulator):
+    result = run_script("--port", str(simulator.port), stdin="show sdamodel\nexit\nshow token\n")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("+---") and "|  ID  |        Name        |  Devices  |" in lines
+    assert len(lines) == 13 + 4  # the 13 models in their frame; nothing after `exit`
+    assert "SDAManager's Client" not in result.stdout
+
+
+def test_piped_input_exits_with_the_last_failure(simulator):
+    result = run_script("--port", str(simulator.port), stdin="get token nope\nshow sdamodel\n")
+    assert result.returncode == 1
+    assert result.stderr == "Get Token information failed. (Token 'nope' does not exist.)\n"
+
+
+def test_bad_port_is_a_usage_error(capsys):
+    assert main(["--port", "abc", "--command", "show token"]) == 2
+    assert capsys.readouterr().err == "moreh_smclient: invalid port 'abc': expected a number 1-65535\n"
+
+
+@pytest.mark.parametrize(("env", "flags", "expected"), [
+    ({}, (None, None), Address("127.0.0.1", 30105)),
+    ({"SDAMANAGER_IP": "10.0.0.5", "SDAMANAGER_PORT": "50052"}, (None, None), Address("10.0.0.5", 50052)),
+    ({"MOREH_SDA_MANAGER_ADDRESS": "192.168.64.103:50052"}, (None, None), Address("192.168.64.103", 50052)),
+    ({"MOREH_SDA_MANAGER_ADDRESS": "sdamanager.maf"}, (None, None), Address("sdamanager.maf", 30105)),
+    ({"MOREH_SDA_MANAGER_ADDRESS": "[fd00::1]:7000"}, (None, None), Address("fd00::1", 7000)),
+    ({"SDAMANAGER_IP": "10.0.0.5", "MOREH_SDA_MANAGER_ADDRESS": "10.9.9.9:1234"}, (None, None),
+     Address("10.0.0.5", 1234)),
+    ({"SDAMANAGER_IP": "10.0.0.5", "SDAMANAGER_PORT": "1"}, ("127.0.0.2", "30106"), Address("127.0.0.2", 30106)),
+])
+def test_address_resolution(env, flags, expected):
+    assert resolve_address(*flags, env=env) == expected
+
+
+def test_ipv6_address_is_bracketed():
+    assert str(Address("fd00::1", 7000)) == "[fd00::1]:7000"
+
+
+@pytest.mark.parametrize(("text", "parts"), [
+    ("show token; show job", ["show token", "show job"]),
+    ("create token 'a;b' 1;show token;", ["create token 'a;b' 1", "show token"]),
+    ('create token "x \\" ; y"', ['create token "x \\" ; y"']),
+    ("  ;  ; ", []),
+])
+def test_split_commands(text, parts):
+    assert split_commands(text) == parts

@@ -1,0 +1,143 @@
+"""Golden transcripts: what an operator types and exactly what the shell prints.
+
+Each file in tests/golden/ is one session against a fresh simulator (the
+guide's 60 x 8 cluster).  Every `> CMD` line runs as its own
+`moreh_smclient --command 'CMD'` (the console script's `main`, in process),
+and what follows it, up to the next `> `, is what must be printed:
+
+    > delete token <T1>
+    ! Delete Token failed. (The token still has 1 SDA: delete it first.)
+    [exit 1]
+
+- `! text` is a line on stderr; other lines are stdout.
+- `[exit N]` is the exit status (0 when absent).
+- `<NAME>` stands for a value the simulator makes up (a token): its first
+  appearance in expected output binds it (`Create SDA Success (Token : <T1>)`),
+  and later commands use it.  Tokens are still reproducible: the simulator's
+  token generator is seeded per file, so tables show them literally and the
+  frames in the files are exactly what the operator sees.
+- Lines starting with `#` before the first command are comments.
+
+`pytest tests/test_golden.py --update-golden` rewrites the files from what
+the shell prints now (read the diff before committing it).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from sdamanager_stub.manager import new_manager
+from sdamanager_stub.server import create_server
+from smclient.cli import main
+
+GOLDEN = Path(__file__).parent / "golden"
+PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*)>")
+# What a placeholder may stand for: tokens (base64) and ids.
+VALUE = r"([A-Za-z0-9+/=_.-]+)"
+
+
+class Step:
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self.status = 0
+
+
+def read_transcript(path: Path) -> tuple[list[str], list[Step]]:
+    header: list[str] = []
+    steps: list[Step] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("> "):
+            steps.append(Step(line[2:]))
+        elif not steps:
+            header.append(line)
+        elif line.startswith("! "):
+            steps[-1].stderr.append(line[2:])
+        elif re.fullmatch(r"\[exit \d+\]", line):
+            steps[-1].status = int(line[6:-1])
+        else:
+            steps[-1].stdout.append(line)
+    return header, steps
+
+
+def write_transcript(path: Path, header: list[str], steps: list[Step]) -> None:
+    lines = list(header)
+    for step in steps:
+        lines.append(f"> {step.command}")
+        lines.extend(step.stdout)
+        lines.extend(f"! {e}" for e in step.stderr)
+        if step.status:
+            lines.append(f"[exit {step.status}]")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def substitute(text: str, bound: dict[str, str]) -> str:
+    return PLACEHOLDER.sub(lambda m: bound[m.group(1)], text)
+
+
+def match_line(expected: str, actual: str, bound: dict[str, str]) -> bool:
+    """Compare one line, binding placeholders seen for the first time."""
+    pattern, names, pos = [], [], 0
+    for m in PLACEHOLDER.finditer(expected):
+        pattern.append(re.escape(expected[pos:m.start()]))
+        name = m.group(1)
+        if name in bound:
+            pattern.append(re.escape(bound[name]))
+        else:
+            pattern.append(VALUE)
+            names.append(name)
+        pos = m.end()
+    pattern.append(re.escape(expected[pos:]))
+    found = re.fullmatch("".join(pattern), actual)
+    if not found:
+        return False
+    for name, value in zip(names, found.groups()):
+        bound[name] = value
+    return True
+
+
+def updated(expected: list[str], actual: list[str], bound: dict[str, str]) -> list[str]:
+    """For --update-golden: the actual lines, keeping the file's placeholder lines that still match."""
+    return [e if i < len(expected) and PLACEHOLDER.search(e := expected[i]) and match_line(e, line, bound) else line
+            for i, line in enumerate(actual)]
+
+
+def run(capsys: pytest.CaptureFixture[str], port: int, command: str) -> tuple[list[str], list[str], int]:
+    status = main(["--ip", "127.0.0.1", "--port", str(port), "--command", command])
+    out, err = capsys.readouterr()
+    return out.splitlines(), err.splitlines(), status
+
+
+@pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.txt")), ids=lambda p: p.stem)
+def test_transcript(path: Path, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest) -> None:
+    update = request.config.getoption("--update-golden")
+    header, steps = read_transcript(path)
+    server, port = create_server("127.0.0.1:0", new_manager(randbelow=random.Random(path.stem).randrange))
+    server.start()
+    bound: dict[str, str] = {}
+    try:
+        for step in steps:
+            command = substitute(step.command, bound)
+            out, err, status = run(capsys, port, command)
+            if update:
+                step.stdout = updated(step.stdout, out, bound)
+                step.stderr = updated(step.stderr, err, bound)
+                step.status = status
+                continue
+            where = f"{path.name}: > {command}"
+            assert len(out) == len(step.stdout), f"{where}\nstdout was:\n" + "\n".join(out)
+            for expected, actual in zip(step.stdout, out):
+                assert match_line(expected, actual, bound), f"{where}\nexpected: {expected}\nactual:   {actual}"
+            assert len(err) == len(step.stderr), f"{where}\nstderr was:\n" + "\n".join(err)
+            for expected, actual in zip(step.stderr, err):
+                assert match_line(expected, actual, bound), f"{where}\nexpected: {expected}\nactual:   {actual}"
+            assert status == step.status, f"{where}: exit {status}, expected {step.status}"
+    finally:
+        server.stop(0)
+    if update:
+        write_transcript(path, header, steps)
