@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             from .repl import run_repl
 
             return run_repl(connection)
+        # Bytes that are not UTF-8 become a usage error for that line, not a traceback.
+        sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
         return run_lines(connection, sys.stdin)
     except KeyboardInterrupt:
         return 130

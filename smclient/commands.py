@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import handlers as h
-from .grammar import Arg, Command, Grammar, Kind, bind_in_order
+from .grammar import Arg, Command, Grammar, Kind, bind_in_order, is_int
 
 # ---------------------------------------------------------------- argument kinds used below
 
@@ -53,14 +53,6 @@ ACCESS_LEVELS = ("USER", "ADMIN", "DEVELOPER")
 
 # ---------------------------------------------------------------- commands with two argument orders
 
-def _is_int(word: str) -> bool:
-    try:
-        int(word, 10)
-    except ValueError:
-        return False
-    return True
-
-
 _SDA_MANUAL = (token(), text("description"), MODEL, OPT_MODEL_GROUP)
 _SDA_GUIDE = (token(), MODEL, text("description"))
 
@@ -73,7 +65,7 @@ def bind_create_sda(command: Command, words: list[str]) -> dict[str, Any]:
     order; with an integer third, the manual's.  When both are integers the
     guide's order wins, as the guide wins where the sources disagree.
     """
-    if len(words) == 3 and _is_int(words[1]):
+    if len(words) == 3 and is_int(words[1]):
         values = bind_in_order(command, _SDA_GUIDE, words)
         values["sdamodel_group_id"] = None
         return values

@@ -33,6 +33,9 @@ class Executor:
 
     def execute_line(self, line: str) -> Outcome:
         try:
+            if not line.isascii() and _has_surrogates(line):
+                # Bytes that are not UTF-8 reach us as lone surrogates (from argv or stdin).
+                raise UsageError("The line has bytes that are not valid UTF-8.")
             parsed = GRAMMAR.parse(line)
             if isinstance(parsed, Invocation) and parsed.command.words in HELP_WORDS and parsed.args.topic:
                 # `help create sda` is `create sda ?`.
@@ -67,6 +70,10 @@ class Executor:
         if result is None:
             return Outcome(output=f"{command.message_title} success.")
         return Outcome(output=render(result))
+
+
+def _has_surrogates(text: str) -> bool:
+    return any("\ud800" <= c <= "\udfff" for c in text)
 
 
 def split_commands(text: str) -> list[str]:

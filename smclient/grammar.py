@@ -7,6 +7,7 @@ that one table.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,12 @@ class Kind(Enum):
 
 
 NULL = "null"
+_INT = re.compile(r"[-+]?[0-9]+")
+
+
+def is_int(text: str) -> bool:
+    """A decimal integer in ASCII digits (int() would also take '1_0' and other scripts' digits)."""
+    return _INT.fullmatch(text) is not None
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,7 @@ class Arg:
         if kind is Kind.INT_OR_NULL:
             return None if text.lower() == NULL else self._int(text)
         if kind is Kind.CHOICE:
-            upper = text.upper()
+            upper = text.upper() if text.isascii() else text
             if upper not in self.choices:
                 raise UsageError(f"Invalid {self.label} {text!r}: expected {self.allowed()}.")
             return upper
@@ -96,12 +103,11 @@ class Arg:
         return items
 
     def _int(self, text: str, in_list: bool = False) -> int:
-        try:
-            value = int(text, 10)
-        except ValueError:
-            what = f"an id in {self.label}" if in_list else self.label
-            raise UsageError(f"Invalid {what} {text!r}: expected {self.allowed() if not in_list else 'a number'}.") \
-                from None
+        if not is_int(text):
+            if in_list:
+                raise UsageError(f"Invalid id {text!r} in {self.label}: expected a number.")
+            raise UsageError(f"Invalid {self.label} {text!r}: expected {self.allowed()}.")
+        value = int(text)
         if abs(value) >= 2**63:
             raise UsageError(f"Invalid {self.label} {text!r}: the number is too large.")
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
@@ -158,7 +164,8 @@ def bind_in_order(command: Command, args: Sequence[Arg], words: list[str]) -> di
     for i, arg in enumerate(args):
         if i >= len(words):
             break
-        text = " ".join(words[i:]) if arg.kind is Kind.REST else words[i]
+        # The rest of the line is re-quoted, so `sh -c "echo a b"` keeps its meaning.
+        text = shlex.join(words[i:]) if arg.kind is Kind.REST else words[i]
         values[arg.name] = arg.parse(text)
     return values
 
@@ -249,9 +256,9 @@ class Grammar:
         if words[-1] == "?":
             head = words[:-1]
             found = self.match(head) if head else None
-            if found and found[1] == len(head):
+            if found:  # `create sda ?`, also `create sda TOKEN ?`
                 return HelpRequest(tuple(head), (found[0],))
-            matches = self.starting_with(head)
+            matches = [c for c in self.starting_with(head) if not c.hidden]
             if not matches:
                 raise unknown_command(head)
             return HelpRequest(tuple(head), tuple(matches))

@@ -19,6 +19,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from . import views
 from .api import sdamanager_pb2 as pb
 from .errors import ServerError, UsageError
+from .grammar import is_int
 from .results import Message, Table
 from .transport import Connection
 
@@ -400,7 +401,13 @@ def update_job_priority(conn: Connection, a: Args) -> None:
 
 def release(conn: Connection, a: Args) -> None:
     target = a.token_or_frontend_id
-    request = pb.ReleaseRequest(feid=int(target)) if target.isdigit() else pb.ReleaseRequest(token=target)
+    if is_int(target):
+        feid = int(target)
+        if not 0 < feid < 2**63:
+            raise UsageError(f"Invalid frontend id {target!r}: expected an id from 1 to {2**63 - 1}.")
+        request = pb.ReleaseRequest(feid=feid)
+    else:
+        request = pb.ReleaseRequest(token=target)
     if a.sda_id is not None:
         request.sda_id = a.sda_id
     conn.call("Release", request)
@@ -479,10 +486,11 @@ def show_usage(conn: Connection, a: Args) -> Table:
     def stamp(date: str, clock: str, label: str) -> Timestamp:
         try:
             moment = dt.datetime.strptime(f"{date} {clock}", "%Y-%m-%d %H:%M:%S")
-        except ValueError:
-            raise UsageError(f"Invalid {label} {date} {clock!s}: expected YYYY-MM-DD hh:mm:ss.") from None
-        ts = Timestamp()
-        ts.FromDatetime(moment.astimezone(dt.timezone.utc))
+            ts = Timestamp()
+            ts.FromDatetime(moment.astimezone(dt.timezone.utc))
+        except (ValueError, OverflowError, OSError):
+            raise UsageError(f"Invalid {label} {date} {clock}: expected a time YYYY-MM-DD hh:mm:ss "
+                             "between 1970 and 9999.") from None
         return ts
 
     begin = stamp(a.begin_date, a.begin_time, "begin")
