@@ -396,10 +396,12 @@ class SDAManager:
                 "raise Max SDA or delete an SDA first."
             )
         group_id = self._check_model_access(token, model_id, model_group_id)
-        sda = Sda(id=self._new_id("sda"), token=token, model_id=model_id, model_group_id=group_id,
+        # The id is taken only once the reservation succeeds, so a refusal uses none up.
+        sda = Sda(id=self._next["sda"], token=token, model_id=model_id, model_group_id=group_id,
                   reserved=reserved, description=description, created=self.clock())
         if reserved:
             sda.held = self._reserve_devices(sda)
+        self._new_id("sda")
         self.sdas[sda.id] = sda
         if not tok.current_sda:
             tok.current_sda = sda.id
@@ -548,8 +550,10 @@ class SDAManager:
         users = sorted(s.id for s in self.sdas.values() if s.model_id == model_id)
         if users:
             shown = ", ".join(map(str, users[:10])) + (", ..." if len(users) > 10 else "")
+            one = len(users) == 1
             raise FailedPrecondition(
-                f"{_plural(len(users), 'SDA')} still use SDAModel {model_id} ({shown}): change or delete them first."
+                f"{_plural(len(users), 'SDA')} still {'uses' if one else 'use'} SDAModel {model_id} ({shown}): "
+                f"change or delete {'it' if one else 'them'} first."
             )
         for group in self.model_groups.values():
             if model_id in group.model_ids:

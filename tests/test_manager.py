@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import inspect
 import json
 import re
 import threading
@@ -67,8 +68,13 @@ STATE_FIELDS = ("tokens", "sdas", "models", "model_groups", "backends", "backend
 
 
 def snapshot(mgr: SDAManager) -> dict[str, Any]:
-    """Every record of the state (dataclasses compare field by field), not the event log."""
-    return copy.deepcopy({name: getattr(mgr, name) for name in STATE_FIELDS})
+    """Every record of the state (dataclasses compare field by field) and the id counters.
+
+    The event log is left out: a refusal is recorded there on purpose.
+    """
+    state = {name: getattr(mgr, name) for name in STATE_FIELDS}
+    state["next ids"] = {kind: value for kind, value in mgr._next.items() if kind != "event"}
+    return copy.deepcopy(state)
 
 
 def refused(mgr: SDAManager, exc: type[DomainError], call, *args: Any,
@@ -573,6 +579,7 @@ def test_reserved_refused_when_not_enough_idle(m: SDAManager) -> None:
     assert m.token_sdas(tok) == []
     assert m.tokens[tok].current_sda == 0
     sda = m.create_sda(tok, "", 5, reserved=True)  # 16 fit
+    assert sda.id == 1  # the refusal did not use up an SDA id
     assert len(sda.held) == 16
     refused(m, FailedPrecondition, m.create_sda, tok, "", 4, reserved=True,
             reason="Not enough idle devices in backend group 0 for SDAModel 4 (8 needed, 6 idle).")
@@ -729,7 +736,8 @@ def test_delete_sda_refusals(m: SDAManager) -> None:
             reason=f"SDA {foreign.id} does not belong to the token.")
     refused(m, NotFound, m.delete_sda, tok, 999)
     job = add_job(m, tok, sda.id, [(1, 0)])
-    refused(m, FailedPrecondition, m.delete_sda, tok, reason=f"SDA {sda.id} has live jobs ({job.feid}): release them first.")
+    refused(m, FailedPrecondition, m.delete_sda, tok,
+            reason=f"SDA {sda.id} has live jobs ({job.feid}): release them first.")
     refused(m, FailedPrecondition, m.delete_sda, tok, sda.id)
 
 
@@ -794,8 +802,15 @@ def test_delete_sdamodel(m: SDAManager) -> None:
 def test_delete_sdamodel_refused_while_used(m: SDAManager) -> None:
     tok = token(m)
     sda = m.create_sda(tok, "", 3)
-    err = refused(m, FailedPrecondition, m.delete_sdamodel, 3, contains=f"SDAModel 3 ({sda.id})")
-    assert str(err).startswith("1 SDA still ")
+    refused(m, FailedPrecondition, m.delete_sdamodel, 3,
+            reason=f"1 SDA still uses SDAModel 3 ({sda.id}): change or delete it first.")
+    other = token(m)
+    m.update_token_max_sda(other, 11)
+    ids = [m.create_sda(other, "", 3).id for _ in range(11)]
+    shown = ", ".join(map(str, sorted([sda.id] + ids)[:10]))
+    refused(m, FailedPrecondition, m.delete_sdamodel, 3,
+            reason=f"12 SDAs still use SDAModel 3 ({shown}, ...): change or delete them first.")
+    m.delete_sda(other)
     m.delete_sda(tok)
     m.delete_sdamodel(3)
     assert 3 not in m.models
@@ -1503,11 +1518,14 @@ CHANGES = {
 }
 
 
+def test_every_change_is_a_recorded_operation() -> None:
+    recorded = {name for name, fn in vars(SDAManager).items() if hasattr(fn, "__wrapped__")}
+    assert CHANGES <= recorded, sorted(CHANGES - recorded)
+
+
 @pytest.mark.parametrize("name", sorted(CHANGES))
 def test_every_change_is_recorded_even_when_refused(m: SDAManager, name: str) -> None:
     """Call each change with ids that do not exist: it is refused and still logged under its name."""
-    import inspect
-
     method = getattr(m, name)
     args = []
     for p in inspect.signature(method).parameters.values():
