@@ -10,9 +10,6 @@ concurrent callers never see or leave a half-made change.
 from __future__ import annotations
 
 import base64
-import contextvars
-import functools
-import inspect
 import ipaddress
 import json
 import secrets
@@ -20,9 +17,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 from . import validate
+from .audit import change, json_default, plural, request_peer
 from .entities import (
     DEFAULT_BACKEND_GROUP_ID,
     DEFAULT_BACKEND_GROUP_NAME,
@@ -43,11 +41,9 @@ from .entities import (
     UserGroup,
     Version,
 )
-from .errors import AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound
-
-# Who is asking (e.g. "ipv4:127.0.0.1:50312"); the server sets it per call so
-# the event log can say where a change came from.
-request_peer: contextvars.ContextVar[str] = contextvars.ContextVar("request_peer", default="")
+from .errors import AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from .jobs import JobRules
+from .scheduler import choose_devices
 
 EVENT_LOG_LIMIT = 1_000_000
 
@@ -68,48 +64,12 @@ DEFAULT_MODELS: tuple[tuple[int, str, int], ...] = (
     (52, "1.5xLarge.768GB", 12),
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "value"):  # enums
-        return value.value
-    return str(value)
-
-
-def change(fn: F) -> F:
-    """Run a state-changing operation under the lock and record it in the event log."""
-    action = fn.__name__.upper()
-    signature = inspect.signature(fn)
-
-    @functools.wraps(fn)
-    def wrapper(self: "SDAManager", *args: Any, **kwargs: Any) -> Any:
-        bound = signature.bind(self, *args, **kwargs)
-        request = {k: v for k, v in bound.arguments.items() if k != "self"}
-        token = request.get("token", "")
-        with self.lock:
-            try:
-                result = fn(self, *args, **kwargs)
-            except DomainError as err:
-                self._record(action, token if isinstance(token, str) else "", request, f"FAILED: {err}")
-                raise
-            if isinstance(result, Token):
-                token = result.value
-            self._record(action, token if isinstance(token, str) else "", request, "SUCCESS")
-            return result
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-class SDAManager:
+class SDAManager(JobRules):
     """The whole state of one SDAManager and the operations on it."""
 
     def __init__(self, clock: Callable[[], float] = time.time,
-                 randbelow: Callable[[int], int] = secrets.randbelow) -> None:
+                 randbelow: Callable[[int], int] = secrets.randbelow,
+                 prepare_seconds: float = 0.0, clean_seconds: float = 0.0) -> None:
         self.clock = clock
         # Tests pass a seeded generator so their transcripts show fixed tokens.
         self._randbelow = randbelow
@@ -132,6 +92,7 @@ class SDAManager:
         self.events: deque[Event] = deque(maxlen=EVENT_LOG_LIMIT)
         self._next = {"sda": 1, "model": 1, "model_group": 1, "backend": 1, "backend_group": 1,
                       "user_group": 1, "job": 1, "event": 1}
+        JobRules.__init__(self, prepare_seconds, clean_seconds)
 
     # ------------------------------------------------------------------ helpers
 
@@ -147,7 +108,7 @@ class SDAManager:
                 time=self.clock(),
                 token=token,
                 action=action,
-                request=json.dumps(request, default=_json_default, ensure_ascii=False),
+                request=json.dumps(request, default=json_default, ensure_ascii=False),
                 result=result,
                 peer=request_peer.get(),
             )
@@ -242,13 +203,16 @@ class SDAManager:
         # The original's shape: base64 of the description's first four
         # characters and a 13-digit number (a millisecond timestamp there).
         # The digits here are random, so a token cannot be guessed from the
-        # time it was made; retry on the (rare) collision.
+        # time it was made.  The URL-safe alphabet keeps a token usable as a
+        # file name (VMs keep it as /etc/moreh/{token}); for ASCII letters and
+        # digits it is the same text as standard base64.
         prefix = description[:4]
-        while True:
+        for _ in range(1000):
             digits = str(self._randbelow(9 * 10**12) + 10**12)
-            value = base64.b64encode((prefix + digits).encode()).decode()
+            value = base64.urlsafe_b64encode((prefix + digits).encode()).decode()
             if value not in self.tokens:
                 return value
+        raise ResourceExhausted("Could not make a new unique token: try again.")
 
     # ------------------------------------------------------------------ tokens
 
@@ -267,7 +231,7 @@ class SDAManager:
         sdas = self.token_sdas(tok.value)
         if sdas:
             raise FailedPrecondition(
-                f"The token still has {_plural(len(sdas), 'SDA')}: "
+                f"The token still has {plural(len(sdas), 'SDA')}: "
                 f"delete {'it' if len(sdas) == 1 else 'them'} first."
             )
         live = [j.feid for j in self.jobs.values() if j.token == token]
@@ -305,7 +269,7 @@ class SDAManager:
         count = len(self.token_sdas(token))
         if max_sda < count:
             raise FailedPrecondition(
-                f"The token has {_plural(count, 'SDA')}: Max SDA cannot be less than that."
+                f"The token has {plural(count, 'SDA')}: Max SDA cannot be less than that."
             )
         if max_sda > 1 and tok.duplicable != DUPLICABLE_OFF:
             raise FailedPrecondition("The token's SDA is duplicable: set duplicable to 1 (off) first.")
@@ -392,7 +356,7 @@ class SDAManager:
         count = len(self.token_sdas(token))
         if count >= tok.max_sda:
             raise FailedPrecondition(
-                f"The token already has {_plural(count, 'SDA')} (Max SDA {tok.max_sda}): "
+                f"The token already has {plural(count, 'SDA')} (Max SDA {tok.max_sda}): "
                 "raise Max SDA or delete an SDA first."
             )
         group_id = self._check_model_access(token, model_id, model_group_id)
@@ -408,31 +372,19 @@ class SDAManager:
         return sda
 
     def _reserve_devices(self, sda: Sda) -> list[tuple[int, int]]:
-        """Hold devices for a reserved SDA, or refuse: whole free nodes first."""
+        """Hold devices for a reserved SDA (placed as a job would be), or refuse."""
         need = self.models[sda.model_id].devices
         group_id = self.backend_group_of(sda)
-        free: list[tuple[Backend, list[Device]]] = []
-        for b in sorted(self.backends_in_group(group_id), key=lambda b: b.id):
-            if b.status is not BackendStatus.ACTIVE:
-                continue
-            idle = [d for d in b.devices if d.status is DeviceStatus.IDLE and not d.held]
-            if idle:
-                free.append((b, idle))
-        total = sum(len(d) for _, d in free)
-        if total < need:
+        held = choose_devices(self.backends_in_group(group_id), need)
+        if held is None:
+            idle = sum(1 for b in self.backends_in_group(group_id) if b.status is BackendStatus.ACTIVE
+                       for d in b.devices if d.status is DeviceStatus.IDLE and not d.held)
             raise FailedPrecondition(
                 f"Not enough idle devices in backend group {group_id} for SDAModel "
-                f"{sda.model_id} ({need} needed, {total} idle)."
+                f"{sda.model_id} ({need} needed, {idle} idle)."
             )
-        # Fullest-free nodes first so a reservation fragments as few nodes as possible.
-        free.sort(key=lambda item: (-len(item[1]), item[0].id))
-        held: list[tuple[int, int]] = []
-        for backend, idle in free:
-            for device in idle:
-                if len(held) == need:
-                    break
-                device.sda_id = sda.id
-                held.append((backend.id, device.index))
+        for backend_id, index in held:
+            self.backends[backend_id].devices[index].sda_id = sda.id
         return held
 
     def _release_reserved(self, sda: Sda) -> None:
@@ -552,7 +504,7 @@ class SDAManager:
             shown = ", ".join(map(str, users[:10])) + (", ..." if len(users) > 10 else "")
             one = len(users) == 1
             raise FailedPrecondition(
-                f"{_plural(len(users), 'SDA')} still {'uses' if one else 'use'} SDAModel {model_id} ({shown}): "
+                f"{plural(len(users), 'SDA')} still {'uses' if one else 'use'} SDAModel {model_id} ({shown}): "
                 f"change or delete {'it' if one else 'them'} first."
             )
         for group in self.model_groups.values():
@@ -586,9 +538,9 @@ class SDAManager:
         if (members or users) and not force:
             what = []
             if members:
-                what.append(f"{_plural(len(members), 'membership')}")
+                what.append(f"{plural(len(members), 'membership')}")
             if users:
-                what.append(f"{_plural(len(users), 'SDA')}")
+                what.append(f"{plural(len(users), 'SDA')}")
             raise FailedPrecondition(
                 f"SDAModel group {group_id} ({group.name}) is still used by {' and '.join(what)}: "
                 "use force true to delete it anyway."
@@ -820,9 +772,9 @@ class SDAManager:
         if (backends or users) and not force:
             what = []
             if backends:
-                what.append(_plural(len(backends), "backend"))
+                what.append(plural(len(backends), "backend"))
             if users:
-                what.append(_plural(len(users), "SDAModel group"))
+                what.append(plural(len(users), "SDAModel group"))
             raise FailedPrecondition(
                 f"Backend group {group_id} ({group.name}) still has {' and '.join(what)}: "
                 "use force true to delete it anyway."
@@ -903,9 +855,9 @@ class SDAManager:
         if (group.tokens or links) and not force:
             what = []
             if group.tokens:
-                what.append(_plural(len(group.tokens), "token"))
+                what.append(plural(len(group.tokens), "token"))
             if links:
-                what.append(_plural(len(links), "membership"))
+                what.append(plural(len(links), "membership"))
             raise FailedPrecondition(
                 f"User group {group_id} ({group.name}) still has {' and '.join(what)}: "
                 "use force true to delete it anyway."
@@ -983,86 +935,6 @@ class SDAManager:
         with self.lock:
             groups = self.list_user_groups(user_group_id)
             return [(g, [self.model_groups[m] for m in self.memberships.get(g.id, [])]) for g in groups]
-
-    # ------------------------------------------------------------------ jobs (read side)
-
-    def job(self, feid: int) -> Job:
-        try:
-            return self.jobs[feid]
-        except KeyError:
-            raise NotFound(f"Job {feid} is not in the job queue.") from None
-
-    def list_jobs(self, status: JobStatus | None = None, token: str = "") -> list[Job]:
-        with self.lock:
-            if token:
-                self.token(token)
-            return [j for j in self.jobs.values()
-                    if (status is None or j.status is status) and (not token or j.token == token)]
-
-    def history_job(self, feid: int) -> Job:
-        with self.lock:
-            for job in reversed(self.history):
-                if job.feid == feid:
-                    return job
-            raise NotFound(f"Job {feid} is not in the job history.")
-
-    def list_history(self, count: int = 0, token: str = "") -> list[Job]:
-        with self.lock:
-            jobs = self.history if not token else [j for j in self.history if j.token == token]
-            return list(jobs[-count:] if count > 0 else jobs)
-
-    @change
-    def update_job_priority(self, feid: int, priority: int) -> Job:
-        job = self.job(feid)
-        validate.priority(priority)
-        if job.status is not JobStatus.QUEUED:
-            raise FailedPrecondition(
-                f"Job {feid} is {job.status.value}: only waiting (QUEUED) jobs can change priority."
-            )
-        job.priority = priority
-        return job
-
-    def _end_job(self, job: Job, status: JobStatus, reason: str) -> None:
-        """Free a live job's devices at once and move it to the history."""
-        for backend_id, index in job.placement:
-            backend = self.backends.get(backend_id)
-            if backend and index < len(backend.devices) and backend.devices[index].job_id == job.feid:
-                device = backend.devices[index]
-                device.job_id = 0
-                if device.status is not DeviceStatus.SHUTDOWN:
-                    device.status = DeviceStatus.IDLE
-        job.status = status
-        job.end_time = self.clock()
-        job.end_reason = reason
-        del self.jobs[job.feid]
-        self.history.append(job)
-
-    @change
-    def release(self, feid: int = 0, token: str = "", sda_id: int = 0) -> list[int]:
-        """`release {feid|token} [SDA ID]`: end the matching live jobs now."""
-        if feid:
-            targets = [self.job(feid)]
-            if sda_id and targets[0].sda_id != sda_id:
-                raise NotFound(f"Job {feid} does not use SDA {sda_id}.")
-        elif token:
-            self.token(token)
-            if sda_id:
-                self.sda(sda_id)
-            targets = [j for j in self.jobs.values() if j.token == token and (not sda_id or j.sda_id == sda_id)]
-            if not targets:
-                raise NotFound("The token has no job in the job queue" + (f" on SDA {sda_id}." if sda_id else "."))
-        else:
-            raise InvalidArgument("Release needs a frontend id or a token.")
-        for job in targets:
-            self._end_job(job, JobStatus.RELEASED, "released by an administrator")
-        return [j.feid for j in targets]
-
-    @change
-    def release_all(self) -> list[int]:
-        targets = list(self.jobs.values())
-        for job in targets:
-            self._end_job(job, JobStatus.RELEASED, "released by an administrator (release all)")
-        return [j.feid for j in targets]
 
     # ------------------------------------------------------------------ versions
 

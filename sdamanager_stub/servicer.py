@@ -18,6 +18,7 @@ from smclient.api import sdamanager_pb2 as pb
 from smclient.api import sdamanager_pb2_grpc as pb_grpc
 
 from . import __version__
+from .audit import request_peer
 from .convert import Converter, access_level, backend_status, device_status, job_status, timestamp
 from .errors import (
     AlreadyExists,
@@ -27,7 +28,7 @@ from .errors import (
     NotFound,
     ResourceExhausted,
 )
-from .manager import SDAManager, request_peer
+from .manager import SDAManager
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ class Servicer(pb_grpc.SDAManagerServicer):
 
     def _convert(self, produce: Callable[[], Any], convert: Callable[[Converter, Any], Any]) -> Any:
         with self.m.lock:
+            self.m.advance()  # what the caller sees is the state as of now
             return convert(Converter(self.m), produce())
 
     def _one(self, produce: Callable[[], Any], method: str) -> Any:
@@ -488,3 +490,18 @@ class Servicer(pb_grpc.SDAManagerServicer):
             raise InvalidArgument(f"Count must be 0 or more (got {request.count}).")
         events = self._many(lambda: self.m.list_events(request.token, request.action, request.count), "event")
         yield from _pages(events, request.page_size, lambda page: pb.EventPage(events=page))
+
+    # ---- the VM side
+    @rpc
+    def RequestDevices(self, request, context):
+        return self._one(lambda: self.m.request_devices(
+            request.token, request.client_pid, request.process_name, request.client, request.version,
+            _opt(request, "sda_id") or 0), "job")
+
+    @rpc
+    def ReportRunning(self, request, context):
+        return self._one(lambda: self.m.report_running(request.feid), "job")
+
+    @rpc
+    def FinishJob(self, request, context):
+        return self._one(lambda: self.m.finish_job(request.feid, request.failed, request.reason), "job")

@@ -1324,7 +1324,12 @@ def test_memberships(m: SDAManager) -> None:
 def test_update_job_priority_only_for_waiting_jobs(m: SDAManager) -> None:
     tok = token(m)
     sda = m.create_sda(tok, "", 1)
-    waiting = add_job(m, tok, sda.id, status=JobStatus.QUEUED)
+    m.update_token_duplicable(tok, 0)
+    for b in m.backends.values():  # every device busy: a new job has to wait
+        for d in b.devices:
+            d.status = DeviceStatus.SHUTDOWN
+    waiting = m.request_devices(tok)
+    assert waiting.status is JobStatus.QUEUED
     m.update_job_priority(waiting.feid, 7)
     assert m.jobs[waiting.feid].priority == 7
     refused(m, InvalidArgument, m.update_job_priority, waiting.feid, 100)
@@ -1519,7 +1524,7 @@ CHANGES = {
 
 
 def test_every_change_is_a_recorded_operation() -> None:
-    recorded = {name for name, fn in vars(SDAManager).items() if hasattr(fn, "__wrapped__")}
+    recorded = {name for cls in SDAManager.__mro__ for name, fn in vars(cls).items() if hasattr(fn, "__wrapped__")}
     assert CHANGES <= recorded, sorted(CHANGES - recorded)
 
 

@@ -1,0 +1,59 @@
+"""Every change goes through `change`: under the lock, with time brought up
+to date first, the queue served after, and the attempt written to the event log."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .entities import Token
+from .errors import DomainError
+
+# Who is asking (e.g. "ipv4:127.0.0.1:50312"); the server sets it per call so
+# the event log can say where a change came from.
+request_peer: contextvars.ContextVar[str] = contextvars.ContextVar("request_peer", default="")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def json_default(value: Any) -> Any:
+    if hasattr(value, "value"):  # enums
+        return value.value
+    return str(value)
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def change(fn: F) -> F:
+    """Make `fn` a state-changing operation of the manager (see the module docstring)."""
+    action = fn.__name__.upper()
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        request = {k: v for k, v in bound.arguments.items() if k != "self"}
+        token = request.get("token", "")
+        token = token if isinstance(token, str) else ""
+        with self.lock:
+            self.advance()
+            try:
+                result = fn(self, *args, **kwargs)
+            except DomainError as err:
+                self._record(action, token, request, f"FAILED: {err}")
+                raise
+            if isinstance(result, Token):
+                token = result.value
+            self._record(action, token, request, "SUCCESS")
+            # Any change may let a waiting job run: freed devices, a new
+            # priority, a backend back to ACTIVE, a new job.
+            self._schedule(self.clock())
+            return result
+
+    return wrapper  # type: ignore[return-value]

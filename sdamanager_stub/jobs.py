@@ -1,0 +1,307 @@
+"""Jobs: the VM side, the queue, the scheduler's life cycle, releases, history.
+
+Part of the SDAManager rules (mixed into `manager.SDAManager`, whose state it
+uses).  Time only moves when the manager is asked something: `advance()`
+applies every transition that is due (devices done preparing or cleaning),
+in time order, serving the queue after each; a fake clock in tests therefore
+needs no sleeping and no thread.
+
+Life cycle (SPEC section 6):
+
+    job:     QUEUED --(devices found)--> SUMMITED --(prepared)--> RUNNING --> history
+    devices: IDLE --> PREPARING --> PROCESSING --(job ends)--> CLEANING --> IDLE
+
+Queue: per backend group (pool), higher priority first, then earlier request;
+the head of a pool is served first and jobs behind a head that does not fit
+wait.  A reserved SDA's jobs run on the SDA's own devices, in a queue of their own.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+from . import validate
+from .audit import change
+from .entities import DUPLICABLE_OFF, BackendStatus, DeviceStatus, Job, JobStatus, Sda
+from .errors import FailedPrecondition, InvalidArgument, NotFound
+from .scheduler import PoolQueue, choose_devices
+
+HISTORY_LIMIT = 1_000_000
+
+# Timeline event kinds.
+_READY = 0  # a job's devices are prepared: SUMMITED -> RUNNING
+_CLEAN = 1  # a device is clean: CLEANING -> IDLE
+
+
+def _pool_of(job: Job, sda: Sda | None) -> int:
+    """Queue key: the job's backend group, or (negative) its reserved SDA."""
+    if sda is not None and sda.reserved:
+        return -sda.id
+    return job.backend_group_id
+
+
+class JobRules:
+    """The job half of SDAManager's rules."""
+
+    def __init__(self, prepare_seconds: float = 0.0, clean_seconds: float = 0.0) -> None:
+        if prepare_seconds < 0 or clean_seconds < 0:
+            raise ValueError("prepare and clean delays must be 0 or more")
+        self.prepare_seconds = prepare_seconds
+        self.clean_seconds = clean_seconds
+        self.queues: dict[int, PoolQueue] = {}
+        self._pool: dict[int, int] = {}  # queued feid -> its queue key
+        self._timeline: list[tuple[float, int, int, Any]] = []
+        self._seq = 0
+        # When each device's cleaning ends / each job's preparation ends.
+        self._clean_until: dict[tuple[int, int], float] = {}
+        self._ready_at: dict[int, float] = {}
+
+    # ------------------------------------------------------------------ time
+
+    def _at(self: Any, when: float, kind: int, key: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._timeline, (when, self._seq, kind, key))
+
+    def advance(self: Any) -> None:
+        """Apply every transition due by now, in time order, serving the queue after each."""
+        with self.lock:
+            now = self.clock()
+            timeline = self._timeline
+            while timeline and timeline[0][0] <= now:
+                when, _, kind, key = heapq.heappop(timeline)
+                if kind == _READY:
+                    job = self.jobs.get(key)
+                    if job is not None and job.status is JobStatus.SUMMITED and self._ready_at.get(key) == when:
+                        self._start(job, when)
+                else:
+                    if self._clean_until.get(key) == when:
+                        del self._clean_until[key]
+                        backend = self.backends.get(key[0])
+                        if backend is not None and key[1] < len(backend.devices):
+                            device = backend.devices[key[1]]
+                            if device.status is DeviceStatus.CLEANING:
+                                device.status = DeviceStatus.IDLE
+                        self._schedule(when)
+
+    # ------------------------------------------------------------------ the scheduler
+
+    def _schedule(self: Any, at: float) -> None:
+        """Serve every pool's queue from its head while the head fits."""
+        for key, queue in list(self.queues.items()):
+            while (feid := queue.head()) is not None:
+                job = self.jobs[feid]
+                placement = self._place(job, key)
+                if placement is None:
+                    break  # head-of-line: the jobs behind it wait
+                queue.remove(feid)
+                del self._pool[feid]
+                self._allocate(job, placement, at)
+            if not queue:
+                del self.queues[key]
+
+    def _place(self: Any, job: Job, key: int) -> list[tuple[int, int]] | None:
+        if key < 0:  # a reserved SDA: its own devices, all of them
+            sda = self.sdas.get(-key)
+            if sda is None:
+                return None
+            for backend_id, index in sda.held:
+                backend = self.backends.get(backend_id)
+                device = backend.devices[index] if backend else None
+                if (device is None or backend.status is not BackendStatus.ACTIVE or device.job_id
+                        or device.status is not DeviceStatus.IDLE):
+                    return None
+            return list(sda.held)
+        return choose_devices(self.backends_in_group(job.backend_group_id), job.device_count)
+
+    def _allocate(self: Any, job: Job, placement: list[tuple[int, int]], at: float) -> None:
+        for backend_id, index in placement:
+            device = self.backends[backend_id].devices[index]
+            device.job_id = job.feid
+            device.status = DeviceStatus.PREPARING
+        job.placement = placement
+        job.status = JobStatus.SUMMITED
+        if self.prepare_seconds:
+            ready = at + self.prepare_seconds
+            self._ready_at[job.feid] = ready
+            self._at(ready, _READY, job.feid)
+        else:
+            self._start(job, at)
+
+    def _start(self: Any, job: Job, at: float) -> None:
+        self._ready_at.pop(job.feid, None)
+        for backend_id, index in job.placement:
+            self.backends[backend_id].devices[index].status = DeviceStatus.PROCESSING
+        job.status = JobStatus.RUNNING
+        job.start_time = at
+
+    def _end_job(self: Any, job: Job, status: JobStatus, reason: str) -> None:
+        """Take a live job off its devices (they go to CLEANING) and into the history."""
+        now = self.clock()
+        key = self._pool.pop(job.feid, None)
+        if key is not None:
+            self.queues[key].remove(job.feid)
+        self._ready_at.pop(job.feid, None)
+        for backend_id, index in job.placement:
+            backend = self.backends.get(backend_id)
+            if backend is None or index >= len(backend.devices) or backend.devices[index].job_id != job.feid:
+                continue
+            device = backend.devices[index]
+            device.job_id = 0
+            if device.status is DeviceStatus.SHUTDOWN:
+                continue
+            if self.clean_seconds:
+                device.status = DeviceStatus.CLEANING
+                until = now + self.clean_seconds
+                self._clean_until[(backend_id, index)] = until
+                self._at(until, _CLEAN, (backend_id, index))
+            else:
+                device.status = DeviceStatus.IDLE
+        job.status = status
+        job.end_time = now
+        job.end_reason = reason
+        del self.jobs[job.feid]
+        self.history.append(job)
+        if len(self.history) > HISTORY_LIMIT:
+            del self.history[: len(self.history) - HISTORY_LIMIT]
+
+    # ------------------------------------------------------------------ the VM side
+
+    @change
+    def request_devices(self: Any, token: str, client_pid: int = 0, process_name: str = "", client: str = "",
+                        version: str = "", sda_id: int = 0) -> Job:
+        """A VM holding `token` asks for devices for one process: a new job in the queue."""
+        tok = self.token(token)
+        validate.int_range("Client PID", client_pid, 0, 2**62)
+        validate.text("Process name", process_name, limit=validate.COMMAND_MAX)
+        validate.text("Client", client)
+        validate.text("Version", version, limit=validate.NAME_MAX)
+        if sda_id:
+            sda = self.sda(sda_id)
+            if sda.token != token:
+                raise FailedPrecondition(f"SDA {sda_id} does not belong to the token.")
+        elif tok.current_sda:
+            sda = self.sda(tok.current_sda)
+        else:
+            raise FailedPrecondition("The token has no SDA: create one first (create sda).")
+        # The token's memberships may have changed since the SDA was made.
+        self._check_model_access(token, sda.model_id, sda.model_group_id)
+        live = sum(1 for j in self.jobs.values() if j.sda_id == sda.id)
+        limit = tok.duplicable
+        if limit and live >= limit:
+            allowed = "once at a time (duplicable off)" if limit == DUPLICABLE_OFF else f"{limit} times at once"
+            raise FailedPrecondition(f"SDA {sda.id} is already in use and may be used {allowed}.")
+        model = self.models[sda.model_id]
+        group_id = self.backend_group_of(sda)
+        capacity = sum(len(b.devices) for b in self.backends_in_group(group_id))
+        if not sda.reserved and model.devices > capacity:
+            raise FailedPrecondition(
+                f"SDAModel {model.id} ({model.name}) needs {model.devices} devices; backend group "
+                f"{group_id} has {capacity} in all, so the job could never run."
+            )
+        job = Job(feid=self._new_id("job"), token=token, sda_id=sda.id, model_id=model.id,
+                  priority=tok.priority, device_count=model.devices, backend_group_id=group_id,
+                  client_pid=client_pid, process_name=process_name, client=client, version=version,
+                  request_time=self.clock())
+        self.jobs[job.feid] = job
+        key = _pool_of(job, sda)
+        self._pool[job.feid] = key
+        self.queues.setdefault(key, PoolQueue()).push(job)
+        return job
+
+    @change
+    def report_running(self: Any, feid: int) -> Job:
+        """The VM's process started computing: a SUMMITED job is RUNNING now."""
+        job = self.job(feid)
+        if job.status is JobStatus.QUEUED:
+            raise FailedPrecondition(f"Job {feid} is still QUEUED: it has no devices yet.")
+        if job.status is JobStatus.SUMMITED:
+            self._start(job, self.clock())
+        return job
+
+    @change
+    def finish_job(self: Any, feid: int, failed: bool = False, reason: str = "") -> Job:
+        """The VM's process ended (or gave up waiting): the job goes to the history."""
+        job = self.job(feid)
+        validate.text("Reason", reason)
+        if job.status is JobStatus.QUEUED:
+            self._end_job(job, JobStatus.CANCELED, reason or "cancelled by the VM before it ran")
+        elif failed:
+            self._end_job(job, JobStatus.FAILED, reason or "the process failed")
+        else:
+            self._end_job(job, JobStatus.COMPLETED, reason or "the process ended")
+        return job
+
+    # ------------------------------------------------------------------ the admin side
+
+    def job(self: Any, feid: int) -> Job:
+        try:
+            return self.jobs[feid]
+        except KeyError:
+            raise NotFound(f"Job {feid} is not in the job queue.") from None
+
+    def list_jobs(self: Any, status: JobStatus | None = None, token: str = "") -> list[Job]:
+        with self.lock:
+            if token:
+                self.token(token)
+            return [j for j in self.jobs.values()
+                    if (status is None or j.status is status) and (not token or j.token == token)]
+
+    def queue_order(self: Any, key: int = 0) -> list[int]:
+        """FeIDs of one pool's queue in the order they will be served (default group by default)."""
+        with self.lock:
+            queue = self.queues.get(key)
+            return list(queue.ordered()) if queue else []
+
+    @change
+    def update_job_priority(self: Any, feid: int, priority: int) -> Job:
+        job = self.job(feid)
+        validate.priority(priority)
+        if job.status is not JobStatus.QUEUED:
+            raise FailedPrecondition(
+                f"Job {feid} is {job.status.value}: only waiting (QUEUED) jobs can change priority."
+            )
+        job.priority = priority
+        self.queues[self._pool[feid]].rekey(job)
+        return job
+
+    @change
+    def release(self: Any, feid: int = 0, token: str = "", sda_id: int = 0) -> list[int]:
+        """`release {feid|token} [SDA ID]`: end the matching live jobs now."""
+        if feid:
+            targets = [self.job(feid)]
+            if sda_id and targets[0].sda_id != sda_id:
+                raise NotFound(f"Job {feid} does not use SDA {sda_id}.")
+        elif token:
+            self.token(token)
+            if sda_id:
+                self.sda(sda_id)
+            targets = [j for j in self.jobs.values() if j.token == token and (not sda_id or j.sda_id == sda_id)]
+            if not targets:
+                raise NotFound("The token has no job in the job queue" + (f" on SDA {sda_id}." if sda_id else "."))
+        else:
+            raise InvalidArgument("Release needs a frontend id or a token.")
+        for job in targets:
+            self._end_job(job, JobStatus.RELEASED, "released by an administrator")
+        return [j.feid for j in targets]
+
+    @change
+    def release_all(self: Any) -> list[int]:
+        targets = list(self.jobs.values())
+        for job in targets:
+            self._end_job(job, JobStatus.RELEASED, "released by an administrator (release all)")
+        return [j.feid for j in targets]
+
+    def history_job(self: Any, feid: int) -> Job:
+        with self.lock:
+            for job in reversed(self.history):
+                if job.feid == feid:
+                    return job
+            raise NotFound(f"Job {feid} is not in the job history.")
+
+    def list_history(self: Any, count: int = 0, token: str = "") -> list[Job]:
+        with self.lock:
+            if token:
+                self.token(token)
+            jobs = self.history if not token else [j for j in self.history if j.token == token]
+            return list(jobs[-count:] if count > 0 else jobs)
