@@ -32,6 +32,16 @@ BACKENDS = _bounded(0, 100_000, "0-100000")
 DEVICES = _bounded(0, 1024, "0-1024")
 
 
+def SECONDS(text: str) -> float:  # noqa: N802 - used like the bounded types above
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 86_400:
+        raise argparse.ArgumentTypeError(f"{value:g} is out of range (0-86400 seconds)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sdamanager-stub", description="SDAManager simulator for moreh_smclient.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -42,28 +52,88 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
     serve.add_argument("--backends", type=BACKENDS, default=60, help="backends in the cluster (default 60)")
     serve.add_argument("--devices", type=DEVICES, default=8, help="devices per backend (default 8)")
+    serve.add_argument("--prepare-seconds", type=SECONDS, default=2.0, metavar="S",
+                       help="how long devices take to prepare for a job (default 2; 0 allowed)")
+    serve.add_argument("--clean-seconds", type=SECONDS, default=2.0, metavar="S",
+                       help="how long devices take to clean after a job (default 2; 0 allowed)")
+    serve.add_argument("--demo", action="store_true",
+                       help="fill the cluster with demo tokens, groups and a steady synthetic workload")
+
+    job = sub.add_parser("job", help="act as a customer's VM: ask for devices, finish a job")
+    job_sub = job.add_subparsers(dest="job_command", required=True)
+    submit = job_sub.add_parser("submit", help="request devices for a process; prints each new FeID")
+    finish = job_sub.add_parser("finish", help="end a job (its process finished)")
+    for p in (submit, finish):
+        p.add_argument("--ip", default="127.0.0.1", help="SDAManager address (default 127.0.0.1)")
+        p.add_argument("--port", type=PORT, default=DEFAULT_PORT, help=f"SDAManager port (default {DEFAULT_PORT})")
+        p.add_argument("--timeout", type=SECONDS, default=5.0, metavar="S", help="call timeout (default 5)")
+    submit.add_argument("--token", required=True, help="the VM's token")
+    submit.add_argument("--process", required=True, help='the process and its arguments, e.g. "python train.py"')
+    submit.add_argument("--pid", type=_bounded(0, 2**62, "0 or more"), default=None,
+                        help="the process id on the VM (default: this process's)")
+    submit.add_argument("--version", default="23.9.2", help="the VM's Moreh version (default 23.9.2)")
+    submit.add_argument("--client", default="pytorch-1.13.1+cu116.moreh23.9.2", help="the VM's framework build")
+    submit.add_argument("--sda", type=_bounded(1, 2**62, "an SDA id"), default=None,
+                        help="the SDA to use (default: the token's current SDA)")
+    submit.add_argument("--count", type=_bounded(1, 10_000, "1-10000"), default=1, help="jobs to submit (default 1)")
+    finish.add_argument("feid", type=_bounded(1, 2**62, "a frontend id"), help="the job's FeID")
+    finish.add_argument("--failed", action="store_true", help="the process failed")
     return parser
 
 
 def serve(args: argparse.Namespace) -> int:
+    from .demo import Workload, seed_demo
     from .manager import new_manager
     from .server import build_simulator
 
     host = args.host
     address = f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}"
+    manager = new_manager(args.backends, args.devices, prepare_seconds=args.prepare_seconds,
+                          clean_seconds=args.clean_seconds)
     try:
-        simulator = build_simulator(address, new_manager(args.backends, args.devices))
+        simulator = build_simulator(address, manager)
     except (OSError, RuntimeError):
         print(f"sdamanager-stub: cannot listen on {address} (address in use or not local)", file=sys.stderr)
         return 1
+    workload = Workload(manager, seed_demo(manager)) if args.demo else None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     simulator.start()
     print(f"SDAManager simulator listening on {simulator.address}", flush=True)
+    if workload is not None:
+        workload.start()
     stop.wait()
+    if workload is not None:
+        workload.stop()
     simulator.stop(grace=2)
     return 0
+
+
+def job(args: argparse.Namespace) -> int:
+    """The VM side from a shell: `job submit` prints FeIDs; `job finish FEID` ends one."""
+    from smclient.api import sdamanager_pb2 as pb
+    from smclient.errors import SmclientError
+    from smclient.transport import Address, Connection
+
+    connection = Connection(Address(args.ip, args.port), timeout=args.timeout)
+    try:
+        if args.job_command == "submit":
+            request = pb.RequestDevicesRequest(token=args.token, process_name=args.process,
+                                               client_pid=args.pid if args.pid is not None else os.getpid(),
+                                               client=args.client, version=args.version)
+            if args.sda is not None:
+                request.sda_id = args.sda
+            for _ in range(args.count):
+                print(connection.call("RequestDevices", request).feid, flush=True)
+        else:
+            connection.call("FinishJob", pb.FinishJobRequest(feid=args.feid, failed=args.failed))
+        return 0
+    except SmclientError as err:
+        print(f"sdamanager-stub: {err}", file=sys.stderr)
+        return err.exit_status
+    finally:
+        connection.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "job":
+        return job(args)
     return 2  # pragma: no cover - argparse enforces the sub-command
 
 

@@ -1,33 +1,111 @@
 """A demo cluster for trying the shell: tokens, SDAs, groups and memberships
-shaped like the operator's guide, on top of the default 60 x 8 cluster."""
+shaped like the operator's guide, and a steady synthetic workload of VMs
+asking for devices and finishing, so `show job` and `show backend` move."""
 
 from __future__ import annotations
 
+import random
+import threading
+
+from .entities import JobStatus
+from .errors import DomainError
 from .manager import SDAManager
 
+PROCESSES = (
+    "python train.py --dataset inat --load-checkpoint ./checkpoint/162 --save-model model.pt",
+    "python main_train_pmlffnet_v1_sat_ms_comp_pan_comp.py",
+    "python train.py --model-cfg ./models/yolov5x6.yaml --save-model model.pt -b 128 -e 300 --img 1280",
+    "python train_imagenet.py",
+    "python train_tudl_non_ddp.py --cls=dragon",
+    "python train.py --save-model model.pt -b 64 -e 100",
+    "python train.py -b 128 --num-workers 4",
+    "python train.py --save-model bart.pt -b 32 -e 1",
+    "python train_moreh.py --cfg moreh.reduce_en",
+)
+CLIENT = "pytorch-1.13.1+cu116.moreh23.9.2"
+VERSION = "23.9.2"
 
-def seed_demo(manager: SDAManager) -> None:
-    """Fill a fresh manager (default models and cluster) with demo data."""
+
+def seed_demo(manager: SDAManager, customers: int = 24, seed: int = 7) -> list[str]:
+    """Fill a fresh manager (default models and cluster) with demo data; returns the customers' tokens."""
     m = manager
-    customers = [m.create_token(desc, prio) for desc, prio in (
+    rng = random.Random(seed)
+    named = [m.create_token(desc, prio) for desc, prio in (
         ("user@gmail.com_promo-vm-16", 0),
         ("hac-worker01", 0),
         ("hac-worker02", 0),
         ("kt.datalake@gmail.com_vpn-hac05", 1),
         ("moreh-server-0", -1),
     )]
-    for token, model in zip(customers, (4, 1, 2, 3, 5)):
+    more = [m.create_token(f"customer{i:02d}@example.com_vm-{i:02d}", 0) for i in range(customers - len(named))]
+    tokens = named + more
+    # Mostly small and medium SDAs, a few multi-node ones (the guide's big customer).
+    for token in tokens:
+        model = rng.choice((1, 1, 2, 2, 3, 3, 4, 4, 52, 5))
         m.create_sda(token.value, f"{token.description}-sda", model)
-    m.add_token_env(customers[0].value, "MOREH_WHOLE_SYSTEM_PROFILING_MODE", "1")
+    m.add_token_env(named[0].value, "MOREH_WHOLE_SYSTEM_PROFILING_MODE", "1")
 
     backend_ids = sorted(m.backends)
-    bg1 = m.create_backendgroup("bg1", backend_ids[-4:])
+    bg1 = m.create_backendgroup("bg1", backend_ids[-4:]) if len(backend_ids) >= 8 else None
     mg1 = m.create_sdamodelgroup("mg1", 0, [1, 2, 3])
-    mg2 = m.create_sdamodelgroup("mg2", bg1.id, [3, 4, 52])
-    ug1 = m.create_usergroup("ug1", "small customers", [customers[1].value, customers[2].value])
-    ug2 = m.create_usergroup("ug2", "large customers", [customers[3].value])
+    mg2 = m.create_sdamodelgroup("mg2", bg1.id if bg1 else 0, [3, 4, 52])
+    ug1 = m.create_usergroup("ug1", "small customers", [named[1].value, named[2].value])
+    ug2 = m.create_usergroup("ug2", "large customers", [named[3].value])
     m.add_membership(ug1.id, mg1.id)
     m.add_membership(ug2.id, mg1.id)
     m.add_membership(ug2.id, mg2.id)
-    m.create_version("23.9.2", "/opt/moreh/23.9.2")
-    m.set_latest_version("23.9.2")
+    m.create_version(VERSION, f"/opt/moreh/{VERSION}")
+    m.set_latest_version(VERSION)
+    return [t.value for t in tokens]
+
+
+class Workload:
+    """Synthetic VMs: each customer runs one job at a time, for a random while."""
+
+    def __init__(self, manager: SDAManager, tokens: list[str], *, seed: int = 11,
+                 mean_seconds: float = 90.0, busy: float = 0.8) -> None:
+        self.m = manager
+        self.tokens = tokens
+        self.rng = random.Random(seed)
+        self.mean = mean_seconds
+        self.busy = busy  # chance an idle customer submits on a step
+        self._ends: dict[int, float] = {}  # feid -> when its VM finishes it
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def step(self) -> None:
+        m, rng = self.m, self.rng
+        with m.lock:
+            m.advance()
+            now = m.clock()
+            live = {j.token for j in m.jobs.values()}
+            for feid, end in list(self._ends.items()):
+                job = m.jobs.get(feid)
+                if job is None:
+                    del self._ends[feid]  # released by an operator
+                elif job.status is JobStatus.RUNNING and now >= end:
+                    m.finish_job(feid, failed=rng.random() < 0.05)
+                    del self._ends[feid]
+            for token in self.tokens:
+                if token in live or token not in m.tokens or rng.random() > self.busy:
+                    continue
+                try:
+                    job = m.request_devices(token, rng.randrange(1000, 40000), rng.choice(PROCESSES), CLIENT, VERSION)
+                except DomainError:
+                    continue  # an operator changed the token or its SDA: skip it
+                self._ends[job.feid] = now + rng.expovariate(1 / self.mean)
+
+    def start(self, interval: float = 1.0) -> None:
+        self.step()
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                self.step()
+
+        self._thread = threading.Thread(target=loop, daemon=True, name="demo-workload")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()

@@ -1027,9 +1027,11 @@ class SDAManager(JobRules):
 
 
 def new_manager(backends: int = 60, devices: int = 8, clock: Callable[[], float] = time.time,
-                randbelow: Callable[[int], int] = secrets.randbelow) -> SDAManager:
+                randbelow: Callable[[int], int] = secrets.randbelow,
+                prepare_seconds: float = 0.0, clean_seconds: float = 0.0) -> SDAManager:
     """A manager with the guide's model catalogue and a cluster of `backends` x `devices`."""
-    manager = SDAManager(clock=clock, randbelow=randbelow)
+    manager = SDAManager(clock=clock, randbelow=randbelow, prepare_seconds=prepare_seconds,
+                         clean_seconds=clean_seconds)
     manager.add_default_models()
     manager.add_default_cluster(backends, devices)
     return manager

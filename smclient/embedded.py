@@ -7,17 +7,19 @@ from .transport import Address
 
 class EmbeddedSimulator:
     def __init__(self) -> None:
-        from sdamanager_stub.demo import seed_demo
+        from sdamanager_stub.demo import Workload, seed_demo
         from sdamanager_stub.manager import new_manager
         from sdamanager_stub.server import build_simulator
 
-        manager = new_manager()
-        seed_demo(manager)
+        manager = new_manager(prepare_seconds=2.0, clean_seconds=2.0)
+        self._workload = Workload(manager, seed_demo(manager))
         self._simulator = build_simulator("127.0.0.1:0", manager, max_workers=4)
         self._simulator.start()
+        self._workload.start()
         self.address = Address("127.0.0.1", self._simulator.port)
 
     def stop(self) -> None:
+        self._workload.stop()
         self._simulator.stop(grace=0)
 
 

@@ -16,7 +16,13 @@ and what follows it, up to the next `> `, is what must be printed:
   and later commands use it.  Tokens are still reproducible: the simulator's
   token generator is seeded per file, so tables show them literally and the
   frames in the files are exactly what the operator sees.
-- Lines starting with `#` before the first command are comments.
+- `$ ARGS` runs `sdamanager-stub ARGS --port P` instead (the VM side:
+  `$ job submit --token <T1> --process "python train.py"`).
+- `@ wait N` moves the simulator's clock N seconds on.  The clock is fixed
+  otherwise (2023-09-14 23:14:08.49 UTC, shown in UTC), so times are exact.
+- Lines starting with `#` before the first command are comments; there,
+  `# cluster: B x D` sets the cluster (default the guide's 60 x 8) and
+  `# delays: P C` the devices' prepare and clean seconds (default 0 0).
 
 `pytest tests/test_golden.py --update-golden` rewrites the files from what
 the shell prints now (read the diff before committing it).
@@ -26,12 +32,15 @@ from __future__ import annotations
 
 import random
 import re
+import shlex
+import time
 from pathlib import Path
 
 import pytest
 
 from sdamanager_stub.manager import new_manager
 from sdamanager_stub.server import create_server
+from sdamanager_stub.cli import main as stub_main
 from smclient.cli import main
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -48,12 +57,23 @@ class Step:
         self.status = 0
 
 
+START = 1694733248.49  # 2023-09-14 23:14:08.49 UTC
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def read_transcript(path: Path) -> tuple[list[str], list[Step]]:
     header: list[str] = []
     steps: list[Step] = []
     for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("> "):
-            steps.append(Step(line[2:]))
+        if line.startswith(("> ", "$ ", "@ ")):
+            steps.append(Step(line))
         elif not steps:
             header.append(line)
         elif line.startswith("! "):
@@ -68,7 +88,7 @@ def read_transcript(path: Path) -> tuple[list[str], list[Step]]:
 def write_transcript(path: Path, header: list[str], steps: list[Step]) -> None:
     lines = list(header)
     for step in steps:
-        lines.append(f"> {step.command}")
+        lines.append(step.command)
         lines.extend(step.stdout)
         lines.extend(f"! {e}" for e in step.stderr)
         if step.status:
@@ -107,29 +127,63 @@ def updated(expected: list[str], actual: list[str], bound: dict[str, str]) -> li
             for i, line in enumerate(actual)]
 
 
-def run(capsys: pytest.CaptureFixture[str], port: int, command: str) -> tuple[list[str], list[str], int]:
-    status = main(["--ip", "127.0.0.1", "--port", str(port), "--command", command])
+def run(capsys: pytest.CaptureFixture[str], port: int, line: str, clock: FakeClock) -> tuple[list[str], list[str], int]:
+    kind, command = line[:2], line[2:]
+    if kind == "@ ":
+        verb, seconds = command.split()
+        assert verb == "wait", line
+        clock.now += float(seconds)
+        return [], [], 0
+    if kind == "$ ":
+        words = shlex.split(command)
+        status = stub_main([*words, "--port", str(port)])
+    else:
+        status = main(["--ip", "127.0.0.1", "--port", str(port), "--command", command])
     out, err = capsys.readouterr()
     return out.splitlines(), err.splitlines(), status
+
+
+def settings(header: list[str]) -> dict[str, float]:
+    found = {"backends": 60, "devices": 8, "prepare": 0.0, "clean": 0.0}
+    for line in header:
+        if m := re.fullmatch(r"# cluster: (\d+) x (\d+)", line):
+            found["backends"], found["devices"] = int(m.group(1)), int(m.group(2))
+        elif m := re.fullmatch(r"# delays: ([\d.]+) ([\d.]+)", line):
+            found["prepare"], found["clean"] = float(m.group(1)), float(m.group(2))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.txt")), ids=lambda p: p.stem)
 def test_transcript(path: Path, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest) -> None:
     update = request.config.getoption("--update-golden")
     header, steps = read_transcript(path)
-    server, port = create_server("127.0.0.1:0", new_manager(randbelow=random.Random(path.stem).randrange))
+    clock = FakeClock()
+    size = settings(header)
+    manager = new_manager(int(size["backends"]), int(size["devices"]), clock=clock,
+                          randbelow=random.Random(path.stem).randrange,
+                          prepare_seconds=size["prepare"], clean_seconds=size["clean"])
+    server, port = create_server("127.0.0.1:0", manager)
     server.start()
     bound: dict[str, str] = {}
     try:
         for step in steps:
             command = substitute(step.command, bound)
-            out, err, status = run(capsys, port, command)
+            out, err, status = run(capsys, port, command, clock)
             if update:
                 step.stdout = updated(step.stdout, out, bound)
                 step.stderr = updated(step.stderr, err, bound)
                 step.status = status
                 continue
-            where = f"{path.name}: > {command}"
+            where = f"{path.name}: {command}"
             assert len(out) == len(step.stdout), f"{where}\nstdout was:\n" + "\n".join(out)
             for expected, actual in zip(step.stdout, out):
                 assert match_line(expected, actual, bound), f"{where}\nexpected: {expected}\nactual:   {actual}"
