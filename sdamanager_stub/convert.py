@@ -92,6 +92,7 @@ class Converter:
         self._sda_counts: Counter[str] | None = None
         self._running: Counter[str] | None = None
         self._token_groups: dict[str, list[int]] | None = None
+        self._jobs_by_sda: dict[int, list[Job]] | None = None
 
     # ---- tokens
     def token(self, t: Token) -> pb.Token:
@@ -133,9 +134,19 @@ class Converter:
                                           device_indexes=sorted(indexes)))
         return out
 
+    def _sda_jobs(self) -> dict[int, list[Job]]:
+        if self._jobs_by_sda is None:
+            self._jobs_by_sda = {}
+            for job in self.m.jobs.values():
+                if job.placement:
+                    self._jobs_by_sda.setdefault(job.sda_id, []).append(job)
+        return self._jobs_by_sda
+
     def sda(self, s: Sda) -> pb.Sda:
         model = self.m.models.get(s.model_id)
-        held = self.m.sda_placement(s)
+        jobs = self._sda_jobs().get(s.id, [])
+        # Devices it holds now: its reservation, else its running jobs' devices.
+        held = s.held or [p for j in jobs for p in j.placement]
         return pb.Sda(
             id=s.id,
             token=s.token,
@@ -146,7 +157,7 @@ class Converter:
             description=s.description,
             placement=self.placement(held),
             device_count=model.devices if model else 0,
-            running=any(j.sda_id == s.id and j.placement for j in self.m.jobs.values()),
+            running=bool(jobs),
             create_time=timestamp(s.created),
         )
 

@@ -236,7 +236,9 @@ class SDAManager(JobRules):
             )
         live = [j.feid for j in self.jobs.values() if j.token == token]
         if live:
-            raise FailedPrecondition(f"The token still has live jobs ({', '.join(map(str, live))}): release them first.")
+            raise FailedPrecondition(
+                f"The token still has live jobs ({', '.join(map(str, live))}): release them first."
+            )
         for group in self.user_groups.values():
             if token in group.tokens:
                 group.tokens.remove(token)
@@ -317,9 +319,6 @@ class SDAManager(JobRules):
                 running = {j.token for j in self.jobs.values() if j.placement}
                 tokens = [t for t in tokens if t.value in running]
             return tokens
-
-    def running_jobs_of(self, token: str) -> int:
-        return sum(1 for j in self.jobs.values() if j.token == token and j.placement)
 
     # ------------------------------------------------------------------ SDAs
 
@@ -468,12 +467,6 @@ class SDAManager(JobRules):
                 sdas.sort(key=lambda s: (s.token, s.id))
             return sdas
 
-    def sda_placement(self, sda: Sda) -> list[tuple[int, int]]:
-        """Devices an SDA holds now: its reservation, else its running jobs' devices."""
-        if sda.held:
-            return list(sda.held)
-        return [p for j in self.jobs.values() if j.sda_id == sda.id for p in j.placement]
-
     # ------------------------------------------------------------------ SDA models
 
     def list_models(self) -> list[SdaModel]:
@@ -521,7 +514,8 @@ class SDAManager(JobRules):
         return list(model_ids)
 
     @change
-    def create_sdamodelgroup(self, name: str, backend_group_id: int, model_ids: list[int] | None = None) -> SdaModelGroup:
+    def create_sdamodelgroup(self, name: str, backend_group_id: int,
+                             model_ids: list[int] | None = None) -> SdaModelGroup:
         validate.name("SDAModel group name", name)
         self.backend_group(backend_group_id)
         self._unique_name("An SDAModel group", name, self.model_groups.values())

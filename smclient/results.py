@@ -9,12 +9,11 @@ subclasses, never returned.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 # A cell is one line of text, several lines (a multi-line cell), or, in a
 # column with ``parts > 1``, a tuple of ``parts`` strings per line (the nested
 # ``idx | STATE`` pairs of ``show backend``): a tuple, or a list of tuples.
-Cell = Union[str, list[str], tuple[str, ...], list[tuple[str, ...]]]
+Cell = str | list[str] | tuple[str, ...] | list[tuple[str, ...]]
 
 LEFT = "L"
 RIGHT = "R"
@@ -38,4 +37,4 @@ class Message:
     text: str
 
 
-Result = Union[Table, Message, list[Table | Message], None]
+Result = Table | Message | list[Table | Message] | None

@@ -152,8 +152,8 @@ def test_split_commands(text, parts):
 
 
 def test_piped_bytes_that_are_not_utf8_are_one_usage_line(simulator):
-    result = subprocess.run([str(SCRIPT), "--port", str(simulator.port)], input=b"create token \xff\xfe\nshow sdamodel\n",
-                            capture_output=True, timeout=30)
+    result = subprocess.run([str(SCRIPT), "--port", str(simulator.port)],
+                            input=b"create token \xff\xfe\nshow sdamodel\n", capture_output=True, timeout=30)
     assert result.returncode == 2
     assert result.stderr == b"The line has bytes that are not valid UTF-8.\n"
     assert b"Small.64GB" in result.stdout

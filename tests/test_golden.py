@@ -38,9 +38,9 @@ from pathlib import Path
 
 import pytest
 
+from sdamanager_stub.cli import main as stub_main
 from sdamanager_stub.manager import new_manager
 from sdamanager_stub.server import create_server
-from sdamanager_stub.cli import main as stub_main
 from smclient.cli import main
 
 GOLDEN = Path(__file__).parent / "golden"
