@@ -50,6 +50,8 @@ def change(fn: F) -> F:
                 raise
             if isinstance(result, Token):
                 token = result.value
+            elif not token and isinstance(getattr(result, "token", None), str):
+                token = result.token  # a job or an SDA: the token it belongs to
             self._record(action, token, request, "SUCCESS")
             # Any change may let a waiting job run: freed devices, a new
             # priority, a backend back to ACTIVE, a new job.

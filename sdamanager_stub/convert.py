@@ -32,6 +32,7 @@ from .entities import (
 )
 from .errors import InvalidArgument
 from .manager import SDAManager
+from .usage import Usage, UsageReport
 
 
 def timestamp(seconds: float) -> Timestamp | None:
@@ -255,3 +256,15 @@ class Converter:
     def event(e: Event) -> pb.Event:
         return pb.Event(id=e.id, time=timestamp(e.time), token=e.token, action=e.action,
                         request=e.request, result=e.result, peer=e.peer)
+
+
+def _usage_entry(u: Usage) -> pb.UsageEntry:
+    return pb.UsageEntry(token=u.token, description=u.description, min=u.min, max=u.max, average=u.average,
+                         min_percentage=u.share(u.min), max_percentage=u.share(u.max),
+                         average_percentage=u.share(u.average))
+
+
+def usage_report(report: UsageReport) -> pb.UsageReport:
+    return pb.UsageReport(begin=timestamp(report.begin), end=timestamp(report.end),
+                          total_devices=report.total_devices, total=_usage_entry(report.total),
+                          entries=[_usage_entry(e) for e in report.entries])

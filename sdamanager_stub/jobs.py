@@ -26,6 +26,7 @@ from .audit import change
 from .entities import DUPLICABLE_OFF, BackendStatus, DeviceStatus, Job, JobStatus, Sda
 from .errors import FailedPrecondition, InvalidArgument, NotFound
 from .scheduler import PoolQueue, choose_devices
+from .usage import UsageReport, compute_usage
 
 HISTORY_LIMIT = 1_000_000
 
@@ -203,6 +204,10 @@ class JobRules:
                   priority=tok.priority, device_count=model.devices, backend_group_id=group_id,
                   client_pid=client_pid, process_name=process_name, client=client, version=version,
                   request_time=self.clock())
+        record = self.versions.get(version)
+        if record is not None:
+            # What the token's worker runs: the version it asked with and that version's worker command.
+            tok.worker_execute_info = f"{version}: {record.worker}" if record.worker else version
         self.jobs[job.feid] = job
         key = _pool_of(job, sda)
         self._pool[job.feid] = key
@@ -305,3 +310,15 @@ class JobRules:
                 self.token(token)
             jobs = self.history if not token else [j for j in self.history if j.token == token]
             return list(jobs[-count:] if count > 0 else jobs)
+
+    def usage(self: Any, begin: float, end: float, token: str = "") -> UsageReport:
+        """`show usage`: device usage per token over [begin, end), from the jobs that ran."""
+        with self.lock:
+            if end <= begin:
+                raise InvalidArgument("The end of the interval must be after its begin.")
+            if token:
+                self.token(token)
+            total = sum(len(b.devices) for b in self.backends.values())
+            descriptions = {t.value: t.description for t in self.tokens.values()}
+            jobs = [*self.history, *self.jobs.values()]
+            return compute_usage(jobs, begin, end, self.clock(), total, descriptions, token)

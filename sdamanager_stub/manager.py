@@ -462,7 +462,7 @@ class SDAManager(JobRules):
             sdas = [s for s in self.sdas.values() if not token or s.token == token]
             if running_only:
                 running = {j.sda_id for j in self.jobs.values() if j.placement}
-                sdas = [s for s in sdas if s.id in running or s.held]
+                sdas = [s for s in sdas if s.id in running]
             if by_token:
                 sdas.sort(key=lambda s: (s.token, s.id))
             return sdas

@@ -19,7 +19,16 @@ from smclient.api import sdamanager_pb2_grpc as pb_grpc
 
 from . import __version__
 from .audit import request_peer
-from .convert import Converter, access_level, backend_status, device_status, job_status, timestamp
+from .convert import (
+    Converter,
+    access_level,
+    backend_status,
+    device_status,
+    job_status,
+    seconds,
+    timestamp,
+    usage_report,
+)
 from .errors import (
     AlreadyExists,
     DomainError,
@@ -483,7 +492,16 @@ class Servicer(pb_grpc.SDAManagerServicer):
     def RemoveWorkerEnv(self, request, context):
         return self._one(lambda: self.m.remove_worker_env(request.version, request.name), "version")
 
-    # ---- audit
+    # ---- usage and audit
+    @rpc
+    def GetUsage(self, request, context):
+        if not request.HasField("begin") or not request.HasField("end"):
+            raise InvalidArgument("Usage needs a begin and an end time.")
+        with self.m.lock:
+            self.m.advance()
+            report = self.m.usage(seconds(request.begin), seconds(request.end), request.token)
+        return usage_report(report)
+
     @stream
     def ListEvents(self, request, context):
         if request.count < 0:

@@ -13,6 +13,7 @@ from .commands import CLEAR_WORDS, EXIT_WORDS, GRAMMAR, HELP_WORDS, help_text
 from .errors import EXIT_OK, EXIT_REFUSED, ServerError, SmclientError, UsageError
 from .grammar import HelpRequest, Invocation
 from .render import render
+from .results import Note
 from .transport import Connection
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class Executor:
             raise
         if result is None:
             return Outcome(output=f"{command.message_title} success.")
+        if isinstance(result, Note):
+            return Outcome(output=f"{command.message_title} success.\n{result.text}")
         return Outcome(output=render(result))
 
 

@@ -20,7 +20,7 @@ from . import views
 from .api import sdamanager_pb2 as pb
 from .errors import ServerError, UsageError
 from .grammar import is_int
-from .results import Message, Table
+from .results import Message, Note, Table
 from .transport import Connection
 
 
@@ -242,15 +242,31 @@ def update_backend_ip(conn: Connection, a: Args) -> None:
     conn.call("UpdateBackendIp", pb.UpdateBackendIpRequest(id=a.backend_id, ip=a.ip))
 
 
-def update_backend_status(conn: Connection, a: Args) -> None:
+def _jobs_kept(backend: Any, what: str) -> Note | None:
+    """Jobs are never yanked off their devices: say which keep running there."""
+    feids = sorted({d.job_id for d in backend.devices if d.job_id})
+    if not feids:
+        return None
+    if len(feids) == 1:
+        who = f"job {feids[0]} keeps its devices on {backend.name} until it ends"
+    else:
+        who = f"jobs {', '.join(map(str, feids))} keep their devices on {backend.name} until they end"
+    return Note(f"Note: {who}; {what}")
+
+
+def update_backend_status(conn: Connection, a: Args) -> Note | None:
     status = pb.BackendStatus.Value("BACKEND_STATUS_" + a.status)
-    conn.call("UpdateBackendStatus", pb.UpdateBackendStatusRequest(id=a.backend_id, status=status))
+    backend = conn.call("UpdateBackendStatus", pb.UpdateBackendStatusRequest(id=a.backend_id, status=status))
+    if a.status == "SHUTDOWN":
+        return _jobs_kept(backend, "no new job is placed there (release to stop now).")
+    return None
 
 
-def update_backend_group(conn: Connection, a: Args) -> None:
+def update_backend_group(conn: Connection, a: Args) -> Note | None:
     # `null` or no group: back to the default group (id 0).
     group = a.backend_group_id or 0
-    conn.call("UpdateBackendGroup", pb.UpdateBackendGroupRequest(id=a.backend_id, group_id=group))
+    backend = conn.call("UpdateBackendGroup", pb.UpdateBackendGroupRequest(id=a.backend_id, group_id=group))
+    return _jobs_kept(backend, "new jobs there come from its new group.")
 
 
 def update_device(conn: Connection, a: Args) -> None:

@@ -37,4 +37,12 @@ class Message:
     text: str
 
 
-Result = Table | Message | list[Table | Message] | None
+@dataclass(frozen=True)
+class Note:
+    """A command that succeeded with something the operator should know:
+    printed after the command's "<title> success." line."""
+
+    text: str
+
+
+Result = Table | Message | Note | list[Table | Message] | None

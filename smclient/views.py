@@ -227,13 +227,12 @@ def events_table(events: Iterable[Any]) -> Table:
 def usage_table(report: Any) -> Table:
     """`show usage`: device usage per token over the interval, then the total."""
 
-    def row(e: Any) -> list[str]:
-        return [e.token, e.description, str(e.min), str(e.max), f"{e.average:.2f}",
+    def row(e: Any, token: str, description: str) -> list[str]:
+        return [token, description, str(e.min), str(e.max), f"{e.average:.2f}",
                 f"{e.min_percentage:.2f}", f"{e.max_percentage:.2f}", f"{e.average_percentage:.2f}"]
 
-    rows = [row(e) for e in report.entries]
-    if report.HasField("total"):
-        rows.append(row(report.total))
+    rows = [row(e, e.token, e.description) for e in report.entries]
+    rows.append(row(report.total, "Total", f"all {report.total_devices} devices"))
     return Table([Column("Token"), Column("Description"), Column("Min", RIGHT), Column("Max", RIGHT),
                   Column("Average", RIGHT), Column("Min(%)", RIGHT), Column("Max(%)", RIGHT),
                   Column("Average(%)", RIGHT)], rows)

@@ -747,7 +747,10 @@ def test_list_sdas(m: SDAManager) -> None:
     sa = m.create_sda(b, "", 1, reserved=True)
     assert [s.id for s in m.list_sdas()] == [sb.id, sa.id]
     assert [s.id for s in m.list_sdas(token=a)] == [sb.id]
-    assert [s.id for s in m.list_sdas(running_only=True)] == [sa.id]
+    # Running: a job of the SDA holds devices (a reservation alone is not running).
+    assert m.list_sdas(running_only=True) == []
+    m.request_devices(a)
+    assert [s.id for s in m.list_sdas(running_only=True)] == [sb.id]
     with pytest.raises(NotFound):
         m.list_sdas(token="nope")
 
