@@ -43,19 +43,30 @@ def change(fn: F) -> F:
         token = token if isinstance(token, str) else ""
         with self.lock:
             self.advance()
+            # One instant per change, so replaying the journal gives the same times.
+            now = self.clock()
+            real_clock, self.clock = self.clock, (lambda: now)
             try:
-                result = fn(self, *args, **kwargs)
-            except DomainError as err:
-                self._record(action, token, request, f"FAILED: {err}")
-                raise
-            if isinstance(result, Token):
-                token = result.value
-            elif not token and isinstance(getattr(result, "token", None), str):
-                token = result.token  # a job or an SDA: the token it belongs to
-            self._record(action, token, request, "SUCCESS")
-            # Any change may let a waiting job run: freed devices, a new
-            # priority, a backend back to ACTIVE, a new job.
-            self._schedule(self.clock())
-            return result
+                try:
+                    result = fn(self, *args, **kwargs)
+                except DomainError as err:
+                    self._record(action, token, request, f"FAILED: {err}")
+                    if self.journal is not None:
+                        self._journal(now, "refused", fn.__name__, request, token=token, result=f"FAILED: {err}")
+                    raise
+                if isinstance(result, Token):
+                    token = result.value
+                elif not token and isinstance(getattr(result, "token", None), str):
+                    token = result.token  # a job or an SDA: the token it belongs to
+                self._record(action, token, request, "SUCCESS")
+                # Any change may let a waiting job run: freed devices, a new
+                # priority, a backend back to ACTIVE, a new job.
+                self._schedule(now)
+                if self.journal is not None:
+                    made = result.value if isinstance(result, Token) and action == "CREATE_TOKEN" else ""
+                    self._journal(now, "change", fn.__name__, request, made=made)
+                return result
+            finally:
+                self.clock = real_clock
 
     return wrapper  # type: ignore[return-value]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sqlite3
 import sys
 import threading
+from pathlib import Path
 
 from . import __version__
 
@@ -56,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how long devices take to prepare for a job (default 2; 0 allowed)")
     serve.add_argument("--clean-seconds", type=SECONDS, default=2.0, metavar="S",
                        help="how long devices take to clean after a job (default 2; 0 allowed)")
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument("--state", metavar="PATH", default=None,
+                       help="the state file (SQLite; default $SDAMANAGER_STATE, else "
+                            "$XDG_STATE_HOME/sdamanager-stub/state.db); every acknowledged change is on disk")
+    where.add_argument("--memory", action="store_true", help="keep the state in memory only (lost on exit)")
     serve.add_argument("--demo", action="store_true",
                        help="fill the cluster with demo tokens, groups and a steady synthetic workload")
 
@@ -90,12 +97,32 @@ def serve(args: argparse.Namespace) -> int:
     address = f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}"
     manager = new_manager(args.backends, args.devices, prepare_seconds=args.prepare_seconds,
                           clean_seconds=args.clean_seconds)
+    store = None
+    if not args.memory:
+        from .store import StateError, Store
+
+        path = Path(args.state or default_state_path())
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            store = Store(path)
+            fresh = store.is_new()
+            store.attach(manager)
+        except (OSError, sqlite3.Error, StateError) as err:
+            print(f"sdamanager-stub: cannot use the state file {path}: {err}", file=sys.stderr)
+            return 1
+        if not fresh:
+            print(f"sdamanager-stub: state from {path} ({len(manager.backends)} backends, "
+                  f"{len(manager.tokens)} tokens); --backends/--devices apply to new state files only",
+                  file=sys.stderr)
     try:
         simulator = build_simulator(address, manager)
     except (OSError, RuntimeError):
         print(f"sdamanager-stub: cannot listen on {address} (address in use or not local)", file=sys.stderr)
         return 1
-    workload = Workload(manager, seed_demo(manager)) if args.demo else None
+    workload = None
+    if args.demo:
+        tokens = seed_demo(manager) if not manager.tokens else list(manager.tokens)
+        workload = Workload(manager, tokens)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -107,7 +134,16 @@ def serve(args: argparse.Namespace) -> int:
     if workload is not None:
         workload.stop()
     simulator.stop(grace=2)
+    if store is not None:
+        store.close()
     return 0
+
+
+def default_state_path() -> Path:
+    if os.environ.get("SDAMANAGER_STATE"):
+        return Path(os.environ["SDAMANAGER_STATE"])
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "sdamanager-stub" / "state.db"
 
 
 def job(args: argparse.Namespace) -> int:

@@ -29,3 +29,7 @@ class FailedPrecondition(DomainError):
 
 class ResourceExhausted(DomainError):
     """Not enough devices, or a limit reached."""
+
+
+class Internal(DomainError):
+    """The simulator itself failed (its state file could not be written)."""

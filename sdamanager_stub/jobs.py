@@ -28,11 +28,11 @@ from .errors import FailedPrecondition, InvalidArgument, NotFound
 from .scheduler import PoolQueue, choose_devices
 from .usage import UsageReport, compute_usage
 
-HISTORY_LIMIT = 1_000_000
+HISTORY_LIMIT = 200_000
 
 # Timeline event kinds.
-_READY = 0  # a job's devices are prepared: SUMMITED -> RUNNING
-_CLEAN = 1  # a device is clean: CLEANING -> IDLE
+READY_EVENT = 0  # a job's devices are prepared: SUMMITED -> RUNNING
+CLEAN_EVENT = 1  # a device is clean: CLEANING -> IDLE
 
 
 def _pool_of(job: Job, sda: Sda | None) -> int:
@@ -65,25 +65,31 @@ class JobRules:
         heapq.heappush(self._timeline, (when, self._seq, kind, key))
 
     def advance(self: Any) -> None:
-        """Apply every transition due by now, in time order, serving the queue after each."""
+        """Apply every transition due by now in time order; after each instant's
+        transitions, serve the queues (so the order among one instant's
+        transitions never matters)."""
         with self.lock:
             now = self.clock()
             timeline = self._timeline
             while timeline and timeline[0][0] <= now:
-                when, _, kind, key = heapq.heappop(timeline)
-                if kind == _READY:
-                    job = self.jobs.get(key)
-                    if job is not None and job.status is JobStatus.SUMMITED and self._ready_at.get(key) == when:
-                        self._start(job, when)
-                else:
-                    if self._clean_until.get(key) == when:
+                when = timeline[0][0]
+                freed = False
+                while timeline and timeline[0][0] == when:
+                    _, _, kind, key = heapq.heappop(timeline)
+                    if kind == READY_EVENT:
+                        job = self.jobs.get(key)
+                        if job is not None and job.status is JobStatus.SUMMITED and self._ready_at.get(key) == when:
+                            self._start(job, when)
+                    elif self._clean_until.get(key) == when:
                         del self._clean_until[key]
                         backend = self.backends.get(key[0])
                         if backend is not None and key[1] < len(backend.devices):
                             device = backend.devices[key[1]]
                             if device.status is DeviceStatus.CLEANING:
                                 device.status = DeviceStatus.IDLE
-                        self._schedule(when)
+                                freed = True
+                if freed:
+                    self._schedule(when)
 
     # ------------------------------------------------------------------ the scheduler
 
@@ -125,7 +131,7 @@ class JobRules:
         if self.prepare_seconds:
             ready = at + self.prepare_seconds
             self._ready_at[job.feid] = ready
-            self._at(ready, _READY, job.feid)
+            self._at(ready, READY_EVENT, job.feid)
         else:
             self._start(job, at)
 
@@ -155,7 +161,7 @@ class JobRules:
                 device.status = DeviceStatus.CLEANING
                 until = now + self.clean_seconds
                 self._clean_until[(backend_id, index)] = until
-                self._at(until, _CLEAN, (backend_id, index))
+                self._at(until, CLEAN_EVENT, (backend_id, index))
             else:
                 device.status = DeviceStatus.IDLE
         job.status = status

@@ -13,11 +13,12 @@ import base64
 import ipaddress
 import json
 import secrets
+import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import validate
 from .audit import change, json_default, plural, request_peer
@@ -41,11 +42,22 @@ from .entities import (
     UserGroup,
     Version,
 )
-from .errors import AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from .errors import (
+    AlreadyExists,
+    DomainError,
+    FailedPrecondition,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+)
 from .jobs import JobRules
 from .scheduler import choose_devices
 
-EVENT_LOG_LIMIT = 1_000_000
+if TYPE_CHECKING:
+    from .store import Store
+
+EVENT_LOG_LIMIT = 100_000
 
 # The catalogue of `show sdamodel` in the operator's guide: (id, name, devices).
 DEFAULT_MODELS: tuple[tuple[int, str, int], ...] = (
@@ -93,6 +105,8 @@ class SDAManager(JobRules):
         self._next = {"sda": 1, "model": 1, "model_group": 1, "backend": 1, "backend_group": 1,
                       "user_group": 1, "job": 1, "event": 1}
         JobRules.__init__(self, prepare_seconds, clean_seconds)
+        self.journal: Store | None = None  # the durable journal; None keeps the state in memory only
+        self.replay_token: str | None = None  # while replaying: the token value create_token made then
 
     # ------------------------------------------------------------------ helpers
 
@@ -113,6 +127,17 @@ class SDAManager(JobRules):
                 peer=request_peer.get(),
             )
         )
+
+    def restore_event(self, when: float, token: str, action: str, request: str, result: str, peer: str) -> None:
+        """Put a refused attempt read back from the journal into the event log."""
+        self.events.append(Event(self._new_id("event"), when, token, action, request, result, peer))
+
+    def _journal(self, when: float, kind: str, action: str, request: dict[str, Any], **extra: str) -> None:
+        assert self.journal is not None
+        try:
+            self.journal.record(when, kind, action, request, **extra)
+        except sqlite3.Error as err:
+            raise Internal(f"The state could not be saved ({err}): the change is not acknowledged.") from None
 
     def token(self, value: str) -> Token:
         try:
@@ -206,6 +231,8 @@ class SDAManager(JobRules):
         # time it was made.  The URL-safe alphabet keeps a token usable as a
         # file name (VMs keep it as /etc/moreh/{token}); for ASCII letters and
         # digits it is the same text as standard base64.
+        if self.replay_token is not None:
+            return self.replay_token
         prefix = description[:4]
         for _ in range(1000):
             digits = str(self._randbelow(9 * 10**12) + 10**12)

@@ -33,6 +33,7 @@ from .errors import (
     AlreadyExists,
     DomainError,
     FailedPrecondition,
+    Internal,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
@@ -47,6 +48,7 @@ STATUS_OF: dict[type[DomainError], grpc.StatusCode] = {
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Internal: grpc.StatusCode.INTERNAL,
 }
 
 DEFAULT_PAGE = 1000

@@ -318,7 +318,7 @@ def first_line(proc: subprocess.Popen, timeout: float = 10) -> str:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_cli_serves_and_stops_on_signal(sig):
     assert STUB_SCRIPT.exists(), f"{STUB_SCRIPT} is missing: install the package (make test)"
-    with stub_process("serve", "--port", "0", "--backends", "3", "--devices", "2") as proc:
+    with stub_process("serve", "--memory", "--port", "0", "--backends", "3", "--devices", "2") as proc:
         line = first_line(proc)
         match = LISTENING.match(line)
         assert match, line

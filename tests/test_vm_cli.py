@@ -38,7 +38,7 @@ def test_submit_refused_is_one_line_with_the_reason(simulator, capsys):
 
 
 def test_serve_demo_runs_a_workload_the_shell_can_see(capsys):
-    proc = subprocess.Popen([str(STUB), "serve", "--port", "0", "--demo", "--prepare-seconds", "0"],
+    proc = subprocess.Popen([str(STUB), "serve", "--memory", "--port", "0", "--demo", "--prepare-seconds", "0"],
                             stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()

@@ -1,0 +1,113 @@
+"""The manager's whole state as plain JSON data, and back.
+
+Only state is captured; what derives from it (queues, the timeline of
+transitions) is rebuilt on restore.  Configuration (cluster size, delays)
+comes from the command line, not from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from .entities import (
+    AccessLevel,
+    Backend,
+    BackendGroup,
+    BackendStatus,
+    Device,
+    DeviceStatus,
+    Event,
+    Job,
+    JobStatus,
+    Sda,
+    SdaModel,
+    SdaModelGroup,
+    Token,
+    UserGroup,
+    Version,
+)
+from .jobs import CLEAN_EVENT, READY_EVENT
+from .scheduler import PoolQueue
+
+if TYPE_CHECKING:
+    from .manager import SDAManager
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "value") and not isinstance(value, (int, float, str)):
+        return value.value  # enums
+    return value
+
+
+def capture(m: SDAManager) -> dict[str, Any]:
+    return {
+        "next": dict(m._next),
+        "started": m.started,
+        "tokens": [_plain(t) for t in m.tokens.values()],
+        "sdas": [_plain(s) for s in m.sdas.values()],
+        "models": [_plain(x) for x in m.models.values()],
+        "model_groups": [_plain(g) for g in m.model_groups.values()],
+        "backends": [_plain(b) for b in m.backends.values()],
+        "backend_groups": [_plain(g) for g in m.backend_groups.values()],
+        "user_groups": [_plain(g) for g in m.user_groups.values()],
+        "memberships": [[ug, list(mgs)] for ug, mgs in m.memberships.items()],
+        "jobs": [_plain(j) for j in m.jobs.values()],
+        "queued_in": [[feid, key] for feid, key in m._pool.items()],
+        "history": [_plain(j) for j in m.history],
+        "versions": [_plain(v) for v in m.versions.values()],
+        "events": [_plain(e) for e in m.events],
+        "clean_until": [[b, i, t] for (b, i), t in m._clean_until.items()],
+        "ready_at": [[feid, t] for feid, t in m._ready_at.items()],
+    }
+
+
+def _pairs(items: list[list[int]]) -> list[tuple[int, int]]:
+    return [(b, i) for b, i in items]
+
+
+def _job(d: dict[str, Any]) -> Job:
+    return Job(**{**d, "status": JobStatus(d["status"]), "placement": _pairs(d["placement"])})
+
+
+def restore(m: SDAManager, s: dict[str, Any]) -> None:
+    """Replace `m`'s state with snapshot `s` (the manager's configuration is kept)."""
+    m._next = dict(s["next"])
+    m.started = s["started"]
+    m.tokens = {d["value"]: Token(**{**d, "access_level": AccessLevel(d["access_level"])}) for d in s["tokens"]}
+    m.sdas = {d["id"]: Sda(**{**d, "held": _pairs(d["held"])}) for d in s["sdas"]}
+    m.models = {d["id"]: SdaModel(**d) for d in s["models"]}
+    m.model_groups = {d["id"]: SdaModelGroup(**d) for d in s["model_groups"]}
+    m.backends = {
+        d["id"]: Backend(**{**d, "status": BackendStatus(d["status"]),
+                            "devices": [Device(**{**x, "status": DeviceStatus(x["status"])}) for x in d["devices"]]})
+        for d in s["backends"]
+    }
+    m.backend_groups = {d["id"]: BackendGroup(**d) for d in s["backend_groups"]}
+    m.user_groups = {d["id"]: UserGroup(**d) for d in s["user_groups"]}
+    m.memberships = {ug: list(mgs) for ug, mgs in s["memberships"]}
+    m.jobs = {d["feid"]: _job(d) for d in s["jobs"]}
+    m.history = [_job(d) for d in s["history"]]
+    m.versions = {d["version"]: Version(**d) for d in s["versions"]}
+    m.events = deque((Event(**d) for d in s["events"]), maxlen=m.events.maxlen)
+    # What derives from the state: the queues and the timeline of transitions.
+    m.queues = {}
+    m._pool = {}
+    for feid, key in s["queued_in"]:
+        m._pool[feid] = key
+        m.queues.setdefault(key, PoolQueue()).push(m.jobs[feid])
+    m._clean_until = {(b, i): t for b, i, t in s["clean_until"]}
+    m._ready_at = {feid: t for feid, t in s["ready_at"]}
+    m._timeline = []
+    m._seq = 0
+    for (b, i), t in m._clean_until.items():
+        m._at(t, CLEAN_EVENT, (b, i))
+    for feid, t in m._ready_at.items():
+        m._at(t, READY_EVENT, feid)

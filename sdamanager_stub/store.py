@@ -1,0 +1,171 @@
+"""Durable state: an SQLite file (WAL journal, synchronous commits).
+
+The rules stay in memory; the file holds what is needed to rebuild them:
+
+- `ops`: every acknowledged change, in order: the operation's name, its
+  arguments, the instant it happened and what it made up (a new token's
+  value).  A change is acknowledged only after its row is committed, so a
+  crash (even kill -9) never loses a change a caller was told succeeded.
+  Refused attempts are kept too, for the event log only.
+- `snapshots`: the whole state as JSON at some op, so start-up replays only
+  the ops after the newest snapshot.  A snapshot is taken at start-up and
+  every SNAPSHOT_EVERY changes, and older rows are dropped.
+- `meta`: `schema_version`; files of an older version are migrated in
+  order by MIGRATIONS, files of a newer version are refused.
+
+Replaying calls the same rule methods with the same arguments at the same
+instants, and the rules are deterministic given those (the scheduler's
+transitions included), so the state comes back exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import typing
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import snapshot
+from .audit import json_default, request_peer
+from .errors import DomainError
+
+if TYPE_CHECKING:
+    from .manager import SDAManager
+
+SCHEMA_VERSION = 1
+SNAPSHOT_EVERY = 5000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, time REAL NOT NULL, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ops (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    kind TEXT NOT NULL,          -- 'change' (replayed) or 'refused' (event log only)
+    action TEXT NOT NULL,        -- the rule method, e.g. create_token
+    args TEXT NOT NULL,          -- JSON of its arguments
+    made TEXT NOT NULL DEFAULT '',  -- what the change made up (a new token)
+    token TEXT NOT NULL DEFAULT '',
+    result TEXT NOT NULL DEFAULT '',
+    peer TEXT NOT NULL DEFAULT ''
+);
+"""
+
+# version -> function upgrading a connection from that version to the next.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+
+
+class StateError(Exception):
+    """The state file cannot be used (newer schema, corrupt, or does not replay)."""
+
+
+class Store:
+    """The journal of one manager, in one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns
+        self._since_snapshot = 0
+        self._manager: SDAManager | None = None
+        self._migrate()
+
+    # ------------------------------------------------------------------ schema
+
+    def _migrate(self) -> None:
+        with self.db:
+            self.db.executescript(SCHEMA)
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row else SCHEMA_VERSION
+            if version > SCHEMA_VERSION:
+                raise StateError(f"{self.path} has schema version {version}; this simulator reads up to "
+                                 f"{SCHEMA_VERSION}. Use a newer simulator or another --state file.")
+            while version < SCHEMA_VERSION:
+                MIGRATIONS[version](self.db)
+                version += 1
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(version),))
+
+    # ------------------------------------------------------------------ loading
+
+    def is_new(self) -> bool:
+        """True while the file holds no state yet."""
+        return self.db.execute("SELECT 1 FROM snapshots UNION ALL SELECT 1 FROM ops LIMIT 1").fetchone() is None
+
+    def attach(self, manager: SDAManager) -> None:
+        """Rebuild `manager` (fresh, with its defaults) from the file, then journal its changes."""
+        row = self.db.execute("SELECT seq, state FROM snapshots ORDER BY seq DESC LIMIT 1").fetchone()
+        after = 0
+        if row is not None:
+            after = row[0]
+            snapshot.restore(manager, json.loads(row[1]))
+        ops = self.db.execute(
+            "SELECT seq, time, kind, action, args, made, token, result, peer FROM ops WHERE seq > ? ORDER BY seq",
+            (after,),
+        ).fetchall()
+        real_clock = manager.clock
+        try:
+            for seq, when, kind, action, args, made, token, result, peer in ops:
+                manager.clock = (lambda t: lambda: t)(when)
+                if kind == "refused":
+                    manager.restore_event(when, token, action.upper(), args, result, peer)
+                    continue
+                self._replay(manager, seq, action, json.loads(args), made, peer)
+        finally:
+            manager.clock = real_clock
+        self._manager = manager
+        manager.journal = self
+        self.snapshot()
+
+    @staticmethod
+    def _replay(manager: SDAManager, seq: int, action: str, args: dict[str, Any], made: str, peer: str) -> None:
+        method = getattr(type(manager), action, None)
+        if method is None or not hasattr(method, "__wrapped__"):
+            raise StateError(f"op {seq}: unknown change {action!r}")
+        hints = typing.get_type_hints(method.__wrapped__)
+        for name, value in args.items():
+            kind = hints.get(name)
+            if isinstance(kind, type) and issubclass(kind, Enum):
+                args[name] = kind(value)
+        manager.replay_token = made or None
+        peer_token = request_peer.set(peer)
+        try:
+            getattr(manager, action)(**args)
+        except DomainError as err:
+            raise StateError(f"op {seq} ({action}) no longer replays: {err}") from err
+        finally:
+            request_peer.reset(peer_token)
+            manager.replay_token = None
+
+    # ------------------------------------------------------------------ writing
+
+    def record(self, when: float, kind: str, action: str, args: dict[str, Any], made: str = "",
+               token: str = "", result: str = "") -> None:
+        """Append one op and commit (fsync) before returning: the caller acknowledges after this."""
+        with self.db:
+            self.db.execute(
+                "INSERT INTO ops (time, kind, action, args, made, token, result, peer) VALUES (?,?,?,?,?,?,?,?)",
+                (when, kind, action, json.dumps(args, default=json_default, ensure_ascii=False), made, token,
+                 result, request_peer.get()),
+            )
+        if kind == "change":
+            self._since_snapshot += 1
+            if self._since_snapshot >= SNAPSHOT_EVERY:
+                self.snapshot()
+
+    def snapshot(self) -> None:
+        """Write the whole state and drop the ops and snapshots it covers."""
+        assert self._manager is not None
+        state = json.dumps(snapshot.capture(self._manager), ensure_ascii=False, separators=(",", ":"))
+        with self.db:
+            seq = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM ops").fetchone()[0]
+            self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (seq, self._manager.clock(), state))
+            self.db.execute("DELETE FROM snapshots WHERE seq < ?", (seq,))
+            self.db.execute("DELETE FROM ops WHERE seq <= ?", (seq,))
+        self._since_snapshot = 0
+
+    def close(self) -> None:
+        self.db.close()

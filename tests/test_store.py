@@ -1,0 +1,175 @@
+"""The state file: everything acknowledged comes back, exactly; schema versions."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from sdamanager_stub import snapshot, store
+from sdamanager_stub.entities import AccessLevel, BackendStatus, DeviceStatus
+from sdamanager_stub.errors import FailedPrecondition, Internal
+from sdamanager_stub.manager import SDAManager, new_manager
+from sdamanager_stub.store import StateError, Store
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fresh(clock: Clock) -> SDAManager:
+    return new_manager(backends=3, devices=4, clock=clock, prepare_seconds=2, clean_seconds=3)
+
+
+def open_manager(path, clock: Clock) -> SDAManager:
+    m = fresh(clock)
+    Store(path).attach(m)
+    return m
+
+
+def busy_day(m: SDAManager, clock: Clock) -> None:
+    """A bit of every kind of change, refusals included, with time passing."""
+    a = m.create_token("alpha customer", 3).value
+    b = m.create_token("beta", -2).value
+    m.update_token_access_level(a, AccessLevel.ADMIN)
+    m.add_token_env(a, "MOREH_X", "1")
+    m.update_token_max_sda(a, 2)
+    m.create_sda(a, "first", 1)
+    m.create_sda(a, "reserved", 2, reserved=True)
+    m.create_sda(b, "b", 3)
+    with pytest.raises(FailedPrecondition):
+        m.delete_token(a)
+    bg = m.create_backendgroup("bg1", [3])
+    mg = m.create_sdamodelgroup("mg1", bg.id, [1, 3])
+    ug = m.create_usergroup("ug1", "desc", [b])
+    m.add_membership(ug.id, mg.id)
+    m.create_version("23.9.2", "/opt/moreh")
+    m.update_version_worker("23.9.2", "python worker.py")
+    clock.now += 5
+    j1 = m.request_devices(a, 11, "python a.py", "client", "23.9.2", sda_id=1)
+    clock.now += 1
+    m.request_devices(b, 12, "python b.py")
+    m.update_token_duplicable(b, 0)
+    clock.now += 1
+    j3 = m.request_devices(a, 13, "python a2.py", sda_id=2)  # on the reserved SDA's devices
+    m.update_backend_status(2, BackendStatus.SHUTDOWN)
+    m.update_device_status(1, 3, DeviceStatus.SHUTDOWN)
+    clock.now += 2.5
+    m.finish_job(j1.feid)
+    clock.now += 1
+    m.release(feid=j3.feid)
+    clock.now += 0.5
+    # Leave something of each kind in flight: devices cleaning, a job preparing, a job waiting.
+    clock.now += 2.5
+    c = m.create_token("gamma", 0).value
+    m.create_sda(c, "", 1)
+    m.request_devices(c, 14, "python c.py")  # SUMMITED: its devices are preparing
+    d = m.create_token("delta", 0).value
+    m.create_sda(d, "", 4)
+    m.request_devices(d, 15, "python d.py")  # 8 devices: QUEUED
+    m.finish_job(2)  # beta's job: its devices are cleaning
+    clock.now += 0.5
+
+
+def state(m: SDAManager) -> dict:
+    m.advance()
+    return snapshot.capture(m)
+
+
+def test_every_acknowledged_change_comes_back_exactly(tmp_path):
+    clock = Clock()
+    path = tmp_path / "state.db"
+    m = open_manager(path, clock)
+    busy_day(m, clock)
+    before = state(m)
+    assert before["clean_until"] and before["ready_at"] and before["queued_in"]  # all in flight
+    m.journal.close()
+
+    again = open_manager(path, clock)
+    assert state(again) == before
+    # and time goes on the same way in both
+    clock.now += 10
+    m2 = open_manager(path, clock)
+    assert state(m2) == state(again)
+
+
+def test_refused_attempts_stay_in_the_event_log(tmp_path):
+    clock = Clock()
+    m = open_manager(tmp_path / "s.db", clock)
+    with pytest.raises(FailedPrecondition):
+        m.delete_backendgroup(0)
+    assert m.events[-1].result.startswith("FAILED:")
+    m.journal.close()
+    again = open_manager(tmp_path / "s.db", clock)
+    assert [(e.action, e.result) for e in again.events] == [(e.action, e.result) for e in m.events]
+
+
+def test_snapshots_bound_the_replay(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "SNAPSHOT_EVERY", 7)
+    clock = Clock()
+    path = tmp_path / "s.db"
+    m = open_manager(path, clock)
+    busy_day(m, clock)
+    before = state(m)
+    rows = sqlite3.connect(path).execute("SELECT COUNT(*) FROM ops").fetchone()[0]
+    assert rows < 7 + 3  # older ops were folded into a snapshot
+    m.journal.close()
+    assert state(open_manager(path, clock)) == before
+
+
+def test_a_new_file_is_new_and_a_used_one_is_not(tmp_path):
+    path = tmp_path / "s.db"
+    s = Store(path)
+    assert s.is_new()
+    m = fresh(Clock())
+    s.attach(m)
+    m.create_token("x", 0)
+    s.close()
+    assert not Store(path).is_new()
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "s.db"
+    Store(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StateError, match="schema version 99"):
+        Store(path)
+
+
+def test_older_schemas_are_migrated_in_order(tmp_path, monkeypatch):
+    path = tmp_path / "s.db"
+    Store(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    ran = []
+    monkeypatch.setattr(store, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(store, "MIGRATIONS", {1: lambda db: ran.append(1), 2: lambda db: ran.append(2)})
+    Store(path).close()
+    assert ran == [1, 2]
+    assert sqlite3.connect(path).execute("SELECT value FROM meta").fetchone()[0] == "3"
+
+
+def test_a_journal_that_no_longer_replays_is_refused_with_the_op(tmp_path):
+    clock = Clock()
+    path = tmp_path / "s.db"
+    m = open_manager(path, clock)
+    token = m.create_token("x", 0).value
+    m.create_sda(token, "", 1)
+    m.journal.close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE ops SET args = replace(args, '\"model_id\": 1', '\"model_id\": 999')")
+    with pytest.raises(StateError, match=r"op \d+ \(create_sda\) no longer replays: SDAModel 999 does not exist"):
+        open_manager(path, clock)
+
+
+def test_a_change_that_cannot_be_saved_is_not_acknowledged(tmp_path):
+    clock = Clock()
+    m = open_manager(tmp_path / "s.db", clock)
+    m.journal.db.close()
+    with pytest.raises(Internal, match="could not be saved"):
+        m.create_token("lost", 0)
