@@ -1,0 +1,52 @@
+"""The state invariants every test of hostile or concurrent use checks afterwards."""
+
+from __future__ import annotations
+
+from sdamanager_stub.entities import DeviceStatus, JobStatus
+from sdamanager_stub.manager import SDAManager
+
+
+def assert_consistent(m: SDAManager) -> None:
+    """No device held by two jobs; every SDA has its token; groups and memberships point at
+    what exists; every waiting job is in exactly one queue; live and history jobs add up."""
+    with m.lock:
+        m.advance()
+        placed: dict[tuple[int, int], int] = {}
+        for job in m.jobs.values():
+            if job.status is JobStatus.QUEUED:
+                assert not job.placement, job
+                assert m._pool.get(job.feid) is not None and job.feid in m.queues[m._pool[job.feid]]._keys
+            else:
+                assert job.status in (JobStatus.SUMMITED, JobStatus.RUNNING), job
+                assert len(job.placement) == job.device_count, job
+            for pair in job.placement:
+                assert pair not in placed, f"device {pair} held by jobs {placed[pair]} and {job.feid}"
+                placed[pair] = job.feid
+        for backend in m.backends.values():
+            for device in backend.devices:
+                pair = (backend.id, device.index)
+                assert device.job_id == placed.get(pair, 0), (pair, device)
+                if device.job_id:
+                    assert device.status in (DeviceStatus.PREPARING, DeviceStatus.PROCESSING), (pair, device)
+        assert set(m._pool) == {j.feid for j in m.jobs.values() if j.status is JobStatus.QUEUED}
+        for sda in m.sdas.values():
+            assert sda.token in m.tokens, sda
+            assert sda.model_id in m.models, sda
+            assert not sda.model_group_id or sda.model_group_id in m.model_groups, sda
+            for backend_id, index in sda.held:
+                assert m.backends[backend_id].devices[index].sda_id == sda.id
+        for token in m.tokens.values():
+            assert not token.current_sda or m.sdas[token.current_sda].token == token.value
+            assert sum(1 for s in m.sdas.values() if s.token == token.value) <= token.max_sda
+        for group in m.user_groups.values():
+            assert all(t in m.tokens for t in group.tokens), group
+            assert len(set(group.tokens)) == len(group.tokens), group
+        for user_group, model_groups in m.memberships.items():
+            assert user_group in m.user_groups and model_groups
+            assert all(g in m.model_groups for g in model_groups)
+        for group in m.model_groups.values():
+            assert group.backend_group_id in m.backend_groups and all(i in m.models for i in group.model_ids)
+        for backend in m.backends.values():
+            assert backend.group_id in m.backend_groups, backend
+        assert not set(m.jobs) & {j.feid for j in m.history}
+        assert len(m.jobs) + len({j.feid for j in m.history}) <= m._next["job"] - 1
