@@ -59,7 +59,7 @@ def client(port: int, seed: int, stop: threading.Event, counts: dict[str, int], 
                     stub.AddTokenToUserGroup(pb.UserGroupMemberRequest(id=rng.randint(1, 40),
                                                                        token=rng.choice(mine)), timeout=10)
                 elif op == "backend":
-                    status = rng.choice([pb.BACKEND_STATUS_ACTIVE, pb.BACKEND_STATUS_ACTIVE, pb.BACKEND_STATUS_SHUTDOWN])
+                    status = rng.choice([pb.BACKEND_STATUS_ACTIVE] * 2 + [pb.BACKEND_STATUS_SHUTDOWN])
                     stub.UpdateBackendStatus(pb.UpdateBackendStatusRequest(id=rng.randint(1, 8), status=status),
                                              timeout=10)
                 elif op == "device":
