@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the state file (SQLite; default $SDAMANAGER_STATE, else "
                             "$XDG_STATE_HOME/sdamanager-stub/state.db); every acknowledged change is on disk")
     where.add_argument("--memory", action="store_true", help="keep the state in memory only (lost on exit)")
+    serve.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate (needs --tls-key)")
+    serve.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    serve.add_argument("--admin-secret-file", metavar="PATH",
+                       help="admin calls must carry the secret in this file (or set $SDAMANAGER_ADMIN_SECRET); "
+                            "a secret is never given on the command line")
     serve.add_argument("--demo", action="store_true",
                        help="fill the cluster with demo tokens, groups and a steady synthetic workload")
 
@@ -91,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 def serve(args: argparse.Namespace) -> int:
     from .demo import Workload, seed_demo
     from .manager import new_manager
+    from .security import read_secret, server_credentials
     from .server import build_simulator
 
     host = args.host
@@ -115,7 +121,17 @@ def serve(args: argparse.Namespace) -> int:
                   f"{len(manager.tokens)} tokens); --backends/--devices apply to new state files only",
                   file=sys.stderr)
     try:
-        simulator = build_simulator(address, manager)
+        secret = read_secret(args.admin_secret_file)
+        credentials = None
+        if args.tls_cert or args.tls_key:
+            if not (args.tls_cert and args.tls_key):
+                raise ValueError("--tls-cert and --tls-key go together")
+            credentials = server_credentials(args.tls_cert, args.tls_key)
+    except (OSError, ValueError) as err:
+        print(f"sdamanager-stub: {err}", file=sys.stderr)
+        return 2
+    try:
+        simulator = build_simulator(address, manager, admin_secret=secret, credentials=credentials)
     except (OSError, RuntimeError):
         print(f"sdamanager-stub: cannot listen on {address} (address in use or not local)", file=sys.stderr)
         return 1

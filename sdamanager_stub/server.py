@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent import futures
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -13,10 +15,12 @@ from smclient.api import sdamanager_pb2 as pb
 from smclient.api import sdamanager_pb2_grpc as pb_grpc
 
 from .manager import SDAManager, new_manager
+from .security import AdminSecret
 from .servicer import Servicer
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SDAManager"].full_name  # "sdamanager.v1.SDAManager"
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# Requests are small; a bigger one is refused before it costs memory.
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -43,11 +47,19 @@ class Simulator:
 
 
 def build_simulator(address: str = "127.0.0.1:0", manager: SDAManager | None = None, *,
-                    max_workers: int = 16) -> Simulator:
-    """A simulator bound to `address` (port 0: a free port), not yet started."""
+                    max_workers: int = 16, admin_secret: str | None = None,
+                    credentials: grpc.ServerCredentials | None = None,
+                    interceptors: Sequence[grpc.ServerInterceptor] = ()) -> Simulator:
+    """A simulator bound to `address` (port 0: a free port), not yet started.
+
+    `admin_secret`: admin calls must carry it (UNAUTHENTICATED otherwise);
+    `credentials`: serve TLS; `interceptors`: extra ones (tests inject faults so).
+    """
     manager = manager if manager is not None else new_manager()
+    chain = ([AdminSecret(admin_secret)] if admin_secret else []) + list(interceptors)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sdamanager"),
+        interceptors=chain,
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)],
     )
     pb_grpc.add_SDAManagerServicer_to_server(Servicer(manager), server)
@@ -58,17 +70,18 @@ def build_simulator(address: str = "127.0.0.1:0", manager: SDAManager | None = N
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
 
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(address)
+    port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     host = address.rsplit(":", 1)[0].strip("[]")
     return Simulator(server, port, manager, health_servicer, host)
 
 
-def create_server(address: str = "127.0.0.1:0", manager: SDAManager | None = None) -> tuple[grpc.Server, int]:
+def create_server(address: str = "127.0.0.1:0", manager: SDAManager | None = None,
+                  **options: Any) -> tuple[grpc.Server, int]:
     """(server, bound port) for `address`; tests bind port 0 and use the port returned.
 
-    Pass a manager to reach the simulator's state directly.
+    Pass a manager to reach the simulator's state directly; `options` as build_simulator's.
     """
-    simulator = build_simulator(address, manager)
+    simulator = build_simulator(address, manager, **options)
     return simulator.server, simulator.port

@@ -1,0 +1,62 @@
+"""Who may call: an optional shared admin secret, sent by the shell as call
+metadata, and optional TLS.  Health checks, reflection and the VM side (which
+authenticates with the customer's token itself) never need the secret."""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+SECRET_METADATA = "x-sdamanager-admin-secret"
+SECRET_ENV = "SDAMANAGER_ADMIN_SECRET"
+SECRET_FILE_ENV = "SDAMANAGER_ADMIN_SECRET_FILE"
+VM_METHODS = frozenset({"RequestDevices", "ReportRunning", "FinishJob"})
+ADMIN_PREFIX = "/sdamanager.v1.SDAManager/"
+
+
+def read_secret(path: str | None) -> str | None:
+    """The admin secret from a file (first line) or $SDAMANAGER_ADMIN_SECRET; never from argv."""
+    path = path or os.environ.get(SECRET_FILE_ENV)
+    if path:
+        secret = Path(path).read_text(encoding="utf-8").strip()
+        if not secret:
+            raise ValueError(f"the admin secret file {path} is empty")
+        return secret
+    return os.environ.get(SECRET_ENV) or None
+
+
+class AdminSecret(grpc.ServerInterceptor):
+    """Refuses admin calls without the shared secret: UNAUTHENTICATED."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret.encode()
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails) -> Any:
+        method = details.method or ""
+        if not method.startswith(ADMIN_PREFIX) or method[len(ADMIN_PREFIX):] in VM_METHODS:
+            return continuation(details)
+        sent = dict(details.invocation_metadata or ()).get(SECRET_METADATA, "")
+        if isinstance(sent, str) and hmac.compare_digest(sent.encode(), self._secret):
+            return continuation(details)
+        handler = continuation(details)
+        if handler is None:
+            return None
+
+        def deny(request: Any, context: grpc.ServicerContext) -> Any:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                          "This SDAManager needs the admin secret: set SDAMANAGER_ADMIN_SECRET "
+                          "or --admin-secret-file on the client.")
+
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(deny, handler.request_deserializer,
+                                                        handler.response_serializer)
+        return grpc.unary_unary_rpc_method_handler(deny, handler.request_deserializer, handler.response_serializer)
+
+
+def server_credentials(cert_path: str, key_path: str) -> grpc.ServerCredentials:
+    return grpc.ssl_server_credentials([(Path(key_path).read_bytes(), Path(cert_path).read_bytes())])

@@ -1,0 +1,99 @@
+"""The simulator's optional admin secret and TLS."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from sdamanager_stub.manager import new_manager
+from sdamanager_stub.security import SECRET_METADATA, read_secret, server_credentials
+from sdamanager_stub.server import create_server
+from smclient.api import sdamanager_pb2 as pb
+from smclient.api import sdamanager_pb2_grpc as pb_grpc
+
+SECRET = "s3cr3t-for-tests"
+
+
+@pytest.fixture
+def guarded():
+    manager = new_manager(backends=1, devices=2)
+    token = manager.create_token("vm", 0).value
+    manager.create_sda(token, "", 1)
+    server, port = create_server("127.0.0.1:0", manager, admin_secret=SECRET)
+    server.start()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield pb_grpc.SDAManagerStub(channel), channel, token
+    server.stop(0)
+
+
+def test_admin_calls_without_the_secret_are_unauthenticated(guarded):
+    stub, _, _ = guarded
+    for call in (lambda: stub.CreateToken(pb.CreateTokenRequest(description="x"), timeout=5),
+                 lambda: list(stub.ListTokens(pb.ListTokensRequest(), timeout=5)),
+                 lambda: stub.CreateToken(pb.CreateTokenRequest(description="x"), timeout=5,
+                                          metadata=[(SECRET_METADATA, "wrong")])):
+        with pytest.raises(grpc.RpcError) as info:
+            call()
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "admin secret" in info.value.details()
+
+
+def test_admin_calls_with_the_secret_work(guarded):
+    stub, _, _ = guarded
+    reply = stub.CreateToken(pb.CreateTokenRequest(description="x"), timeout=5, metadata=[(SECRET_METADATA, SECRET)])
+    assert reply.description == "x" and reply.value
+
+
+def test_vms_and_probes_need_no_secret(guarded):
+    stub, channel, token = guarded
+    job = stub.RequestDevices(pb.RequestDevicesRequest(token=token, process_name="p"), timeout=5)
+    assert stub.FinishJob(pb.FinishJobRequest(feid=job.feid), timeout=5).status == pb.JOB_STATUS_COMPLETED
+    health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_the_secret_comes_from_a_file_or_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("SDAMANAGER_ADMIN_SECRET", raising=False)
+    monkeypatch.delenv("SDAMANAGER_ADMIN_SECRET_FILE", raising=False)
+    assert read_secret(None) is None
+    monkeypatch.setenv("SDAMANAGER_ADMIN_SECRET", "from-env")
+    assert read_secret(None) == "from-env"
+    path = tmp_path / "secret"
+    path.write_text("from-file\n")
+    assert read_secret(str(path)) == "from-file"
+    path.write_text("\n")
+    with pytest.raises(ValueError, match="empty"):
+        read_secret(str(path))
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    where = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-keyout", str(where / "key.pem"), "-out", str(where / "cert.pem"), "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return where / "cert.pem", where / "key.pem"
+
+
+def test_tls(certificate):
+    cert, key = certificate
+    server, port = create_server("127.0.0.1:0", new_manager(1, 2),
+                                 credentials=server_credentials(str(cert), str(key)))
+    server.start()
+    try:
+        credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+        with grpc.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
+            models = pb_grpc.SDAManagerStub(channel).ListSdaModels(pb.ListSdaModelsRequest(), timeout=5)
+            assert len(models.models) == 13
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel, pytest.raises(grpc.RpcError) as info:
+            pb_grpc.SDAManagerStub(channel).ListSdaModels(pb.ListSdaModelsRequest(), timeout=5)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        server.stop(0)
