@@ -29,8 +29,12 @@ proto: $(STAMP)
 	    --python_out=. --pyi_out=. --grpc_python_out=. \
 	    proto/sdamanager/v1/sdamanager.proto
 
+## bench: performance figures (medians and ratios against baselines measured in the same run)
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
 lint: $(STAMP)
-	$(BIN)/ruff check smclient sdamanager_stub tests
+	$(BIN)/ruff check smclient sdamanager_stub tests bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -66,13 +66,6 @@ class PoolQueue:
         return (feid for key, feid in sorted((k, f) for f, k in self._keys.items()))
 
 
-def idle_devices(backend: Backend) -> list[int]:
-    """Devices of an ACTIVE backend that can be given to a job now."""
-    if backend.status is not BackendStatus.ACTIVE:
-        return []
-    return [d.index for d in backend.devices if d.status is DeviceStatus.IDLE and not d.held]
-
-
 def choose_devices(backends: Iterable[Backend], need: int) -> list[tuple[int, int]] | None:
     """Devices for a job needing `need` of them, or None if they do not fit.
 
@@ -85,8 +78,11 @@ def choose_devices(backends: Iterable[Backend], need: int) -> list[tuple[int, in
         return []
     candidates: list[tuple[Backend, list[int]]] = []
     total = 0
-    for backend in backends:
-        idle = idle_devices(backend)
+    active, idle_status = BackendStatus.ACTIVE, DeviceStatus.IDLE
+    for backend in backends:  # the hot loop of every decision: kept flat, no calls per device
+        if backend.status is not active:
+            continue
+        idle = [d.index for d in backend.devices if d.status is idle_status and not d.job_id and not d.sda_id]
         if idle:
             candidates.append((backend, idle))
             total += len(idle)

@@ -1,0 +1,85 @@
+"""Shared pieces of the benchmarks: timing, a simulator in this process, big states."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sdamanager_stub.entities import Job, JobStatus
+from sdamanager_stub.manager import SDAManager
+from sdamanager_stub.scheduler import PoolQueue
+from sdamanager_stub.server import create_server
+
+BIN = Path(sys.executable).parent
+SMCLIENT = str(BIN / "moreh_smclient")
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def timed(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def run_child(argv: list[str]) -> tuple[float, int, int]:
+    """(seconds, peak RSS in MiB, exit status) of one child process, output discarded."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.stderr:
+        proc.stderr.close()
+    if proc.returncode:
+        raise RuntimeError(f"{argv} exited {proc.returncode}: {err.strip()}")
+    return elapsed, usage.ru_maxrss // 1024, proc.returncode
+
+
+def serve(manager: SDAManager):  # type: ignore[no-untyped-def]
+    server, port = create_server("127.0.0.1:0", manager)
+    server.start()
+    return server, port
+
+
+def add_jobs(m: SDAManager, count: int, token: str, history: bool = False) -> None:
+    """`count` jobs straight into the state (a benchmark's setup, not what it measures):
+    running ones on idle devices while there are any, the rest waiting in the queue."""
+    idle = [(b.id, d.index) for b in m.backends.values() for d in b.devices if not d.held]
+    sda_id = next(s.id for s in m.sdas.values() if s.token == token)
+    now = time.time()
+    for _ in range(count):
+        feid = m._new_id("job")
+        job = Job(feid=feid, token=token, sda_id=sda_id, model_id=1, priority=feid % 7 - 3, device_count=1,
+                  backend_group_id=0, client_pid=1000 + feid % 30000,
+                  process_name=f"python train.py --epochs {feid % 90} --save-model model{feid}.pt",
+                  client="pytorch-1.13.1+cu116.moreh23.9.2", version="23.9.2", request_time=now - 3600 + feid)
+        if history:
+            job.status, job.start_time, job.end_time = JobStatus.COMPLETED, job.request_time + 2, now
+            job.placement = [(1 + feid % len(m.backends), feid % 8)]
+            m.history.append(job)
+            continue
+        if idle:
+            pair = idle.pop()
+            device = m.backends[pair[0]].devices[pair[1]]
+            device.job_id = feid
+            job.placement, job.status, job.start_time = [pair], JobStatus.RUNNING, job.request_time + 2
+        else:
+            m._pool[feid] = 0
+            m.queues.setdefault(0, PoolQueue()).push(job)
+        m.jobs[feid] = job
+
+
+def report(name: str, value: float, unit: str, baseline: str = "", ratio: float | None = None,
+           goal: str = "") -> None:
+    extra = f"  ({ratio:.2f}x {baseline})" if ratio is not None else ""
+    tail = f"  goal: {goal}" if goal else ""
+    print(f"  {name:<52} {value:>10.3f} {unit:<6}{extra}{tail}", flush=True)
