@@ -60,11 +60,11 @@ def admin_throughput(seconds: float) -> None:
                 stub = health_pb2_grpc.HealthStub(channel)
                 return lambda: stub.Check(health_pb2.HealthCheckRequest(), timeout=10)
 
-            def read_call(channel, i):  # type: ignore[no-untyped-def]
+            def read_call(channel, i, tokens=tokens):  # type: ignore[no-untyped-def]
                 stub = pb_grpc.SDAManagerStub(channel)
                 return lambda: stub.GetToken(pb.GetTokenRequest(token=tokens[i]), timeout=10)
 
-            def change_call(channel, i):  # type: ignore[no-untyped-def]
+            def change_call(channel, i, tokens=tokens):  # type: ignore[no-untyped-def]
                 stub = pb_grpc.SDAManagerStub(channel)
                 request = pb.UpdateTokenPriorityRequest(token=tokens[i], priority=i % 9)
                 return lambda: stub.UpdateTokenPriority(request, timeout=10)
