@@ -21,8 +21,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-import wcwidth
-
 from .results import RIGHT, Column, Message, Table
 
 __all__ = ["display_width", "render", "render_table"]
@@ -68,6 +66,8 @@ def display_width(s: str) -> int:
     """Number of terminal columns ``s`` takes (wide characters count 2)."""
     if s.isascii():
         return len(s)
+    import wcwidth  # only for non-ASCII text: most listings never pay for it
+
     width = wcwidth.wcswidth(s)
     if width < 0:
         # wcswidth gives up on the whole string at the first non-printable;
