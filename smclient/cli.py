@@ -34,10 +34,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Parser(argparse.ArgumentParser):
-    pass
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -119,6 +115,8 @@ def run_lines(connection, stream) -> int:  # type: ignore[no-untyped-def]
     for line in stream:
         outcome = executor.execute_line(line.rstrip("\r\n"))
         _emit(outcome)
+        # Someone may be typing into the pipe (kubectl exec -i without -t): answer each line now.
+        sys.stdout.flush()
         if outcome.status:
             status = outcome.status
         if outcome.exit:

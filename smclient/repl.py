@@ -1,20 +1,53 @@
-"""The interactive shell: the `>` prompt around Executor.execute_line."""
+"""The interactive shell: the `>` prompt around Executor.execute_line.
+
+It adds only what a terminal needs: the prompt, history (persistent, Ctrl-R
+search, suggestions from it), completion from the command table with live
+names from SDAManager, a toolbar with the usage of the command being typed,
+and Ctrl-C / Ctrl-D.  Every line goes through the same `execute_line` as
+`--command` and piped input.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
-from collections.abc import Iterable
+from typing import Any, TextIO
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.completion import CompleteEvent, Completer, Completion
-from prompt_toolkit.document import Document
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.filters import Condition, is_searching
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.history import History
+from prompt_toolkit.input import Input
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.key_binding.bindings.search import accept_search_and_accept_input
+from prompt_toolkit.output import Output
+from prompt_toolkit.styles import Style
 
 from . import __version__
-from .commands import GRAMMAR
-from .errors import EXIT_OK
-from .executor import Executor
-from .grammar import Kind, split_line
+from .completion import SOURCE_FEEDS, LiveNames, ShellCompleter, usage_hint
+from .errors import EXIT_OK, EXIT_REFUSED
+from .executor import Executor, Outcome
+from .history import ShellHistory, default_path
 from .transport import Connection
+
+log = logging.getLogger(__name__)
+
+PROMPT = ">"
+# Background name fetches must not hold a dead connection for long.
+COMPLETION_TIMEOUT = 3.0
+# Fetched as the shell starts: the names nearly every session completes.
+PREFETCH = ("tokens", "models")
+# A prompt that fails this many times in a row (a terminal gone) ends the session.
+MAX_PROMPT_FAILURES = 3
+
+STYLE = Style.from_dict({
+    "bottom-toolbar": "noreverse",
+    "bottom-toolbar.text": "",
+    "hint": "fg:ansibrightblack",
+    "hint.current": "bold reverse",
+    "hint.error": "fg:ansired",
+})
 
 
 def banner(connection: Connection) -> str:
@@ -22,57 +55,179 @@ def banner(connection: Connection) -> str:
             f"moreh_smclient {__version__} (open re-implementation). Type 'help' for the commands.")
 
 
-class CommandCompleter(Completer):
-    """Command words and fixed argument choices, from the command table."""
+class Shell:
+    """One interactive session.  `input`/`output` are prompt_toolkit's (the terminal when
+    None; tests pass a pipe input and a DummyOutput); `stdout`/`stderr` receive the
+    commands' output and errors."""
 
-    def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
-        text = document.text_before_cursor
+    def __init__(self, connection: Connection, *, input: Input | None = None, output: Output | None = None,
+                 history: History | None = None, live: LiveNames | None = None,
+                 stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
+        self.connection = connection
+        self.stdout = sys.stdout if stdout is None else stdout
+        self.stderr = sys.stderr if stderr is None else stderr
+        self.executor = Executor(connection)
+        self._history = history
+        self.live = live if live is not None else LiveNames(
+            connection.clone(timeout=min(connection.timeout, COMPLETION_TIMEOUT)))
+        self.live.on_update = self._names_arrived
+        self.completer = ShellCompleter(self.live)
+        self._input = input
+        self._output = output
+        self.session: PromptSession[str] | None = None
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self) -> int:
+        self._print(banner(self.connection))
+        if self._history is None:
+            self._history = ShellHistory(default_path(), warn=self._error)
+        self.session = self._make_session(self._history)
+        self.live.prefetch(*PREFETCH)
+        failures = 0
         try:
-            words = split_line(text)
-        except Exception:
-            return
-        current = "" if not text or text[-1].isspace() else (words.pop() if words else "")
-        lowered = [w.lower() for w in words]
-        found = GRAMMAR.match(words)
-        suggestions: dict[str, str] = {}
-        for command in GRAMMAR.starting_with(lowered):
-            if command.hidden:
-                continue
-            if len(command.words) > len(words):
-                suggestions.setdefault(command.words[len(words)], command.description)
-        if found is not None and found[1] == len(words) or found is not None and not suggestions:
-            command, used = found
-            position = len(words) - used
-            if position < len(command.args):
-                arg = command.args[position]
-                choices: tuple[str, ...] = arg.choices
-                if arg.kind is Kind.BOOL:
-                    choices = ("true", "false")
-                for choice in choices:
-                    suggestions.setdefault(choice, arg.label)
-        for word, meta in sorted(suggestions.items()):
-            if word.lower().startswith(current.lower()):
-                yield Completion(word, start_position=-len(current), display_meta=meta)
+            while True:
+                self.session.app.erase_when_done = False
+                try:
+                    text = self.session.prompt(PROMPT)
+                    failures = 0
+                except KeyboardInterrupt:
+                    continue  # Ctrl-C clears the line
+                except EOFError:
+                    return EXIT_OK  # Ctrl-D on an empty line
+                except Exception as err:  # the terminal itself failed: say so, and give up if it goes on
+                    log.debug("prompt failed", exc_info=True)
+                    failures += 1
+                    self._error(f"moreh_smclient: the terminal failed: {type(err).__name__}: {err}")
+                    if failures >= MAX_PROMPT_FAILURES:
+                        return EXIT_REFUSED
+                    continue
+                if self.run_text(text, echo=self.session.app.erase_when_done):
+                    return EXIT_OK
+        finally:
+            self.live.close()
 
-
-def run_repl(connection: Connection) -> int:
-    executor = Executor(connection)
-    print(banner(connection))
-    session: PromptSession[str] = PromptSession(completer=CommandCompleter(), complete_while_typing=False)
-    while True:
-        try:
-            line = session.prompt(">")
-        except KeyboardInterrupt:
-            continue  # Ctrl-C clears the line
-        except EOFError:
-            return EXIT_OK  # Ctrl-D
-        for part in line.splitlines() or [""]:
-            outcome = executor.execute_line(part)
-            if outcome.output:
-                print(outcome.output)
-            if outcome.error:
-                print(outcome.error, file=sys.stderr)
-            if outcome.clear:
-                session.app.renderer.clear()
+    def run_text(self, text: str, echo: bool = False) -> bool:
+        """Run what was entered, line by line (a paste may hold several); True to leave.
+        With `echo`, each line is shown after the prompt before its output, so a
+        pasted block reads like a transcript."""
+        ran = False
+        for line in text.splitlines() or [""]:
+            if echo:
+                self._print(PROMPT + line)
+            ran = ran or bool(line.strip())
+            try:
+                outcome = self.executor.execute_line(line)
+            except KeyboardInterrupt:  # Ctrl-C while a command runs: stop it, and the rest of a paste
+                self._error("Interrupted.")
+                break
+            self._show(outcome)
             if outcome.exit:
-                return EXIT_OK
+                return True
+        if ran:
+            self.live.invalidate()  # the command may have changed names: refetch in the background
+        return False
+
+    def _show(self, outcome: Outcome) -> None:
+        if outcome.output:
+            self._print(outcome.output)
+        if outcome.error:
+            self._error(outcome.error)
+        if outcome.clear and self.session is not None:
+            out = self.session.output
+            out.erase_screen()
+            out.cursor_goto(0, 0)
+            out.flush()
+
+    def _print(self, text: str) -> None:
+        try:
+            print(text, file=self.stdout, flush=True)
+        except (BrokenPipeError, ValueError):  # the terminal went away: nothing left to tell
+            pass
+
+    def _error(self, text: str) -> None:
+        try:
+            self.stdout.flush()
+            print(text, file=self.stderr, flush=True)
+        except (BrokenPipeError, ValueError):
+            pass
+
+    # ------------------------------------------------------------ prompt_toolkit
+
+    def _make_session(self, history: History) -> PromptSession[str]:
+        return PromptSession(
+            message=PROMPT,
+            history=history,
+            completer=self.completer,
+            complete_while_typing=True,
+            auto_suggest=AutoSuggestFromHistory(),
+            bottom_toolbar=self._toolbar,
+            style=STYLE,
+            key_bindings=self._key_bindings(),
+            input=self._input,
+            output=self._output,
+            mouse_support=False,
+            reserve_space_for_menu=6,
+        )
+
+    def _key_bindings(self) -> KeyBindings:
+        bindings = KeyBindings()
+
+        def pasted_lines() -> bool:
+            return self.session is not None and "\n" in self.session.default_buffer.text
+
+        @bindings.add("enter", filter=Condition(pasted_lines))
+        def _run_pasted(event: KeyPressEvent) -> None:
+            # A pasted block of lines: erase it from the screen and show each line
+            # with its own output (run_text echoes them).
+            event.app.erase_when_done = True
+            event.current_buffer.validate_and_handle()
+
+        # Enter in a Ctrl-R search runs the line found, as readline does (prompt_toolkit
+        # would only end the search).
+        bindings.add("enter", filter=is_searching)(accept_search_and_accept_input)
+        return bindings
+
+    def _toolbar(self) -> StyleAndTextTuples:
+        if self.session is None:
+            return []
+        try:
+            return usage_hint(self.session.default_buffer.document.text_before_cursor, self.live)
+        except Exception:  # the toolbar must never break the prompt
+            log.debug("toolbar failed", exc_info=True)
+            return []
+
+    def _names_arrived(self, feed: str) -> None:
+        """Called from the background thread when fresh names came.  If the last
+        completion lacked these names because they had not come yet, complete
+        again now.  (A menu of names that were merely stale is left alone: the
+        next keystroke uses the fresh ones, and a Tab is not raced.)"""
+        session = self.session
+        waiting = self.completer.waiting
+        if session is None or waiting is None or feed not in SOURCE_FEEDS.get(waiting[1], ()):
+            return
+        app = session.app
+        loop = getattr(app, "loop", None)
+        if not app.is_running or loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(self._recomplete)
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+
+    def _recomplete(self) -> None:
+        session = self.session
+        if session is None or not session.app.is_running:
+            return
+        buffer = session.default_buffer
+        waiting, self.completer.waiting = self.completer.waiting, None
+        state = buffer.complete_state
+        if waiting is not None and waiting[0] == buffer.document.text_before_cursor \
+                and (state is None or state.complete_index is None):
+            buffer.complete_state = None
+            buffer.start_completion(select_first=False)
+        session.app.invalidate()
+
+
+def run_repl(connection: Connection, **options: Any) -> int:
+    return Shell(connection, **options).run()

@@ -25,6 +25,20 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 STREAM_LIMIT = 600.0
 
+# gRPC's default reconnect backoff grows to two minutes, so an interactive
+# shell would keep failing long after SDAManager is back.  Keep it short, and
+# after an "unreachable" error start the next call on a fresh channel.  The
+# channel's own subchannel pool makes that fresh channel dial at once: from the
+# global pool it could pick up the old connection, still waiting out its backoff.
+_CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.enable_http_proxy", 0),
+    ("grpc.use_local_subchannel_pool", 1),
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.min_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
+
 # Codes meaning "the server did not answer", as opposed to "it refused".
 _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
@@ -82,27 +96,36 @@ class Connection:
         self._credentials = credentials
         self._channel: grpc.Channel | None = None
         self._stub: Any = None
+        self._lock = threading.Lock()
+
+    def clone(self, timeout: float | None = None) -> Connection:
+        """Another connection to the same server, on its own channel (for background work)."""
+        return Connection(self.address, self.timeout if timeout is None else timeout, self._credentials)
 
     @property
     def stub(self) -> Any:
-        if self._stub is None:
-            from .api import sdamanager_pb2_grpc
+        with self._lock:
+            if self._stub is None:
+                from .api import sdamanager_pb2_grpc
 
-            options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                       ("grpc.enable_http_proxy", 0)]
-            target = str(self.address)
-            if self._credentials is not None:
-                self._channel = grpc.secure_channel(target, self._credentials, options=options)
-            else:
-                self._channel = grpc.insecure_channel(target, options=options)
-            self._stub = sdamanager_pb2_grpc.SDAManagerStub(self._channel)
-        return self._stub
+                target = str(self.address)
+                if self._credentials is not None:
+                    self._channel = grpc.secure_channel(target, self._credentials, options=_CHANNEL_OPTIONS)
+                else:
+                    self._channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+                self._stub = sdamanager_pb2_grpc.SDAManagerStub(self._channel)
+            return self._stub
 
     def close(self) -> None:
-        if self._channel is not None:
-            self._channel.close()
-        self._channel = None
-        self._stub = None
+        with self._lock:
+            channel, self._channel, self._stub = self._channel, None, None
+        if channel is not None:
+            channel.close()
+
+    def _drop_channel(self) -> None:
+        """After "unreachable", the next call dials again at once instead of
+        waiting out the old channel's reconnect backoff."""
+        self.close()
 
     def call(self, method: str, request: Any) -> Any:
         """One unary call; raises ServerError or Unreachable."""
@@ -123,16 +146,20 @@ class Connection:
                 yield page
         except grpc.RpcError as err:
             if watchdog.expired:
+                self._drop_channel()
                 raise Unreachable(f"SDAManager at {self.address} did not answer within {self.timeout:g} s.") \
                     from None
             raise self._translate(err) from None
         finally:
             watchdog.stop()
+            # Ctrl-C, or a reader that stopped early: end the server's side too (a no-op once complete).
+            call.cancel()
 
     def _translate(self, err: grpc.RpcError) -> Exception:
         code = err.code() if hasattr(err, "code") else None
         detail = (err.details() if hasattr(err, "details") else "") or ""
         if code in _UNREACHABLE:
+            self._drop_channel()
             if code == grpc.StatusCode.DEADLINE_EXCEEDED:
                 return Unreachable(f"SDAManager at {self.address} did not answer within {self.timeout:g} s.")
             return Unreachable(f"Cannot connect to SDAManager at {self.address}.")
