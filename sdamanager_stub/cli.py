@@ -94,9 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def serve(args: argparse.Namespace) -> int:
+    from smclient.credentials import read_secret
+
     from .demo import Workload, seed_demo
     from .manager import new_manager
-    from .security import read_secret, server_credentials
+    from .security import server_credentials
     from .server import build_simulator
 
     host = args.host

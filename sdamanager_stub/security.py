@@ -5,29 +5,16 @@ authenticates with the customer's token itself) never need the secret."""
 from __future__ import annotations
 
 import hmac
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import grpc
 
-SECRET_METADATA = "x-sdamanager-admin-secret"
-SECRET_ENV = "SDAMANAGER_ADMIN_SECRET"
-SECRET_FILE_ENV = "SDAMANAGER_ADMIN_SECRET_FILE"
+from smclient.api import ADMIN_SECRET_METADATA as SECRET_METADATA
+
 VM_METHODS = frozenset({"RequestDevices", "ReportRunning", "FinishJob"})
 ADMIN_PREFIX = "/sdamanager.v1.SDAManager/"
-
-
-def read_secret(path: str | None) -> str | None:
-    """The admin secret from a file (first line) or $SDAMANAGER_ADMIN_SECRET; never from argv."""
-    path = path or os.environ.get(SECRET_FILE_ENV)
-    if path:
-        secret = Path(path).read_text(encoding="utf-8").strip()
-        if not secret:
-            raise ValueError(f"the admin secret file {path} is empty")
-        return secret
-    return os.environ.get(SECRET_ENV) or None
 
 
 class AdminSecret(grpc.ServerInterceptor):

@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run CMD (several separated by ';') and exit; only their output is printed")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="connect and call timeout in seconds (default 5)")
+    parser.add_argument("--tls-ca", metavar="PEM",
+                        help="connect with TLS, trusting this CA certificate (default: $SDAMANAGER_TLS_CA)")
+    parser.add_argument("--admin-secret-file", metavar="PATH",
+                        help="send the admin secret in this file (default: $SDAMANAGER_ADMIN_SECRET_FILE or "
+                             "$SDAMANAGER_ADMIN_SECRET); a secret is never given on the command line")
     parser.add_argument("--simulator", action="store_true",
                         help="start an embedded SDAManager simulator with a demo cluster and connect to it")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -43,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     timeout = args.timeout if args.timeout is not None else DEFAULT_TIMEOUT
     if not 0 < timeout <= 3600:
         print(f"moreh_smclient: invalid --timeout {timeout:g}: expected 0 < SECONDS <= 3600", file=sys.stderr)
+        return EXIT_USAGE
+    from .credentials import read_secret, tls_credentials
+
+    try:
+        credentials, secret = tls_credentials(args.tls_ca), read_secret(args.admin_secret_file)
+    except (OSError, ValueError) as err:
+        print(f"moreh_smclient: {err}", file=sys.stderr)
         return EXIT_USAGE
     simulator = None
     try:
@@ -60,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"moreh_smclient: cannot start the embedded simulator: {err}", file=sys.stderr)
         return EXIT_UNREACHABLE
 
-    connection = Connection(address, timeout=timeout)
+    connection = Connection(address, timeout=timeout, credentials=credentials, admin_secret=secret)
     try:
         if args.command is not None:
             return run_commands(connection, args.command)

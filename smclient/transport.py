@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 
+from .api import ADMIN_SECRET_METADATA
 from .errors import ServerError, Unreachable
 
 DEFAULT_HOST = "127.0.0.1"
@@ -87,38 +88,47 @@ def resolve_address(ip: str | None, port: str | int | None, env: dict[str, str] 
 
 
 class Connection:
-    """A lazily opened channel to SDAManager with bounded call times."""
+    """A lazily opened channel to SDAManager with bounded call times.
+
+    Calls go through generic multicallables made from the API's descriptor,
+    one per method on first use, rather than the generated stub: a one-shot
+    command then neither imports the stub module nor builds a callable for
+    each of the API's methods.
+    """
 
     def __init__(self, address: Address, timeout: float = DEFAULT_TIMEOUT,
-                 credentials: grpc.ChannelCredentials | None = None) -> None:
+                 credentials: grpc.ChannelCredentials | None = None, admin_secret: str | None = None) -> None:
         self.address = address
         self.timeout = timeout
         self._credentials = credentials
+        self._admin_secret = admin_secret
+        self._metadata = ((ADMIN_SECRET_METADATA, admin_secret),) if admin_secret else None
         self._channel: grpc.Channel | None = None
-        self._stub: Any = None
+        self._methods: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def clone(self, timeout: float | None = None) -> Connection:
         """Another connection to the same server, on its own channel (for background work)."""
-        return Connection(self.address, self.timeout if timeout is None else timeout, self._credentials)
+        return Connection(self.address, self.timeout if timeout is None else timeout, self._credentials,
+                          self._admin_secret)
 
-    @property
-    def stub(self) -> Any:
+    def _method(self, name: str) -> Any:
         with self._lock:
-            if self._stub is None:
-                from .api import sdamanager_pb2_grpc
-
+            if self._channel is None:
                 target = str(self.address)
                 if self._credentials is not None:
                     self._channel = grpc.secure_channel(target, self._credentials, options=_CHANNEL_OPTIONS)
                 else:
                     self._channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
-                self._stub = sdamanager_pb2_grpc.SDAManagerStub(self._channel)
-            return self._stub
+                self._methods = {}
+            method = self._methods.get(name)
+            if method is None:
+                method = self._methods[name] = _multicallable(self._channel, name)
+            return method
 
     def close(self) -> None:
         with self._lock:
-            channel, self._channel, self._stub = self._channel, None, None
+            channel, self._channel, self._methods = self._channel, None, {}
         if channel is not None:
             channel.close()
 
@@ -130,7 +140,7 @@ class Connection:
     def call(self, method: str, request: Any) -> Any:
         """One unary call; raises ServerError or Unreachable."""
         try:
-            return getattr(self.stub, method)(request, timeout=self.timeout)
+            return self._method(method)(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as err:
             raise self._translate(err) from None
 
@@ -138,7 +148,7 @@ class Connection:
         """Pages of a server-streaming call.  A big listing may stream for a
         while, so the bound is per page: each page must come within the
         timeout (and the whole listing within STREAM_LIMIT)."""
-        call = getattr(self.stub, method)(request, timeout=STREAM_LIMIT)
+        call = self._method(method)(request, timeout=STREAM_LIMIT, metadata=self._metadata)
         watchdog = _Watchdog(self.timeout, call.cancel)
         try:
             for page in call:
@@ -169,6 +179,19 @@ class Connection:
             return ServerError(detail or "SDAManager refused the credentials.", code="UNAUTHENTICATED")
         name = code.name if code is not None else "UNKNOWN"
         return ServerError(_one_line(detail) or f"SDAManager answered {name}.", code=name)
+
+
+def _multicallable(channel: grpc.Channel, name: str) -> Any:
+    """The callable for method `name` of sdamanager.v1.SDAManager on `channel`."""
+    from .api import sdamanager_pb2 as pb
+
+    method = pb.DESCRIPTOR.services_by_name["SDAManager"].methods_by_name[name]
+    path = f"/{method.containing_service.full_name}/{name}"
+    request_cls = getattr(pb, method.input_type.name)
+    response_cls = getattr(pb, method.output_type.name)
+    make = channel.unary_stream if method.server_streaming else channel.unary_unary
+    return make(path, request_serializer=request_cls.SerializeToString,
+                response_deserializer=response_cls.FromString)
 
 
 def _one_line(text: str) -> str:

@@ -10,10 +10,11 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from sdamanager_stub.manager import new_manager
-from sdamanager_stub.security import SECRET_METADATA, read_secret, server_credentials
+from sdamanager_stub.security import SECRET_METADATA, server_credentials
 from sdamanager_stub.server import create_server
 from smclient.api import sdamanager_pb2 as pb
 from smclient.api import sdamanager_pb2_grpc as pb_grpc
+from smclient.credentials import read_secret
 
 SECRET = "s3cr3t-for-tests"
 
@@ -95,5 +96,34 @@ def test_tls(certificate):
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel, pytest.raises(grpc.RpcError) as info:
             pb_grpc.SDAManagerStub(channel).ListSdaModels(pb.ListSdaModelsRequest(), timeout=5)
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        server.stop(0)
+
+
+def test_the_shell_sends_the_secret_and_trusts_the_ca(certificate, tmp_path, monkeypatch, capsys):
+    from smclient.cli import main
+
+    cert, key = certificate
+    server, port = create_server("127.0.0.1:0", new_manager(1, 2), admin_secret=SECRET,
+                                 credentials=server_credentials(str(cert), str(key)))
+    server.start()
+    monkeypatch.delenv("SDAMANAGER_ADMIN_SECRET", raising=False)
+    monkeypatch.delenv("SDAMANAGER_ADMIN_SECRET_FILE", raising=False)
+    try:
+        secret_file = tmp_path / "secret"
+        secret_file.write_text(SECRET + "\n")
+        base = ["--ip", "localhost", "--port", str(port), "--tls-ca", str(cert)]
+        assert main([*base, "--admin-secret-file", str(secret_file), "--command", "create token tls_user"]) == 0
+        assert capsys.readouterr().out.startswith("Create SDA Success (Token : ")
+        # without the secret: refused, exit 1, the reason on one line
+        assert main([*base, "--command", "show token"]) == 1
+        assert capsys.readouterr().err == ("Print list of Tokens failed. (This SDAManager needs the admin secret: "
+                                          "set SDAMANAGER_ADMIN_SECRET or --admin-secret-file on the client.)\n")
+        monkeypatch.setenv("SDAMANAGER_ADMIN_SECRET", SECRET)
+        assert main([*base, "--command", "show token"]) == 0
+        assert "tls_user" in capsys.readouterr().out
+        # without TLS the server cannot be reached
+        assert main(["--port", str(port), "--timeout", "2", "--command", "show token"]) == 3
+        assert capsys.readouterr().err == f"Cannot connect to SDAManager at 127.0.0.1:{port}.\n"
     finally:
         server.stop(0)
