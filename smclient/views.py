@@ -23,7 +23,15 @@ def enum_name(prefix: str, name: str) -> str:
 
 
 def _names(enum: Any, prefix: str) -> dict[int, str]:
-    return {v.number: enum_name(prefix, v.name) for v in enum.DESCRIPTOR.values if not v.name.endswith("UNSPECIFIED")}
+    return _Names({v.number: enum_name(prefix, v.name) for v in enum.DESCRIPTOR.values
+                   if not v.name.endswith("UNSPECIFIED")})
+
+
+class _Names(dict):
+    """Enum number -> name; a number this shell does not know shows as itself."""
+
+    def __missing__(self, number: int) -> str:
+        return str(number)
 
 
 ACCESS_LEVEL = _names(pb.AccessLevel, "ACCESS_LEVEL_")
@@ -72,7 +80,7 @@ TOKEN_COLUMNS = [
 def tokens_table(tokens: Iterable[Any]) -> Table:
     rows = [
         [t.value, t.description, str(t.current_sda) if t.current_sda else "", str(t.max_sda),
-         duplicable(t.duplicable), str(t.priority), ACCESS_LEVEL.get(t.access_level, ""),
+         duplicable(t.duplicable), str(t.priority), ACCESS_LEVEL[t.access_level],
          t.worker_execute_info, env_lines(t.env)]
         for t in tokens
     ]
@@ -145,10 +153,10 @@ BACKEND_COLUMNS = [
 def backends_table(backends: Iterable[Any]) -> Table:
     rows = []
     for b in backends:
-        pairs = [(str(d.index), DEVICE_STATUS.get(d.status, "")) for d in b.devices]
+        pairs = [(str(d.index), DEVICE_STATUS[d.status]) for d in b.devices]
         # The default group shows blank, as in the guide's sample.
         group = b.group_name if b.group_id else ""
-        rows.append([str(b.id), b.name, b.ip, group, BACKEND_STATUS.get(b.status, ""), pairs[0::2], pairs[1::2]])
+        rows.append([str(b.id), b.name, b.ip, group, BACKEND_STATUS[b.status], pairs[0::2], pairs[1::2]])
     return Table(BACKEND_COLUMNS, rows)
 
 
@@ -159,7 +167,7 @@ JOB_COLUMNS = [Column("FeID", RIGHT), Column("Token"), Column("PRY", RIGHT), Col
 
 
 def jobs_table(jobs: Iterable[Any]) -> Table:
-    rows = [[str(j.feid), j.token, str(j.priority), JOB_STATUS.get(j.status, ""), str(j.client_pid),
+    rows = [[str(j.feid), j.token, str(j.priority), JOB_STATUS[j.status], str(j.client_pid),
              j.process_name, when(j.start_time)] for j in jobs]
     return Table(JOB_COLUMNS, rows)
 
@@ -172,7 +180,7 @@ def job_detail_table(job: Any) -> Table:
         ["Token name", job.token_description],
         ["SDA", str(job.sda_id) if job.sda_id else ""],
         ["Priority", str(job.priority)],
-        ["Status", JOB_STATUS.get(job.status, "")],
+        ["Status", JOB_STATUS[job.status]],
         ["Client", job.client],
         ["Client PID", str(job.client_pid)],
         ["Process name", job.process_name],
@@ -199,7 +207,7 @@ def history_table(jobs: Sequence[Any], devices: bool = False) -> Table:
         columns += [Column("Device count", RIGHT), Column("Device Information")]
     rows = []
     for j in jobs:
-        row: list[Any] = [str(j.feid), j.token, str(j.priority), JOB_STATUS.get(j.status, ""), str(j.client_pid),
+        row: list[Any] = [str(j.feid), j.token, str(j.priority), JOB_STATUS[j.status], str(j.client_pid),
                           j.process_name, when(j.request_time), when(j.start_time), when(j.end_time)]
         if devices:
             row += [str(j.device_count),
