@@ -508,17 +508,16 @@ def _next_words(grammar: Grammar, words: Sequence[str]) -> dict[str, tuple[Comma
     for command in grammar.commands:
         if command.hidden:
             continue
-        for name in (command.words, *command.aliases):
-            name = tuple(w.lower() for w in name)
-            if len(name) <= n or name[:n] != typed:
-                continue
-            word = name[n]
-            exact, rest = found.get(word, (None, []))
-            if len(name) == n + 1:
-                exact = command
-            else:
-                rest.append(" ".join(name[n + 1:]))
-            found[word] = (exact, rest)
+        name = tuple(w.lower() for w in command.words)
+        if len(name) <= n or name[:n] != typed:
+            continue
+        word = name[n]
+        exact, rest = found.get(word, (None, []))
+        if len(name) == n + 1:
+            exact = command
+        else:
+            rest.append(" ".join(name[n + 1:]))
+        found[word] = (exact, rest)
     return found
 
 

@@ -7,7 +7,7 @@ differ only in where lines come from and where the outcome is printed.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .commands import CLEAR_WORDS, EXIT_WORDS, GRAMMAR, HELP_WORDS, help_text
 from .errors import EXIT_OK, EXIT_REFUSED, ServerError, SmclientError, UsageError
@@ -19,8 +19,7 @@ from .transport import Connection
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     output: str = ""  # for stdout ("" prints nothing)
     error: str = ""  # one line for stderr
     status: int = EXIT_OK

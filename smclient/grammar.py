@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from enum import Enum
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import UsageError
 
@@ -38,8 +37,7 @@ def is_int(text: str) -> bool:
     return _INT.fullmatch(text) is not None
 
 
-@dataclass(frozen=True)
-class Arg:
+class Arg(NamedTuple):
     """One argument of a command, in the order of its usage line."""
 
     label: str  # how the usage line and error messages name it
@@ -115,14 +113,16 @@ class Arg:
         return value
 
 
+# Plain named tuples rather than dataclasses: the table is built on every
+# start of a one-shot command, and tuples are much cheaper to define and make.
+
 # Binds the words after the command's own words to argument values; the
 # default binds them in order.  A few commands accept two argument orders
 # (the guide's and the manual's) and bind with a function of their own.
 Binder = Callable[["Command", list[str]], dict[str, Any]]
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     words: tuple[str, ...]
     description: str  # the help listing's description
     usage: str | None = None  # the help listing's usage, without "(usages : ...)"
@@ -131,7 +131,6 @@ class Command:
     title: str | None = None  # base of "<title> success." / "<title> failed. (...)"
     hidden: bool = False  # the guide's variants, not in the original's listing
     binder: Binder | None = None
-    aliases: tuple[tuple[str, ...], ...] = field(default=())
 
     @property
     def name(self) -> str:
@@ -203,14 +202,12 @@ def _at_comment(lexer: shlex.shlex) -> bool:
     return stripped.startswith("#") and not lexer.pushback
 
 
-@dataclass(frozen=True)
-class Invocation:
+class Invocation(NamedTuple):
     command: Command
     args: SimpleNamespace
 
 
-@dataclass(frozen=True)
-class HelpRequest:
+class HelpRequest(NamedTuple):
     """`COMMAND ?`: the commands whose words start with `words`."""
 
     words: tuple[str, ...]
@@ -224,11 +221,10 @@ class Grammar:
         self.commands: list[Command] = list(commands)
         self._by_words: dict[tuple[str, ...], Command] = {}
         for command in self.commands:
-            for words in (command.words, *command.aliases):
-                key = tuple(w.lower() for w in words)
-                if key in self._by_words:
-                    raise ValueError(f"two commands are named {' '.join(key)!r}")
-                self._by_words[key] = command
+            key = tuple(w.lower() for w in command.words)
+            if key in self._by_words:
+                raise ValueError(f"two commands are named {' '.join(key)!r}")
+            self._by_words[key] = command
         self._longest = max(len(k) for k in self._by_words)
 
     def visible(self) -> list[Command]:

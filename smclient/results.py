@@ -2,13 +2,13 @@
 
 Handlers never print.  They return a :class:`Table` or a :class:`Message`
 (or a list of them), and :mod:`smclient.render` turns that into the
-original's text.  Failures are raised as :class:`smclient.errors.CommandError`
+original's text.  Failures are raised as :class:`smclient.errors.SmclientError`
 subclasses, never returned.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # A cell is one line of text, several lines (a multi-line cell), or, in a
 # column with ``parts > 1``, a tuple of ``parts`` strings per line (the nested
@@ -19,26 +19,33 @@ LEFT = "L"
 RIGHT = "R"
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     header: str
     align: str = LEFT  # LEFT or RIGHT, for the data (headers are centred)
     parts: int = 1  # >1: each line of a cell is a tuple of `parts` sub-cells
 
 
-@dataclass
 class Table:
-    columns: list[Column]
-    rows: list[list[Cell]] = field(default_factory=list)
+    """Columns and rows; rows may grow after the table is made."""
+
+    __slots__ = ("columns", "rows")
+
+    def __init__(self, columns: list[Column], rows: list[list[Cell]] | None = None) -> None:
+        self.columns = columns
+        self.rows = rows if rows is not None else []
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Table) and (self.columns, self.rows) == (other.columns, other.rows)
+
+    def __repr__(self) -> str:
+        return f"Table(columns={self.columns!r}, rows={self.rows!r})"
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     text: str
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(NamedTuple):
     """A command that succeeded with something the operator should know:
     printed after the command's "<title> success." line."""
 

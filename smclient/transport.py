@@ -11,8 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 
@@ -44,8 +43,7 @@ _CHANNEL_OPTIONS = [
 _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
-@dataclass(frozen=True)
-class Address:
+class Address(NamedTuple):
     host: str
     port: int
 
