@@ -8,7 +8,6 @@ or from $SDAMANAGER_ADMIN_SECRET.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 SECRET_ENV = "SDAMANAGER_ADMIN_SECRET"
 SECRET_FILE_ENV = "SDAMANAGER_ADMIN_SECRET_FILE"
@@ -19,7 +18,8 @@ def read_secret(path: str | None = None) -> str | None:
     """The admin secret from a file (its first line) or the environment; None if none is set."""
     path = path or os.environ.get(SECRET_FILE_ENV)
     if path:
-        secret = Path(path).read_text(encoding="utf-8").strip()
+        with open(path, encoding="utf-8") as file:  # not pathlib: this runs at every start
+            secret = file.read().strip()
         if not secret:
             raise ValueError(f"the admin secret file {path} is empty")
         return secret
@@ -33,4 +33,5 @@ def tls_credentials(ca_path: str | None = None):  # type: ignore[no-untyped-def]
         return None
     import grpc
 
-    return grpc.ssl_channel_credentials(root_certificates=Path(ca_path).read_bytes())
+    with open(ca_path, "rb") as file:
+        return grpc.ssl_channel_credentials(root_certificates=file.read())
