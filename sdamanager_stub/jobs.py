@@ -100,12 +100,23 @@ class JobRules:
                 job = self.jobs[feid]
                 placement = self._place(job, key)
                 if placement is None:
+                    if key >= 0 and job.device_count > self._capacity(job.backend_group_id):
+                        # Its group lost backends since it was queued: it could never run,
+                        # and at the head it would hold up every job behind it for ever.
+                        self._end_job(job, JobStatus.CANCELED,
+                                      f"backend group {job.backend_group_id} no longer has "
+                                      f"{job.device_count} devices")
+                        continue
                     break  # head-of-line: the jobs behind it wait
                 queue.remove(feid)
                 del self._pool[feid]
                 self._allocate(job, placement, at)
             if not queue:
                 del self.queues[key]
+
+    def _capacity(self: Any, group_id: int) -> int:
+        """Every device of a backend group, whatever its state: what a job could ever get there."""
+        return sum(len(b.devices) for b in self.backends_in_group(group_id))
 
     def _place(self: Any, job: Job, key: int) -> list[tuple[int, int]] | None:
         if key < 0:  # a reserved SDA: its own devices, all of them
@@ -200,7 +211,7 @@ class JobRules:
             raise FailedPrecondition(f"SDA {sda.id} is already in use and may be used {allowed}.")
         model = self.models[sda.model_id]
         group_id = self.backend_group_of(sda)
-        capacity = sum(len(b.devices) for b in self.backends_in_group(group_id))
+        capacity = self._capacity(group_id)
         if not sda.reserved and model.devices > capacity:
             raise FailedPrecondition(
                 f"SDAModel {model.id} ({model.name}) needs {model.devices} devices; backend group "
