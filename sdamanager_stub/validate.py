@@ -40,12 +40,6 @@ def priority(value: int) -> int:
     return int_range("Priority", value, PRIORITY_MIN, PRIORITY_MAX)
 
 
-def positive_id(what: str, value: int) -> int:
-    if value <= 0:
-        raise InvalidArgument(f"{what} must be a positive id (got {value}).")
-    return value
-
-
 def name(what: str, value: str) -> str:
     """Names of groups, models and backends: no spaces or commas (lists are comma-separated)."""
     if not value:
