@@ -129,3 +129,22 @@ def test_every_rpc_answers_hostile_values_with_a_clear_status(server, method):
     health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
     assert health.status == health_pb2.HealthCheckResponse.SERVING
     assert_consistent(manager)
+
+
+def test_huge_and_malformed_messages_are_refused_without_harm(server):
+    channel, manager = server
+    before = len(manager.tokens)
+    raw = channel.unary_unary(f"/{SERVICE.full_name}/CreateToken", request_serializer=lambda b: b,
+                              response_deserializer=lambda b: b)
+    huge = pb.CreateTokenRequest(description="x" * (5 * 1024 * 1024)).SerializeToString()
+    with pytest.raises(grpc.RpcError) as info:
+        raw(huge, timeout=20)
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    for garbage in (b"\xff" * 64, b"\x0a\xff\xff\xff\xff\x0f", b"\x12\x05abc"):
+        with pytest.raises(grpc.RpcError) as info:
+            raw(garbage, timeout=20)
+        assert info.value.code() != grpc.StatusCode.OK
+    assert len(manager.tokens) == before
+    health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    assert_consistent(manager)
