@@ -1,9 +1,57 @@
-"""The state invariants every test of hostile or concurrent use checks afterwards."""
+"""Shared checks of the simulator's state: its invariants, a snapshot to compare
+before and after, and how a refused operation must look."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
 from sdamanager_stub.entities import DeviceStatus, JobStatus
+from sdamanager_stub.errors import DomainError
 from sdamanager_stub.manager import SDAManager
+
+STATE_FIELDS = ("tokens", "sdas", "models", "model_groups", "backends", "backend_groups",
+                "user_groups", "memberships", "jobs", "history", "versions")
+
+
+def snapshot(mgr: SDAManager) -> dict[str, Any]:
+    """Every record, the id counters and the scheduler's own state (queues, timeline).
+
+    The event log is left out: a refusal is recorded there on purpose.
+    """
+    state: dict[str, Any] = {name: getattr(mgr, name) for name in STATE_FIELDS}
+    state["next ids"] = {kind: value for kind, value in mgr._next.items() if kind != "event"}
+    state["queues"] = {key: list(q.ordered()) for key, q in mgr.queues.items()}
+    state["pool of"] = mgr._pool
+    state["timeline"] = sorted(mgr._timeline)
+    state["clean until"] = mgr._clean_until
+    state["ready at"] = mgr._ready_at
+    return copy.deepcopy(state)
+
+
+def refused(mgr: SDAManager, exc: type[DomainError], call: Callable[..., Any], *args: Any,
+            reason: str | None = None, contains: str | None = None, **kwargs: Any) -> DomainError:
+    """Run a call that must be refused; check class, reason, unchanged state and the log."""
+    mgr.advance()  # whatever is due happens first, so the refusal itself must change nothing
+    before = snapshot(mgr)
+    events = len(mgr.events)
+    with pytest.raises(DomainError) as info:
+        call(*args, **kwargs)
+    err = info.value
+    assert type(err) is exc, f"{type(err).__name__}: {err}"
+    if reason is not None:
+        assert str(err) == reason
+    if contains is not None:
+        assert contains in str(err), str(err)
+    assert str(err), "a refusal must say why"
+    assert snapshot(mgr) == before, "a refused operation changed the state"
+    assert len(mgr.events) == events + 1
+    assert mgr.events[-1].result == f"FAILED: {err}"
+    assert mgr.events[-1].action == call.__name__.upper()
+    return err
 
 
 def assert_consistent(m: SDAManager) -> None:

@@ -17,6 +17,7 @@ import threading
 from typing import Any
 
 import pytest
+from invariants import refused
 
 from sdamanager_stub import validate
 from sdamanager_stub.entities import (
@@ -61,41 +62,6 @@ def clock() -> FakeClock:
 def m(clock: FakeClock) -> SDAManager:
     """4 backends x 8 devices, the guide's 13 models, a fake clock."""
     return new_manager(backends=4, devices=8, clock=clock)
-
-
-STATE_FIELDS = ("tokens", "sdas", "models", "model_groups", "backends", "backend_groups",
-                "user_groups", "memberships", "jobs", "history", "versions")
-
-
-def snapshot(mgr: SDAManager) -> dict[str, Any]:
-    """Every record of the state (dataclasses compare field by field) and the id counters.
-
-    The event log is left out: a refusal is recorded there on purpose.
-    """
-    state = {name: getattr(mgr, name) for name in STATE_FIELDS}
-    state["next ids"] = {kind: value for kind, value in mgr._next.items() if kind != "event"}
-    return copy.deepcopy(state)
-
-
-def refused(mgr: SDAManager, exc: type[DomainError], call, *args: Any,
-            reason: str | None = None, contains: str | None = None, **kwargs: Any) -> DomainError:
-    """Run a call that must be refused; check class, reason, unchanged state and the log."""
-    before = snapshot(mgr)
-    events = len(mgr.events)
-    with pytest.raises(DomainError) as info:
-        call(*args, **kwargs)
-    err = info.value
-    assert type(err) is exc, f"{type(err).__name__}: {err}"
-    if reason is not None:
-        assert str(err) == reason
-    if contains is not None:
-        assert contains in str(err), str(err)
-    assert str(err), "a refusal must say why"
-    assert snapshot(mgr) == before, "a refused operation changed the state"
-    assert len(mgr.events) == events + 1
-    assert mgr.events[-1].result == f"FAILED: {err}"
-    assert mgr.events[-1].action == call.__name__.upper()
-    return err
 
 
 def token(mgr: SDAManager, description: str = "team", priority: int = 0) -> str:

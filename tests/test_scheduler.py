@@ -18,7 +18,6 @@ go to the history with their end time and final status.
 
 from __future__ import annotations
 
-import copy
 import math
 import random
 from collections import Counter
@@ -27,6 +26,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from invariants import refused, snapshot
 
 from sdamanager_stub.entities import BackendStatus, DeviceStatus, Job, JobStatus
 from sdamanager_stub.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
@@ -76,41 +76,6 @@ def clock() -> FakeClock:
 def m(clock: FakeClock) -> SDAManager:
     """4 backends x 8 devices, no delays."""
     return make(clock)
-
-
-STATE_FIELDS = ("tokens", "sdas", "models", "model_groups", "backends", "backend_groups",
-                "user_groups", "memberships", "jobs", "history", "versions")
-
-
-def snapshot(mgr: SDAManager) -> dict[str, Any]:
-    """Every record, the id counters and the scheduler's own state (queues, timeline)."""
-    state: dict[str, Any] = {name: getattr(mgr, name) for name in STATE_FIELDS}
-    state["next ids"] = {kind: value for kind, value in mgr._next.items() if kind != "event"}
-    state["queues"] = {key: list(q.ordered()) for key, q in mgr.queues.items()}
-    state["pool of"] = mgr._pool
-    state["timeline"] = sorted(mgr._timeline)
-    state["clean until"] = mgr._clean_until
-    state["ready at"] = mgr._ready_at
-    return copy.deepcopy(state)
-
-
-def refused(mgr: SDAManager, exc: type[DomainError], call, *args: Any,
-            contains: str | None = None, **kwargs: Any) -> DomainError:
-    """Run a call that must be refused; check class, reason, unchanged state and the log."""
-    mgr.advance()  # whatever is due happens first, so the refusal itself must change nothing
-    before = snapshot(mgr)
-    events = len(mgr.events)
-    with pytest.raises(DomainError) as info:
-        call(*args, **kwargs)
-    err = info.value
-    assert type(err) is exc, f"{type(err).__name__}: {err}"
-    if contains is not None:
-        assert contains in str(err), str(err)
-    assert str(err), "a refusal must say why"
-    assert snapshot(mgr) == before, "a refused operation changed the state"
-    assert len(mgr.events) == events + 1
-    assert mgr.events[-1].result == f"FAILED: {err}"
-    return err
 
 
 def user(m: SDAManager, model: int, priority: int = 0, group: int = 0, duplicable: int | None = None,
