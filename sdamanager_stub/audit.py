@@ -6,11 +6,12 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .entities import Token
-from .errors import DomainError
+from .errors import DomainError, Internal
 
 # Who is asking (e.g. "ipv4:127.0.0.1:50312"); the server sets it per call so
 # the event log can say where a change came from.
@@ -38,15 +39,22 @@ def change(fn: F) -> F:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         bound = signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
-        request = {k: v for k, v in bound.arguments.items() if k != "self"}
-        token = request.get("token", "")
+        arguments = {k: v for k, v in bound.arguments.items() if k != "self"}
+        token = arguments.get("token", "")
         token = token if isinstance(token, str) else ""
         with self.lock:
-            self.advance()
-            # One instant per change, so replaying the journal gives the same times.
+            if self.journal_broken:
+                # Memory may hold a change the file lacks: accept nothing more until a
+                # restart rebuilds the state from what was saved.
+                raise Internal(f"The state file failed earlier ({self.journal_broken}): restart the simulator.")
+            # One instant per change, frozen before anything else looks at the clock,
+            # so replaying the journal at that instant does exactly the same.
             now = self.clock()
             real_clock, self.clock = self.clock, (lambda: now)
+            # As JSON once, for both the event log and the journal.
+            request = json.dumps(arguments, default=json_default, ensure_ascii=False)
             try:
+                self.advance()
                 try:
                     result = fn(self, *args, **kwargs)
                 except DomainError as err:

@@ -95,14 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def serve(args: argparse.Namespace) -> int:
     from smclient.credentials import read_secret
+    from smclient.transport import Address
 
     from .demo import Workload, seed_demo
+    from .errors import DomainError
     from .manager import new_manager
     from .security import server_credentials
     from .server import build_simulator
 
     host = args.host
-    address = f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}"
+    address = str(Address(host, args.port))
     manager = new_manager(args.backends, args.devices, prepare_seconds=args.prepare_seconds,
                           clean_seconds=args.clean_seconds)
     store = None
@@ -120,7 +122,8 @@ def serve(args: argparse.Namespace) -> int:
             return 1
         if not fresh:
             print(f"sdamanager-stub: state from {path} ({len(manager.backends)} backends, "
-                  f"{len(manager.tokens)} tokens); --backends/--devices apply to new state files only",
+                  f"{len(manager.tokens)} tokens, devices prepare {manager.prepare_seconds:g} s and clean "
+                  f"{manager.clean_seconds:g} s); --backends, --devices and the delays shape new state files only",
                   file=sys.stderr)
     try:
         secret = read_secret(args.admin_secret_file)
@@ -139,7 +142,12 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     workload = None
     if args.demo:
-        tokens = seed_demo(manager) if not manager.tokens else list(manager.tokens)
+        try:
+            tokens = seed_demo(manager) if not manager.tokens else list(manager.tokens)
+        except DomainError as err:  # a state file with groups of the same names
+            print(f"sdamanager-stub: cannot seed the demo in this state ({err}); using its tokens",
+                  file=sys.stderr)
+            tokens = list(manager.tokens)
         workload = Workload(manager, tokens)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

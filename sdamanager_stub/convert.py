@@ -94,12 +94,13 @@ class Converter:
         self._running: Counter[str] | None = None
         self._token_groups: dict[str, list[int]] | None = None
         self._jobs_by_sda: dict[int, list[Job]] | None = None
+        self._backends_by_group: dict[int, list[pb.BackendRef]] | None = None
 
     # ---- tokens
     def token(self, t: Token) -> pb.Token:
         if self._sda_counts is None:
             self._sda_counts = Counter(s.token for s in self.m.sdas.values())
-            self._running = Counter(j.token for j in self.m.jobs.values() if j.placement)
+            self._running = Counter(j.token for j in self.m.holding_jobs())
             groups: dict[str, list[int]] = {}
             for g in self.m.user_groups.values():
                 for member in g.tokens:
@@ -138,9 +139,8 @@ class Converter:
     def _sda_jobs(self) -> dict[int, list[Job]]:
         if self._jobs_by_sda is None:
             self._jobs_by_sda = {}
-            for job in self.m.jobs.values():
-                if job.placement:
-                    self._jobs_by_sda.setdefault(job.sda_id, []).append(job)
+            for job in self.m.holding_jobs():
+                self._jobs_by_sda.setdefault(job.sda_id, []).append(job)
         return self._jobs_by_sda
 
     def sda(self, s: Sda) -> pb.Sda:
@@ -195,9 +195,11 @@ class Converter:
         )
 
     def backend_group(self, g: BackendGroup) -> pb.BackendGroup:
-        members = sorted(self.m.backends_in_group(g.id), key=lambda b: b.id)
-        return pb.BackendGroup(id=g.id, name=g.name,
-                               backends=[pb.BackendRef(id=b.id, name=b.name) for b in members])
+        if self._backends_by_group is None:  # one pass over the backends for all groups
+            self._backends_by_group = {}
+            for b in sorted(self.m.backends.values(), key=lambda b: b.id):
+                self._backends_by_group.setdefault(b.group_id, []).append(pb.BackendRef(id=b.id, name=b.name))
+        return pb.BackendGroup(id=g.id, name=g.name, backends=self._backends_by_group.get(g.id, []))
 
     # ---- groups
     @staticmethod

@@ -66,6 +66,7 @@ class Workload:
                  mean_seconds: float = 90.0, busy: float = 0.8) -> None:
         self.m = manager
         self.tokens = tokens
+        self._mine = set(tokens)
         self.rng = random.Random(seed)
         self.mean = mean_seconds
         self.busy = busy  # chance an idle customer submits on a step
@@ -79,6 +80,9 @@ class Workload:
             m.advance()
             now = m.clock()
             live = {j.token for j in m.jobs.values()}
+            for job in m.jobs.values():  # jobs from before a restart get a VM that ends them too
+                if job.feid not in self._ends and job.token in self._mine:
+                    self._ends[job.feid] = now + rng.expovariate(1 / self.mean)
             for feid, end in list(self._ends.items()):
                 job = m.jobs.get(feid)
                 if job is None:

@@ -105,7 +105,7 @@ class JobRules:
                         # and at the head it would hold up every job behind it for ever.
                         self._end_job(job, JobStatus.CANCELED,
                                       f"backend group {job.backend_group_id} no longer has "
-                                      f"{job.device_count} devices")
+                                      f"{job.device_count} devices", at=at)
                         continue
                     break  # head-of-line: the jobs behind it wait
                 queue.remove(feid)
@@ -153,9 +153,9 @@ class JobRules:
         job.status = JobStatus.RUNNING
         job.start_time = at
 
-    def _end_job(self: Any, job: Job, status: JobStatus, reason: str) -> None:
-        """Take a live job off its devices (they go to CLEANING) and into the history."""
-        now = self.clock()
+    def _end_job(self: Any, job: Job, status: JobStatus, reason: str, at: float | None = None) -> None:
+        """Take a live job off its devices (they go to CLEANING) and into the history, at `at` (now)."""
+        now = self.clock() if at is None else at
         key = self._pool.pop(job.feid, None)
         if key is not None:
             self.queues[key].remove(job.feid)
@@ -255,6 +255,11 @@ class JobRules:
         return job
 
     # ------------------------------------------------------------------ the admin side
+
+    def holding_jobs(self: Any) -> list[Job]:
+        """The live jobs that hold devices now (SUMMITED or RUNNING): what "running" means
+        for `show token running`, `show sda running` and the listings' counts."""
+        return [j for j in self.jobs.values() if j.placement]
 
     def job(self: Any, feid: int) -> Job:
         try:

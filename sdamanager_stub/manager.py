@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import json
+import logging
 import secrets
 import sqlite3
 import threading
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import validate
-from .audit import change, json_default, plural, request_peer
+from .audit import change, plural, request_peer
 from .entities import (
     DEFAULT_BACKEND_GROUP_ID,
     DEFAULT_BACKEND_GROUP_NAME,
@@ -56,6 +56,8 @@ from .scheduler import choose_devices
 
 if TYPE_CHECKING:
     from .store import Store
+
+log = logging.getLogger(__name__)
 
 EVENT_LOG_LIMIT = 100_000
 
@@ -107,6 +109,7 @@ class SDAManager(JobRules):
         JobRules.__init__(self, prepare_seconds, clean_seconds)
         self.journal: Store | None = None  # the durable journal; None keeps the state in memory only
         self.replay_token: str | None = None  # while replaying: the token value create_token made then
+        self.journal_broken = ""  # why the journal failed; changes are refused from then on
 
     # ------------------------------------------------------------------ helpers
 
@@ -115,28 +118,24 @@ class SDAManager(JobRules):
         self._next[kind] = value + 1
         return value
 
-    def _record(self, action: str, token: str, request: dict[str, Any], result: str) -> None:
-        self.events.append(
-            Event(
-                id=self._new_id("event"),
-                time=self.clock(),
-                token=token,
-                action=action,
-                request=json.dumps(request, default=json_default, ensure_ascii=False),
-                result=result,
-                peer=request_peer.get(),
-            )
-        )
+    def _record(self, action: str, token: str, request: str, result: str) -> None:
+        """One event of the log; `request` is the change's arguments as JSON."""
+        self.events.append(Event(self._new_id("event"), self.clock(), token, action, request, result,
+                                 request_peer.get()))
 
     def restore_event(self, when: float, token: str, action: str, request: str, result: str, peer: str) -> None:
         """Put a refused attempt read back from the journal into the event log."""
         self.events.append(Event(self._new_id("event"), when, token, action, request, result, peer))
 
-    def _journal(self, when: float, kind: str, action: str, request: dict[str, Any], **extra: str) -> None:
+    def _journal(self, when: float, kind: str, action: str, request: str, **extra: str) -> None:
         assert self.journal is not None
         try:
             self.journal.record(when, kind, action, request, **extra)
         except sqlite3.Error as err:
+            if kind == "refused":  # nothing changed: the refusal's own reason stands
+                log.error("could not save a refused attempt to the state file: %s", err)
+                return
+            self.journal_broken = str(err)
             raise Internal(f"The state could not be saved ({err}): the change is not acknowledged.") from None
 
     def token(self, value: str) -> Token:
@@ -343,7 +342,7 @@ class SDAManager(JobRules):
         with self.lock:
             tokens = list(self.tokens.values())
             if running_only:
-                running = {j.token for j in self.jobs.values() if j.placement}
+                running = {j.token for j in self.holding_jobs()}
                 tokens = [t for t in tokens if t.value in running]
             return tokens
 
@@ -434,6 +433,9 @@ class SDAManager(JobRules):
             if not tok.current_sda:
                 raise FailedPrecondition("The token has no SDA: create one first (create sda).")
             sda = self.sda(tok.current_sda)
+        if not model_group_id and sda.model_group_id in self.model_groups \
+                and model_id in self.model_groups[sda.model_group_id].model_ids:
+            model_group_id = sda.model_group_id  # no group given: it stays in its own if it can
         group_id = self._check_model_access(token, model_id, model_group_id)
         if sda.reserved and (model_id, group_id) != (sda.model_id, sda.model_group_id):
             self._move_reservation(sda, model_id, group_id)
@@ -488,7 +490,7 @@ class SDAManager(JobRules):
                 self.token(token)
             sdas = [s for s in self.sdas.values() if not token or s.token == token]
             if running_only:
-                running = {j.sda_id for j in self.jobs.values() if j.placement}
+                running = {j.sda_id for j in self.holding_jobs()}
                 sdas = [s for s in sdas if s.id in running]
             if by_token:
                 sdas.sort(key=lambda s: (s.token, s.id))
@@ -637,12 +639,15 @@ class SDAManager(JobRules):
         ip = validate.ip(ip)
         validate.int_range("Device count", device_count, 1, validate.DEVICES_PER_BACKEND_LIMIT)
         self._unique_name("A backend", name, self.backends.values())
-        for b in self.backends.values():
-            if b.ip == ip:
-                raise AlreadyExists(f"Backend {b.id} ({b.name}) already has ip {ip}.")
+        self._unique_ip(ip)
         backend = Backend(self._new_id("backend"), name, ip, devices=[Device(k) for k in range(device_count)])
         self.backends[backend.id] = backend
         return backend
+
+    def _unique_ip(self, ip: str, skip: Backend | None = None) -> None:
+        for b in self.backends.values():
+            if b is not skip and b.ip == ip:
+                raise AlreadyExists(f"Backend {b.id} ({b.name}) already has ip {ip}.")
 
     def _holders(self, backend: Backend) -> list[str]:
         held = []
@@ -676,9 +681,7 @@ class SDAManager(JobRules):
     def update_backend_ip(self, backend_id: int, ip: str) -> Backend:
         backend = self.backend(backend_id)
         ip = validate.ip(ip)
-        for b in self.backends.values():
-            if b is not backend and b.ip == ip:
-                raise AlreadyExists(f"Backend {b.id} ({b.name}) already has ip {ip}.")
+        self._unique_ip(ip, skip=backend)
         backend.ip = ip
         return backend
 
@@ -702,7 +705,8 @@ class SDAManager(JobRules):
     def _set_device(self, backend: Backend, device: Device, status: DeviceStatus) -> None:
         if not isinstance(status, DeviceStatus):
             raise InvalidArgument("Device status must be SHUTDOWN, IDLE, PREPARING, PROCESSING or CLEANING.")
-        if device.job_id and status in (DeviceStatus.IDLE, DeviceStatus.SHUTDOWN):
+        # A job's devices are PREPARING or PROCESSING; nothing else may be forced on them.
+        if device.job_id and status not in (DeviceStatus.PREPARING, DeviceStatus.PROCESSING):
             raise FailedPrecondition(
                 f"Device {device.index} of backend {backend.id} is held by job {device.job_id}: "
                 f"release the job first (release {device.job_id})."
@@ -722,7 +726,7 @@ class SDAManager(JobRules):
     @change
     def update_all_device_status(self, backend_id: int, status: DeviceStatus) -> Backend:
         backend = self.backend(backend_id)
-        if status in (DeviceStatus.IDLE, DeviceStatus.SHUTDOWN):
+        if status not in (DeviceStatus.PREPARING, DeviceStatus.PROCESSING):
             held = [d for d in backend.devices if d.job_id]
             if held:  # all or nothing: refuse before changing any device
                 self._set_device(backend, held[0], status)

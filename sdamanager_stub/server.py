@@ -13,6 +13,7 @@ from grpc_reflection.v1alpha import reflection
 
 from smclient.api import sdamanager_pb2 as pb
 from smclient.api import sdamanager_pb2_grpc as pb_grpc
+from smclient.transport import Address
 
 from .manager import SDAManager, new_manager
 from .security import AdminSecret
@@ -35,7 +36,7 @@ class Simulator:
 
     @property
     def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return str(Address(self.host, self.port))
 
     def start(self) -> None:
         self.server.start()

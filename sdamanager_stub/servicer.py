@@ -65,6 +65,14 @@ def status_for(err: DomainError) -> grpc.StatusCode:
     return grpc.StatusCode.FAILED_PRECONDITION
 
 
+def _abort(context: grpc.ServicerContext, err: Exception, method: str) -> None:
+    if isinstance(err, DomainError):
+        context.abort(status_for(err), str(err))
+    # Only reachable through a bug in a conversion; say so plainly.
+    log.exception("bad request to %s", method)
+    context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid request: {err}")
+
+
 def rpc(fn: F) -> F:
     """Record the caller for the event log and turn domain errors into statuses."""
 
@@ -73,12 +81,8 @@ def rpc(fn: F) -> F:
         token = request_peer.set(context.peer() or "")
         try:
             return fn(self, request, context)
-        except DomainError as err:
-            context.abort(status_for(err), str(err))
-        except (ValueError, OverflowError, TypeError) as err:
-            # Only reachable through a bug in a conversion; say so plainly.
-            log.exception("bad request to %s", fn.__name__)
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid request: {err}")
+        except (DomainError, ValueError, OverflowError, TypeError) as err:
+            _abort(context, err, fn.__name__)
         finally:
             request_peer.reset(token)
 
@@ -92,8 +96,8 @@ def stream(fn: F) -> F:
     def streaming(self: Servicer, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         try:
             yield from fn(self, request, context)
-        except DomainError as err:
-            context.abort(status_for(err), str(err))
+        except (DomainError, ValueError, OverflowError, TypeError) as err:
+            _abort(context, err, fn.__name__)
 
     return streaming  # type: ignore[return-value]
 
@@ -136,7 +140,8 @@ class Servicer(pb_grpc.SDAManagerServicer):
     # ---- server
     @rpc
     def GetServerVersion(self, request, context):
-        latest = next((v.version for v in self.m.versions.values() if v.latest), "")
+        with self.m.lock:
+            latest = next((v.version for v in self.m.versions.values() if v.latest), "")
         return pb.ServerVersion(name="SDAManager simulator", version=__version__, api_version="sdamanager.v1",
                                 start_time=timestamp(self.m.started), latest_client_version=latest)
 

@@ -1,8 +1,8 @@
 """The manager's whole state as plain JSON data, and back.
 
 Only state is captured; what derives from it (queues, the timeline of
-transitions) is rebuilt on restore.  Configuration (cluster size, delays)
-comes from the command line, not from here.
+transitions) is rebuilt on restore.  The devices' delays are kept by the
+store; the server's start time is not state.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ def _plain(value: Any) -> Any:
 def capture(m: SDAManager) -> dict[str, Any]:
     return {
         "next": dict(m._next),
-        "started": m.started,
         "tokens": [_plain(t) for t in m.tokens.values()],
         "sdas": [_plain(s) for s in m.sdas.values()],
         "models": [_plain(x) for x in m.models.values()],
@@ -80,7 +79,6 @@ def _job(d: dict[str, Any]) -> Job:
 def restore(m: SDAManager, s: dict[str, Any]) -> None:
     """Replace `m`'s state with snapshot `s` (the manager's configuration is kept)."""
     m._next = dict(s["next"])
-    m.started = s["started"]
     m.tokens = {d["value"]: Token(**{**d, "access_level": AccessLevel(d["access_level"])}) for d in s["tokens"]}
     m.sdas = {d["id"]: Sda(**{**d, "held": _pairs(d["held"])}) for d in s["sdas"]}
     m.models = {d["id"]: SdaModel(**d) for d in s["models"]}

@@ -20,20 +20,24 @@ transitions included), so the state comes back exactly.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sqlite3
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import snapshot
-from .audit import json_default, request_peer
+from .audit import request_peer
 from .errors import DomainError
 
 if TYPE_CHECKING:
     from .manager import SDAManager
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 SNAPSHOT_EVERY = 5000
@@ -76,9 +80,20 @@ class Store:
 
     # ------------------------------------------------------------------ schema
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """All or nothing (the connection is in autocommit mode, so `with db:` would not be)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
     def _migrate(self) -> None:
-        with self.db:
-            self.db.executescript(SCHEMA)
+        self.db.executescript(SCHEMA)
+        with self._transaction():
             row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             version = int(row[0]) if row else SCHEMA_VERSION
             if version > SCHEMA_VERSION:
@@ -95,8 +110,27 @@ class Store:
         """True while the file holds no state yet."""
         return self.db.execute("SELECT 1 FROM snapshots UNION ALL SELECT 1 FROM ops LIMIT 1").fetchone() is None
 
+    def delays(self) -> tuple[float, float] | None:
+        """The devices' (prepare, clean) seconds the file's jobs ran with, if it has any."""
+        rows = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('prepare_seconds', 'clean_seconds')"))
+        if len(rows) < 2:
+            return None
+        return float(rows["prepare_seconds"]), float(rows["clean_seconds"])
+
     def attach(self, manager: SDAManager) -> None:
-        """Rebuild `manager` (fresh, with its defaults) from the file, then journal its changes."""
+        """Rebuild `manager` (fresh, with its defaults) from the file, then journal its changes.
+
+        The delays are part of the state (replay must time transitions as they
+        were): a file keeps the ones it was made with, and they win over the manager's.
+        """
+        saved = self.delays()
+        if saved is None:
+            with self._transaction():
+                self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                    [("prepare_seconds", repr(manager.prepare_seconds)),
+                                     ("clean_seconds", repr(manager.clean_seconds))])
+        else:
+            manager.prepare_seconds, manager.clean_seconds = saved
         row = self.db.execute("SELECT seq, state FROM snapshots ORDER BY seq DESC LIMIT 1").fetchone()
         after = 0
         if row is not None:
@@ -142,25 +176,27 @@ class Store:
 
     # ------------------------------------------------------------------ writing
 
-    def record(self, when: float, kind: str, action: str, args: dict[str, Any], made: str = "",
+    def record(self, when: float, kind: str, action: str, args: str, made: str = "",
                token: str = "", result: str = "") -> None:
         """Append one op and commit (fsync) before returning: the caller acknowledges after this."""
-        with self.db:
+        with self._transaction():
             self.db.execute(
                 "INSERT INTO ops (time, kind, action, args, made, token, result, peer) VALUES (?,?,?,?,?,?,?,?)",
-                (when, kind, action, json.dumps(args, default=json_default, ensure_ascii=False), made, token,
-                 result, request_peer.get()),
+                (when, kind, action, args, made, token, result, request_peer.get()),
             )
         if kind == "change":
             self._since_snapshot += 1
             if self._since_snapshot >= SNAPSHOT_EVERY:
-                self.snapshot()
+                try:
+                    self.snapshot()
+                except sqlite3.Error as err:  # only shortens replay: the op is saved, so go on
+                    log.warning("could not write a snapshot of the state (will retry): %s", err)
 
     def snapshot(self) -> None:
         """Write the whole state and drop the ops and snapshots it covers."""
         assert self._manager is not None
         state = json.dumps(snapshot.capture(self._manager), ensure_ascii=False, separators=(",", ":"))
-        with self.db:
+        with self._transaction():
             seq = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM ops").fetchone()[0]
             self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (seq, self._manager.clock(), state))
             self.db.execute("DELETE FROM snapshots WHERE seq < ?", (seq,))

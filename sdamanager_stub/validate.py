@@ -26,10 +26,6 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z._+-]{0,63}")
 
 
-def _printable(value: str) -> bool:
-    return value.isprintable()
-
-
 def int_range(what: str, value: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise InvalidArgument(f"{what} must be between {low} and {high} (got {value}).")
@@ -46,7 +42,7 @@ def name(what: str, value: str) -> str:
         raise InvalidArgument(f"{what} must not be empty.")
     if len(value) > NAME_MAX:
         raise InvalidArgument(f"{what} is longer than {NAME_MAX} characters.")
-    if not _printable(value) or any(c.isspace() or c == "," for c in value):
+    if not value.isprintable() or any(c.isspace() or c == "," for c in value):
         raise InvalidArgument(f"{what} may not contain spaces, commas or control characters.")
     return value
 
@@ -57,7 +53,7 @@ def text(what: str, value: str, *, allow_empty: bool = True, limit: int = TEXT_M
         raise InvalidArgument(f"{what} must not be empty.")
     if len(value) > limit:
         raise InvalidArgument(f"{what} is longer than {limit} characters.")
-    if not _printable(value):
+    if not value.isprintable():
         raise InvalidArgument(f"{what} may not contain control characters.")
     return value
 

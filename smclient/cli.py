@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # A terminal or pipe that cannot show some character gets a replacement, not a traceback.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
 
     from .transport import DEFAULT_TIMEOUT, Connection, resolve_address
 
@@ -59,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     simulator = None
     try:
         if args.simulator:
-            from .embedded import start_simulator
+            from .embedded import EmbeddedSimulator
 
-            simulator = start_simulator()
+            simulator = EmbeddedSimulator()
             address = simulator.address
         else:
             address = resolve_address(args.ip, args.port)
@@ -91,13 +95,29 @@ def main(argv: list[str] | None = None) -> int:
             simulator.stop()
 
 
-def _emit(outcome) -> None:  # type: ignore[no-untyped-def]
-    if outcome.output:
-        sys.stdout.write(outcome.output + "\n")
-    if outcome.error:
-        sys.stdout.flush()
-        sys.stderr.write(outcome.error + "\n")
-        sys.stderr.flush()
+def _emit(outcome, flush: bool = False) -> None:  # type: ignore[no-untyped-def]
+    try:
+        if outcome.output:
+            sys.stdout.write(outcome.output + "\n")
+        if outcome.error:
+            sys.stdout.flush()
+            sys.stderr.write(outcome.error + "\n")
+            sys.stderr.flush()
+        if flush:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`... | head -1`): the rest of the output goes nowhere,
+        # quietly, and the commands' own exit status stands.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+class _Nothing:
+    output = error = ""
+
+
+_NOTHING = _Nothing()
 
 
 def run_commands(connection, text: str) -> int:  # type: ignore[no-untyped-def]
@@ -113,7 +133,7 @@ def run_commands(connection, text: str) -> int:  # type: ignore[no-untyped-def]
             status = outcome.status
         if outcome.exit or outcome.status == EXIT_UNREACHABLE:
             break
-    sys.stdout.flush()
+    _emit(_NOTHING, flush=True)
     return status
 
 
@@ -126,12 +146,10 @@ def run_lines(connection, stream) -> int:  # type: ignore[no-untyped-def]
     status = EXIT_OK
     for line in stream:
         outcome = executor.execute_line(line.rstrip("\r\n"))
-        _emit(outcome)
         # Someone may be typing into the pipe (kubectl exec -i without -t): answer each line now.
-        sys.stdout.flush()
+        _emit(outcome, flush=True)
         if outcome.status:
             status = outcome.status
         if outcome.exit:
             break
-    sys.stdout.flush()
     return status

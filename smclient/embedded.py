@@ -22,6 +22,3 @@ class EmbeddedSimulator:
         self._workload.stop()
         self._simulator.stop(grace=0)
 
-
-def start_simulator() -> EmbeddedSimulator:
-    return EmbeddedSimulator()

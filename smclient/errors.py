@@ -35,11 +35,3 @@ class Unreachable(SmclientError):
     """SDAManager cannot be reached, or did not answer in time."""
 
     exit_status = EXIT_UNREACHABLE
-
-
-class CommandFailed(SmclientError):
-    """A command's server call failed: `<Description> failed. (<reason>)`."""
-
-    def __init__(self, message: str, exit_status: int = EXIT_REFUSED) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status

@@ -65,8 +65,6 @@ class Executor:
             result = command.handler(self.connection, invocation.args)
         except ServerError as err:
             return Outcome(error=f"{command.message_title} failed. ({err.reason})", status=err.exit_status)
-        except UsageError:
-            raise
         if result is None:
             return Outcome(output=f"{command.message_title} success.")
         if isinstance(result, Note):

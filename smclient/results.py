@@ -51,5 +51,3 @@ class Note(NamedTuple):
 
     text: str
 
-
-Result = Table | Message | Note | list[Table | Message] | None

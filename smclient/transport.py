@@ -130,11 +130,6 @@ class Connection:
         if channel is not None:
             channel.close()
 
-    def _drop_channel(self) -> None:
-        """After "unreachable", the next call dials again at once instead of
-        waiting out the old channel's reconnect backoff."""
-        self.close()
-
     def call(self, method: str, request: Any) -> Any:
         """One unary call; raises ServerError or Unreachable."""
         try:
@@ -154,7 +149,7 @@ class Connection:
                 yield page
         except grpc.RpcError as err:
             if watchdog.expired:
-                self._drop_channel()
+                self.close()  # the next call dials again at once, not after the old channel's backoff
                 raise Unreachable(f"SDAManager at {self.address} did not answer within {self.timeout:g} s.") \
                     from None
             raise self._translate(err) from None
@@ -167,7 +162,7 @@ class Connection:
         code = err.code() if hasattr(err, "code") else None
         detail = (err.details() if hasattr(err, "details") else "") or ""
         if code in _UNREACHABLE:
-            self._drop_channel()
+            self.close()  # the next call dials again at once, not after the old channel's backoff
             if code == grpc.StatusCode.DEADLINE_EXCEEDED:
                 return Unreachable(f"SDAManager at {self.address} did not answer within {self.timeout:g} s.")
             return Unreachable(f"Cannot connect to SDAManager at {self.address}.")

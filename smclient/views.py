@@ -190,8 +190,10 @@ def job_detail_table(job: Any) -> Table:
         ["Version", job.version],
         ["Device count", str(job.device_count)],
     ]
-    if job.HasField("end_time"):
+    if job.HasField("end_time"):  # a job of the history: when it ended, and why
         rows.insert(12, ["End time", when(job.end_time)])
+        if job.end_reason:
+            rows.insert(13, ["End reason", job.end_reason])
     rows.extend([p.backend_name or str(p.backend_id), ",".join(map(str, p.device_indexes))] for p in job.placement)
     return Table([Column("Name"), Column("Value")], rows)
 

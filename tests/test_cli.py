@@ -157,3 +157,23 @@ def test_piped_bytes_that_are_not_utf8_are_one_usage_line(simulator):
     assert result.returncode == 2
     assert result.stderr == b"The line has bytes that are not valid UTF-8.\n"
     assert b"Small.64GB" in result.stdout
+
+
+def test_a_reader_that_goes_away_is_no_traceback(simulator):
+    simulator.manager.add_default_cluster(400, 8)  # a listing far bigger than a pipe's buffer
+    shell = subprocess.Popen([str(SCRIPT), "--port", str(simulator.port), "--command", "show backend"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = shell.stdout.readline()
+    shell.stdout.close()  # like `| head -1`
+    assert shell.wait(timeout=30) == 0
+    assert first.startswith(b"+---")
+    assert shell.stderr.read() == b""
+    shell.stderr.close()
+
+
+def test_a_terminal_that_cannot_show_korean_gets_replacements_not_a_traceback(simulator):
+    simulator.manager.create_token("한국어 고객", 0)
+    result = run_script("--port", str(simulator.port), "--command", "show token",
+                        env={"PYTHONIOENCODING": "latin-1"})
+    assert (result.returncode, result.stderr) == (0, "")
+    assert "?" in result.stdout

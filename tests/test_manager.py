@@ -1002,11 +1002,12 @@ def test_update_device_status_held_by_job(m: SDAManager) -> None:
     tok = token(m)
     sda = m.create_sda(tok, "", 1)
     job = add_job(m, tok, sda.id, [(1, 2)])
-    for status in (DeviceStatus.IDLE, DeviceStatus.SHUTDOWN):
+    # A job's devices are PREPARING or PROCESSING: nothing else may be forced on them.
+    for status in (DeviceStatus.IDLE, DeviceStatus.SHUTDOWN, DeviceStatus.CLEANING):
         refused(m, FailedPrecondition, m.update_device_status, 1, 2, status,
                 reason=f"Device 2 of backend 1 is held by job {job.feid}: release the job first (release {job.feid}).")
-    m.update_device_status(1, 2, DeviceStatus.CLEANING)
-    assert device(m, 1, 2).status is DeviceStatus.CLEANING
+    m.update_device_status(1, 2, DeviceStatus.PREPARING)
+    assert device(m, 1, 2).status is DeviceStatus.PREPARING
     assert device(m, 1, 2).job_id == job.feid
 
 
@@ -1653,3 +1654,14 @@ def test_validate_limits_match_spec() -> None:
     assert validate.MAX_SDA_LIMIT == 1024
     assert validate.ip("192.168.110.1") == "192.168.110.1"
     assert validate.ip("::FFFF:1.2.3.4") == "::ffff:102:304"
+
+
+def test_update_sda_without_a_group_keeps_its_group_when_it_holds_the_new_model(m: SDAManager) -> None:
+    tok = token(m)
+    bg = m.create_backendgroup("bg1", [4])
+    mg = m.create_sdamodelgroup("mg1", bg.id, [1, 2])
+    sda = m.create_sda(tok, "", 1, mg.id)
+    m.update_sda(tok, 2)  # model 2 is in mg1 too: the SDA keeps running on bg1's nodes
+    assert m.sdas[sda.id].model_group_id == mg.id
+    m.update_sda(tok, 3)  # model 3 is not: the SDA leaves the group
+    assert m.sdas[sda.id].model_group_id == 0

@@ -173,3 +173,61 @@ def test_a_change_that_cannot_be_saved_is_not_acknowledged(tmp_path):
     m.journal.db.close()
     with pytest.raises(Internal, match="could not be saved"):
         m.create_token("lost", 0)
+
+
+def test_after_a_failed_write_no_change_is_accepted_until_a_restart(tmp_path, monkeypatch):
+    clock = Clock()
+    path = tmp_path / "s.db"
+    m = open_manager(path, clock)
+    kept = m.create_token("kept", 0).value
+    real_record = m.journal.record
+
+    def failing(*args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(m.journal, "record", failing)
+    with pytest.raises(Internal, match="could not be saved"):
+        m.create_token("lost", 0)
+    monkeypatch.setattr(m.journal, "record", real_record)  # the disk is back, but memory holds 'lost'
+    with pytest.raises(Internal, match="restart the simulator"):
+        m.create_sda(kept, "", 1)
+    m.journal.close()
+    again = open_manager(path, clock)  # loads: nothing unsaved was built upon
+    assert [t.description for t in again.tokens.values()] == ["kept"]
+
+
+def test_a_failed_snapshot_does_not_unacknowledge_a_saved_change(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "SNAPSHOT_EVERY", 1)
+    clock = Clock()
+    path = tmp_path / "s.db"
+    m = open_manager(path, clock)
+
+    def failing():
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(m.journal, "snapshot", failing)
+    m.create_token("saved", 0)  # acknowledged: its op is committed even if the snapshot is not
+    m.create_token("saved too", 0)
+    m.journal.close()
+    assert sorted(t.description for t in open_manager(path, clock).tokens.values()) == ["saved", "saved too"]
+
+
+def test_the_file_keeps_the_delays_its_jobs_ran_with(tmp_path):
+    clock = Clock()
+    path = tmp_path / "s.db"
+    m = new_manager(backends=1, devices=4, clock=clock, prepare_seconds=1, clean_seconds=5)
+    Store(path).attach(m)
+    token = m.create_token("t", 0).value
+    m.create_sda(token, "", 1)
+    m.update_token_duplicable(token, 0)
+    job = m.request_devices(token)
+    clock.now += 2
+    m.finish_job(job.feid)
+    clock.now += 1
+    waiting = m.request_devices(token)  # devices still cleaning for 4 s: placed at once elsewhere
+    before = state(m)
+    m.journal.close()
+    other = new_manager(backends=1, devices=4, clock=clock, prepare_seconds=0, clean_seconds=0)
+    Store(path).attach(other)
+    assert (other.prepare_seconds, other.clean_seconds) == (1, 5)
+    assert state(other) == before and other.jobs[waiting.feid].status == m.jobs[waiting.feid].status
