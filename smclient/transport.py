@@ -13,8 +13,6 @@ import time
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-import grpc
-
 from .api import ADMIN_SECRET_METADATA
 from .errors import ServerError, Unreachable
 
@@ -40,7 +38,7 @@ _CHANNEL_OPTIONS = [
 ]
 
 # Codes meaning "the server did not answer", as opposed to "it refused".
-_UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+_UNREACHABLE = {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
 
 
 class Address(NamedTuple):
@@ -95,13 +93,13 @@ class Connection:
     """
 
     def __init__(self, address: Address, timeout: float = DEFAULT_TIMEOUT,
-                 credentials: grpc.ChannelCredentials | None = None, admin_secret: str | None = None) -> None:
+                 credentials: Any = None, admin_secret: str | None = None) -> None:
         self.address = address
         self.timeout = timeout
         self._credentials = credentials
         self._admin_secret = admin_secret
         self._metadata = ((ADMIN_SECRET_METADATA, admin_secret),) if admin_secret else None
-        self._channel: grpc.Channel | None = None
+        self._channel: Any = None  # a grpc.Channel once opened
         self._methods: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -111,6 +109,8 @@ class Connection:
                           self._admin_secret)
 
     def _method(self, name: str) -> Any:
+        import grpc  # here, not at the top: help, `?` and usage errors never load gRPC
+
         with self._lock:
             if self._channel is None:
                 target = str(self.address)
@@ -132,6 +132,8 @@ class Connection:
 
     def call(self, method: str, request: Any) -> Any:
         """One unary call; raises ServerError or Unreachable."""
+        import grpc
+
         try:
             return self._method(method)(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as err:
@@ -141,6 +143,8 @@ class Connection:
         """Pages of a server-streaming call.  A big listing may stream for a
         while, so the bound is per page: each page must come within the
         timeout (and the whole listing within STREAM_LIMIT)."""
+        import grpc
+
         call = self._method(method)(request, timeout=STREAM_LIMIT, metadata=self._metadata)
         watchdog = _Watchdog(self.timeout, call.cancel)
         try:
@@ -158,23 +162,23 @@ class Connection:
             # Ctrl-C, or a reader that stopped early: end the server's side too (a no-op once complete).
             call.cancel()
 
-    def _translate(self, err: grpc.RpcError) -> Exception:
+    def _translate(self, err: Any) -> Exception:
         code = err.code() if hasattr(err, "code") else None
+        name = code.name if code is not None else "UNKNOWN"
         detail = (err.details() if hasattr(err, "details") else "") or ""
-        if code in _UNREACHABLE:
+        if name in _UNREACHABLE:
             self.close()  # the next call dials again at once, not after the old channel's backoff
-            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            if name == "DEADLINE_EXCEEDED":
                 return Unreachable(f"SDAManager at {self.address} did not answer within {self.timeout:g} s.")
             return Unreachable(f"Cannot connect to SDAManager at {self.address}.")
-        if code == grpc.StatusCode.UNIMPLEMENTED:
+        if name == "UNIMPLEMENTED":
             return ServerError("This SDAManager does not support the request.", code="UNIMPLEMENTED")
-        if code == grpc.StatusCode.UNAUTHENTICATED:
+        if name == "UNAUTHENTICATED":
             return ServerError(detail or "SDAManager refused the credentials.", code="UNAUTHENTICATED")
-        name = code.name if code is not None else "UNKNOWN"
         return ServerError(_one_line(detail) or f"SDAManager answered {name}.", code=name)
 
 
-def _multicallable(channel: grpc.Channel, name: str) -> Any:
+def _multicallable(channel: Any, name: str) -> Any:
     """The callable for method `name` of sdamanager.v1.SDAManager on `channel`."""
     from .api import sdamanager_pb2 as pb
 
