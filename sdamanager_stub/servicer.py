@@ -504,10 +504,8 @@ class Servicer(pb_grpc.SDAManagerServicer):
     def GetUsage(self, request, context):
         if not request.HasField("begin") or not request.HasField("end"):
             raise InvalidArgument("Usage needs a begin and an end time.")
-        with self.m.lock:
-            self.m.advance()
-            report = self.m.usage(seconds(request.begin), seconds(request.end), request.token)
-        return usage_report(report)
+        return self._convert(lambda: self.m.usage(seconds(request.begin), seconds(request.end), request.token),
+                             lambda _, report: usage_report(report))
 
     @stream
     def ListEvents(self, request, context):
