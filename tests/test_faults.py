@@ -84,19 +84,12 @@ def run(port: int, command: str, capsys, timeout: float = 2.0) -> tuple[int, str
     return status, out, err, time.monotonic() - started
 
 
-def test_a_slow_server_times_out_with_exit_3(faulty, capsys):
+@pytest.mark.parametrize(("method", "command"), [("GetToken", "get token abc"), ("ListTokens", "show token")],
+                         ids=["a call", "a listing"])
+def test_a_slow_server_times_out_with_exit_3(faulty, capsys, method, command):
     injector, port, _ = faulty
-    injector.fault = Fault("GetToken", "sleep", seconds=5)
-    status, out, err, took = run(port, "get token abc", capsys, timeout=1)
-    assert (status, out) == (3, "")
-    assert err == f"SDAManager at 127.0.0.1:{port} did not answer within 1 s.\n"
-    assert took < 4
-
-
-def test_a_slow_listing_times_out_with_exit_3(faulty, capsys):
-    injector, port, _ = faulty
-    injector.fault = Fault("ListTokens", "sleep", seconds=5)
-    status, out, err, took = run(port, "show token", capsys, timeout=1)
+    injector.fault = Fault(method, "sleep", seconds=5)
+    status, out, err, took = run(port, command, capsys, timeout=1)
     assert (status, out) == (3, "")
     assert err == f"SDAManager at 127.0.0.1:{port} did not answer within 1 s.\n"
     assert took < 4
