@@ -94,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from smclient.credentials import read_secret
-    from smclient.transport import Address
+    from smclient.api.address import Address
+    from smclient.api.secret import read_secret
 
     from .demo import Workload, seed_demo
     from .errors import DomainError
@@ -174,28 +174,35 @@ def default_state_path() -> Path:
 
 def job(args: argparse.Namespace) -> int:
     """The VM side from a shell: `job submit` prints FeIDs; `job finish FEID` ends one."""
-    from smclient.api import sdamanager_pb2 as pb
-    from smclient.errors import SmclientError
-    from smclient.transport import Address, Connection
+    import grpc
 
-    connection = Connection(Address(args.ip, args.port), timeout=args.timeout)
-    try:
-        if args.job_command == "submit":
-            request = pb.RequestDevicesRequest(token=args.token, process_name=args.process,
-                                               client_pid=args.pid if args.pid is not None else os.getpid(),
-                                               client=args.client, version=args.version)
-            if args.sda is not None:
-                request.sda_id = args.sda
-            for _ in range(args.count):
-                print(connection.call("RequestDevices", request).feid, flush=True)
-        else:
-            connection.call("FinishJob", pb.FinishJobRequest(feid=args.feid, failed=args.failed))
-        return 0
-    except SmclientError as err:
-        print(f"sdamanager-stub: {err}", file=sys.stderr)
-        return err.exit_status
-    finally:
-        connection.close()
+    from smclient.api import sdamanager_pb2 as pb
+    from smclient.api import sdamanager_pb2_grpc as pb_grpc
+    from smclient.api.address import Address
+
+    address = Address(args.ip, args.port)
+    with grpc.insecure_channel(str(address)) as channel:
+        stub = pb_grpc.SDAManagerStub(channel)
+        try:
+            if args.job_command == "submit":
+                request = pb.RequestDevicesRequest(token=args.token, process_name=args.process,
+                                                   client_pid=args.pid if args.pid is not None else os.getpid(),
+                                                   client=args.client, version=args.version)
+                if args.sda is not None:
+                    request.sda_id = args.sda
+                for _ in range(args.count):
+                    print(stub.RequestDevices(request, timeout=args.timeout).feid, flush=True)
+            else:
+                stub.FinishJob(pb.FinishJobRequest(feid=args.feid, failed=args.failed), timeout=args.timeout)
+            return 0
+        except grpc.RpcError as err:
+            code = err.code()
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                print(f"sdamanager-stub: SDAManager at {address} did not answer ({code.name}).", file=sys.stderr)
+                return 3
+            detail = " ".join((err.details() or code.name).split())
+            print(f"sdamanager-stub: {detail}", file=sys.stderr)
+            return 1
 
 
 def main(argv: list[str] | None = None) -> int:

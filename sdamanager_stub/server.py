@@ -13,7 +13,7 @@ from grpc_reflection.v1alpha import reflection
 
 from smclient.api import sdamanager_pb2 as pb
 from smclient.api import sdamanager_pb2_grpc as pb_grpc
-from smclient.transport import Address
+from smclient.api.address import Address
 
 from .manager import SDAManager, new_manager
 from .security import AdminSecret

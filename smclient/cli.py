@@ -47,13 +47,15 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
 
-    from .transport import DEFAULT_TIMEOUT, Connection, resolve_address
+    from .api.address import resolve_address
+    from .transport import DEFAULT_TIMEOUT, Connection
 
     timeout = args.timeout if args.timeout is not None else DEFAULT_TIMEOUT
     if not 0 < timeout <= 3600:
         print(f"moreh_smclient: invalid --timeout {timeout:g}: expected 0 < SECONDS <= 3600", file=sys.stderr)
         return EXIT_USAGE
-    from .credentials import read_secret, tls_credentials
+    from .api.secret import read_secret
+    from .credentials import tls_credentials
 
     try:
         credentials, secret = tls_credentials(args.tls_ca), read_secret(args.admin_secret_file)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .transport import Address
+from .api.address import Address
 
 
 class EmbeddedSimulator:

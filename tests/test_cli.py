@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from smclient.api.address import Address, resolve_address
 from smclient.cli import main
 from smclient.executor import split_commands
-from smclient.transport import Address, resolve_address
 
 SCRIPT = Path(sys.executable).with_name("moreh_smclient")
 

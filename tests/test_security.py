@@ -14,7 +14,7 @@ from sdamanager_stub.security import SECRET_METADATA, server_credentials
 from sdamanager_stub.server import create_server
 from smclient.api import sdamanager_pb2 as pb
 from smclient.api import sdamanager_pb2_grpc as pb_grpc
-from smclient.credentials import read_secret
+from smclient.api.secret import read_secret
 
 SECRET = "s3cr3t-for-tests"
 

@@ -14,6 +14,7 @@ import queue
 import re
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ from smclient.api import sdamanager_pb2 as pb
 from smclient.api import sdamanager_pb2_grpc as pb_grpc
 
 ROOT = Path(__file__).resolve().parents[1]
-STUB_SCRIPT = ROOT / ".venv" / "bin" / "sdamanager-stub"
+STUB_SCRIPT = Path(sys.executable).with_name("sdamanager-stub")
 SERVICE = "sdamanager.v1.SDAManager"
 T = 10  # seconds: deadline of every call, so a broken server fails a test instead of hanging it
 

@@ -53,3 +53,16 @@ def test_serve_demo_runs_a_workload_the_shell_can_see(capsys):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_submit_to_no_server_is_one_line_and_exit_3(capsys):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    status = stub_main(["job", "submit", "--port", str(port), "--token", "T", "--process", "x", "--timeout", "1"])
+    out, err = capsys.readouterr()
+    assert (status, out) == (3, "")
+    assert err.startswith(f"sdamanager-stub: SDAManager at 127.0.0.1:{port} did not answer (")
+    assert err.count("\n") == 1
