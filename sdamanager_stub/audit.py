@@ -1,5 +1,13 @@
-"""Every change goes through `change`: under the lock, with time brought up
-to date first, the queue served after, and the attempt written to the event log."""
+"""Every operation of the rules is a `change` or a `query`.
+
+A change runs under the lock, with time brought up to date first, the queues
+served after, and the attempt written to the event log and the journal.  A
+query runs under the lock with time brought up to date (unless it is called
+from inside another operation, which already did that), so a reader sees the
+state as of now and never a half-made change.  Nothing outside the rules
+takes the manager's lock: callers that must read several things at once (the
+gRPC face converting a result) pass a function to `SDAManager.read`.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +38,16 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def query(fn: F) -> F:
+    """Make `fn` a read operation of the manager (see the module docstring)."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.read(lambda: fn(self, *args, **kwargs))
+
+    return wrapper  # type: ignore[return-value]
+
+
 def change(fn: F) -> F:
     """Make `fn` a state-changing operation of the manager (see the module docstring)."""
     action = fn.__name__.upper()
@@ -47,12 +65,13 @@ def change(fn: F) -> F:
                 # Memory may hold a change the file lacks: accept nothing more until a
                 # restart rebuilds the state from what was saved.
                 raise Internal(f"The state file failed earlier ({self.journal_broken}): restart the simulator.")
+            # As JSON once, for both the event log and the journal.
+            request = json.dumps(arguments, default=json_default, ensure_ascii=False)
             # One instant per change, frozen before anything else looks at the clock,
             # so replaying the journal at that instant does exactly the same.
             now = self.clock()
             real_clock, self.clock = self.clock, (lambda: now)
-            # As JSON once, for both the event log and the journal.
-            request = json.dumps(arguments, default=json_default, ensure_ascii=False)
+            self.busy += 1
             try:
                 self.advance()
                 try:
@@ -75,6 +94,7 @@ def change(fn: F) -> F:
                     self._journal(now, "change", fn.__name__, request, made=made)
                 return result
             finally:
+                self.busy -= 1
                 self.clock = real_clock
 
     return wrapper  # type: ignore[return-value]

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import validate
 from .audit import change, plural, request_peer
@@ -58,6 +58,8 @@ if TYPE_CHECKING:
     from .store import Store
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R")
 
 EVENT_LOG_LIMIT = 100_000
 
@@ -110,6 +112,22 @@ class SDAManager(JobRules):
         self.journal: Store | None = None  # the durable journal; None keeps the state in memory only
         self.replay_token: str | None = None  # while replaying: the token value create_token made then
         self.journal_broken = ""  # why the journal failed; changes are refused from then on
+        self.busy = 0  # operations under way in this thread (they hold the lock)
+
+    def read(self, fn: Callable[[], R]) -> R:
+        """`fn()` under the lock, with time brought up to date first: one consistent view of now.
+
+        Inside an operation the time is already up to date (and a change's own
+        transitions must not run half-way through it), so nested reads only read.
+        """
+        with self.lock:
+            if not self.busy:
+                self.advance()
+            self.busy += 1
+            try:
+                return fn()
+            finally:
+                self.busy -= 1
 
     # ------------------------------------------------------------------ helpers
 
