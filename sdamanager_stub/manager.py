@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import validate
-from .audit import change, plural, request_peer
+from .audit import change, plural, query, request_peer
 from .entities import (
     DEFAULT_BACKEND_GROUP_ID,
     DEFAULT_BACKEND_GROUP_NAME,
@@ -1061,6 +1061,11 @@ class SDAManager(JobRules):
             return sorted(self.versions.values(), key=lambda v: v.version)
 
     # ------------------------------------------------------------------ audit
+
+    @query
+    def latest_version(self) -> str:
+        """The version marked latest, or "" (`show server version`)."""
+        return next((v.version for v in self.versions.values() if v.latest), "")
 
     def list_events(self, token: str = "", action: str = "", count: int = 0) -> list[Event]:
         with self.lock:

@@ -12,12 +12,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from smclient.api import sdamanager_pb2 as pb
-from smclient.api import sdamanager_pb2_grpc as pb_grpc
 from smclient.api.address import Address
 
 from .manager import SDAManager, new_manager
 from .security import AdminSecret
-from .servicer import Servicer
+from .servicer import Servicer, add_to_server
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SDAManager"].full_name  # "sdamanager.v1.SDAManager"
 # Requests are small; a bigger one is refused before it costs memory.
@@ -63,7 +62,7 @@ def build_simulator(address: str = "127.0.0.1:0", manager: SDAManager | None = N
         interceptors=chain,
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)],
     )
-    pb_grpc.add_SDAManagerServicer_to_server(Servicer(manager), server)
+    add_to_server(Servicer(manager), server)
 
     health_servicer = health.HealthServicer()
     health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)

@@ -1,21 +1,25 @@
-"""The gRPC face of the rules: messages in, domain calls, messages out.
+"""The gRPC face of the rules: one table, request in, one domain operation, message out.
 
-Each method converts its request, calls one operation of the SDAManager
-rules, and converts the result.  Domain errors become gRPC status codes with
-the rule's reason as the detail; nothing else is decided here.
+Every method of sdamanager.v1.SDAManager is a row of RPCS: the operation of
+the rules it calls, how the request becomes that operation's arguments, and
+how the result becomes the response (or, for a listing, the pages of it).
+The operation and the conversion of its result run as one domain read
+(`SDAManager.read`), so a caller sees one consistent state as of now; nothing
+here takes the manager's lock or decides a rule.  Domain errors become status
+codes with the rule's reason as the detail; anything else is a bug, logged
+and answered INTERNAL.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 import grpc
 
 from smclient.api import sdamanager_pb2 as pb
-from smclient.api import sdamanager_pb2_grpc as pb_grpc
 
 from . import __version__
 from .audit import request_peer
@@ -42,6 +46,8 @@ from .manager import SDAManager
 
 log = logging.getLogger(__name__)
 
+SERVICE = pb.DESCRIPTOR.services_by_name["SDAManager"]
+
 STATUS_OF: dict[type[DomainError], grpc.StatusCode] = {
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     NotFound: grpc.StatusCode.NOT_FOUND,
@@ -55,8 +61,6 @@ DEFAULT_PAGE = 1000
 MAX_PAGE = 10_000
 PAGE_BYTES = 1024 * 1024
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 def status_for(err: DomainError) -> grpc.StatusCode:
     for cls in type(err).__mro__:
@@ -65,41 +69,217 @@ def status_for(err: DomainError) -> grpc.StatusCode:
     return grpc.StatusCode.FAILED_PRECONDITION
 
 
-def _abort(context: grpc.ServicerContext, err: Exception, method: str) -> None:
-    if isinstance(err, DomainError):
-        context.abort(status_for(err), str(err))
-    # Only reachable through a bug in a conversion; say so plainly.
-    log.exception("bad request to %s", method)
-    context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid request: {err}")
+# ---------------------------------------------------------------- the rows
+
+Arguments = Callable[[Any], tuple[Any, ...]]  # request -> the operation's positional arguments
+Operation = str | Callable[..., Any]  # a method name of SDAManager, or f(manager, *arguments)
 
 
-def rpc(fn: F) -> F:
-    """Record the caller for the event log and turn domain errors into statuses."""
+class Unary(NamedTuple):
+    """One request, one response: `present(converter, result, arguments)` makes the response."""
 
-    @functools.wraps(fn)
-    def unary(self: Servicer, request: Any, context: grpc.ServicerContext) -> Any:
-        token = request_peer.set(context.peer() or "")
-        try:
-            return fn(self, request, context)
-        except (DomainError, ValueError, OverflowError, TypeError) as err:
-            _abort(context, err, fn.__name__)
-        finally:
-            request_peer.reset(token)
-
-    return unary  # type: ignore[return-value]
+    operation: Operation
+    arguments: Arguments
+    present: Callable[[Converter, Any, tuple[Any, ...]], Any]
 
 
-def stream(fn: F) -> F:
-    """Like `rpc` for server-streaming methods (the generator runs after the call returns)."""
+class Listing(NamedTuple):
+    """A server-streamed listing: each item converted by the Converter's method `item`,
+    sent in pages made by `page(items)`."""
 
-    @functools.wraps(fn)
-    def streaming(self: Servicer, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        try:
-            yield from fn(self, request, context)
-        except (DomainError, ValueError, OverflowError, TypeError) as err:
-            _abort(context, err, fn.__name__)
+    operation: Operation
+    arguments: Arguments
+    item: str
+    page: Callable[[list[Any]], Any]
 
-    return streaming  # type: ignore[return-value]
+
+def record(kind: str) -> Callable[[Converter, Any, tuple[Any, ...]], Any]:
+    """The result is one record: the response is the Converter's `kind` of it."""
+    return lambda c, result, _: getattr(c, kind)(result)
+
+
+def records(kind: str, wrap: Callable[[list[Any]], Any]) -> Callable[[Converter, Any, tuple[Any, ...]], Any]:
+    """The result is a list of records, answered in one message."""
+    return lambda c, result, _: wrap([getattr(c, kind)(item) for item in result])
+
+
+def ack(c: Converter, result: Any, arguments: tuple[Any, ...]) -> pb.Ack:
+    return pb.Ack()
+
+
+def released(c: Converter, feids: list[int], arguments: tuple[Any, ...]) -> pb.ReleaseResponse:
+    return pb.ReleaseResponse(released_feids=feids)
+
+
+def membership_of(c: Converter, result: Any, arguments: tuple[Any, ...]) -> pb.Membership:
+    """After a membership changes: the user group's memberships (its id is the first argument)."""
+    ((group, model_groups),) = c.m.list_memberships(arguments[0])
+    return c.membership(group, model_groups)
+
+
+def server_version(c: Converter, latest: str, arguments: tuple[Any, ...]) -> pb.ServerVersion:
+    return pb.ServerVersion(name="SDAManager simulator", version=__version__, api_version="sdamanager.v1",
+                            start_time=timestamp(c.m.started), latest_client_version=latest)
+
+
+def _opt(request: Any, field: str) -> int | None:
+    return getattr(request, field) if request.HasField(field) else None
+
+
+def _id_or_all(request: Any, field: str, what: str) -> int:
+    """An optional id where unset means "all" (0 to the rules); a set id must be positive."""
+    value = _opt(request, field)
+    if value is not None and value <= 0:
+        raise InvalidArgument(f"{what} must be a positive id (got {value}).")
+    return value or 0
+
+
+def _count(request: Any, what: str) -> int:
+    if request.count < 0:
+        raise InvalidArgument(f"{what} must be 0 or more (got {request.count}).")
+    return request.count
+
+
+def _interval(request: Any) -> tuple[float, float, str]:
+    if not request.HasField("begin") or not request.HasField("end"):
+        raise InvalidArgument("Usage needs a begin and an end time.")
+    return seconds(request.begin), seconds(request.end), request.token
+
+
+def _release_target(request: Any) -> tuple[int, str, int]:
+    target = request.WhichOneof("target")
+    if target is None:
+        raise InvalidArgument("Release needs a frontend id or a token.")
+    return (request.feid if target == "feid" else 0, request.token if target == "token" else "",
+            _opt(request, "sda_id") or 0)
+
+
+_BACKEND_ORDER = {pb.BACKEND_ORDER_GROUP: "group", pb.BACKEND_ORDER_NAME: "name"}
+
+_TOKEN, _SDA, _MODEL, _MODEL_GROUP = record("token"), record("sda"), record("model"), record("model_group")
+_BACKEND, _BACKEND_GROUP, _USER_GROUP = record("backend"), record("backend_group"), record("user_group")
+_JOB, _VERSION = record("job"), record("version")
+
+RPCS: dict[str, Unary | Listing] = {
+    # ---- server
+    "GetServerVersion": Unary("latest_version", lambda r: (), server_version),
+    # ---- tokens
+    "CreateToken": Unary("create_token", lambda r: (r.description, r.priority), _TOKEN),
+    "DeleteToken": Unary("delete_token", lambda r: (r.token,), ack),
+    "GetToken": Unary("token", lambda r: (r.token,), _TOKEN),
+    "ListTokens": Listing("list_tokens", lambda r: (r.running_only,), "token", lambda p: pb.TokenPage(tokens=p)),
+    "UpdateTokenPriority": Unary("update_token_priority", lambda r: (r.token, r.priority), _TOKEN),
+    "UpdateTokenDescription": Unary("update_token_description", lambda r: (r.token, r.description), _TOKEN),
+    "UpdateTokenAccessLevel": Unary("update_token_access_level",
+                                    lambda r: (r.token, access_level(r.access_level)), _TOKEN),
+    "UpdateTokenMaxSda": Unary("update_token_max_sda", lambda r: (r.token, r.max_sda), _TOKEN),
+    "UpdateTokenCurrentSda": Unary("update_token_current_sda", lambda r: (r.token, r.sda_id), _TOKEN),
+    "UpdateTokenDuplicable": Unary("update_token_duplicable", lambda r: (r.token, r.duplicable), _TOKEN),
+    "AddTokenEnv": Unary("add_token_env", lambda r: (r.token, r.name, r.value), _TOKEN),
+    "RemoveTokenEnv": Unary("remove_token_env", lambda r: (r.token, r.name), _TOKEN),
+    # ---- SDAs
+    "CreateSda": Unary("create_sda", lambda r: (r.token, r.description, r.model_id,
+                                                _opt(r, "model_group_id") or 0, r.reserved), _SDA),
+    "UpdateSda": Unary("update_sda", lambda r: (r.token, r.model_id, _opt(r, "model_group_id") or 0,
+                                                _opt(r, "sda_id") or 0), _SDA),
+    "DeleteSda": Unary("delete_sda", lambda r: (r.token, _id_or_all(r, "sda_id", "SDA ID")),
+                       lambda c, ids, _: pb.DeleteSdaResponse(deleted_ids=ids)),
+    "ListSdas": Listing("list_sdas", lambda r: (r.token, r.running_only, r.order == pb.SDA_ORDER_TOKEN), "sda",
+                        lambda p: pb.SdaPage(sdas=p)),
+    # ---- SDA models and groups
+    "CreateSdaModel": Unary("create_sdamodel", lambda r: (r.name, r.devices, r.description), _MODEL),
+    "DeleteSdaModel": Unary("delete_sdamodel", lambda r: (r.id,), ack),
+    "ListSdaModels": Unary(lambda m, token: m.allowed_models(token) if token else m.list_models(),
+                           lambda r: (r.token,), records("model", lambda ms: pb.ListSdaModelsResponse(models=ms))),
+    "CreateSdaModelGroup": Unary("create_sdamodelgroup", lambda r: (r.name, r.backend_group_id, list(r.model_ids)),
+                                 _MODEL_GROUP),
+    "DeleteSdaModelGroup": Unary("delete_sdamodelgroup", lambda r: (r.id, r.force), ack),
+    "ListSdaModelGroups": Unary("list_model_groups", lambda r: (_opt(r, "id"),),
+                                records("model_group", lambda gs: pb.ListSdaModelGroupsResponse(groups=gs))),
+    "RenameSdaModelGroup": Unary("rename_sdamodelgroup", lambda r: (r.id, r.name), _MODEL_GROUP),
+    "SetSdaModelGroupBackendGroup": Unary("set_sdamodelgroup_backendgroup", lambda r: (r.id, r.backend_group_id),
+                                          _MODEL_GROUP),
+    "SetSdaModelGroupModels": Unary("set_sdamodelgroup_models", lambda r: (r.id, list(r.model_ids)), _MODEL_GROUP),
+    "AddModelToSdaModelGroup": Unary("add_sdamodelgroup_model", lambda r: (r.id, r.model_id), _MODEL_GROUP),
+    "RemoveModelFromSdaModelGroup": Unary("remove_sdamodelgroup_model", lambda r: (r.id, r.model_id), _MODEL_GROUP),
+    # ---- backends and devices
+    "CreateBackend": Unary("create_backend", lambda r: (r.name, r.ip, r.device_count), _BACKEND),
+    "DeleteBackend": Unary("delete_backend", lambda r: (r.id,), ack),
+    "ListBackends": Listing("list_backends", lambda r: (_BACKEND_ORDER.get(r.order, "id"), _opt(r, "id"),
+                                                        _opt(r, "group_id"), r.name),
+                            "backend", lambda p: pb.BackendPage(backends=p)),
+    "UpdateBackendHost": Unary("update_backend_host", lambda r: (r.id, r.name), _BACKEND),
+    "UpdateBackendIp": Unary("update_backend_ip", lambda r: (r.id, r.ip), _BACKEND),
+    "UpdateBackendStatus": Unary("update_backend_status", lambda r: (r.id, backend_status(r.status)), _BACKEND),
+    "UpdateBackendGroup": Unary("update_backend_group", lambda r: (r.id, r.group_id), _BACKEND),
+    "UpdateDeviceStatus": Unary("update_device_status",
+                                lambda r: (r.backend_id, r.index, device_status(r.status)), _BACKEND),
+    "UpdateAllDeviceStatus": Unary("update_all_device_status", lambda r: (r.backend_id, device_status(r.status)),
+                                   _BACKEND),
+    # ---- backend groups
+    "CreateBackendGroup": Unary("create_backendgroup", lambda r: (r.name, list(r.backend_ids)), _BACKEND_GROUP),
+    "DeleteBackendGroup": Unary("delete_backendgroup", lambda r: (r.id, r.force), ack),
+    "ListBackendGroups": Unary("list_backend_groups", lambda r: (_opt(r, "id"),),
+                               records("backend_group", lambda gs: pb.ListBackendGroupsResponse(groups=gs))),
+    "RenameBackendGroup": Unary("rename_backendgroup", lambda r: (r.id, r.name), _BACKEND_GROUP),
+    "SetBackendGroupBackends": Unary("set_backendgroup_backends", lambda r: (r.id, list(r.backend_ids)),
+                                     _BACKEND_GROUP),
+    "AddBackendToBackendGroup": Unary("add_backendgroup_backend", lambda r: (r.id, r.backend_id), _BACKEND_GROUP),
+    "RemoveBackendFromBackendGroup": Unary("remove_backendgroup_backend", lambda r: (r.id, r.backend_id),
+                                           _BACKEND_GROUP),
+    # ---- user groups, memberships, relationships
+    "CreateUserGroup": Unary("create_usergroup", lambda r: (r.name, r.description, list(r.tokens)), _USER_GROUP),
+    "DeleteUserGroup": Unary("delete_usergroup", lambda r: (r.id, r.force), ack),
+    "ListUserGroups": Unary("list_user_groups", lambda r: (_opt(r, "id"),),
+                            records("user_group", lambda gs: pb.ListUserGroupsResponse(groups=gs))),
+    "RenameUserGroup": Unary("rename_usergroup", lambda r: (r.id, r.name), _USER_GROUP),
+    "SetUserGroupTokens": Unary("set_usergroup_tokens", lambda r: (r.id, list(r.tokens)), _USER_GROUP),
+    "AddTokenToUserGroup": Unary("add_usergroup_token", lambda r: (r.id, r.token), _USER_GROUP),
+    "RemoveTokenFromUserGroup": Unary("remove_usergroup_token", lambda r: (r.id, r.token), _USER_GROUP),
+    "AddMembership": Unary("add_membership", lambda r: (r.user_group_id, r.model_group_id), membership_of),
+    "RemoveMembership": Unary("remove_membership", lambda r: (r.user_group_id, r.model_group_id), membership_of),
+    "ListMemberships": Unary("list_memberships", lambda r: (_opt(r, "user_group_id"),),
+                             lambda c, rows, _: pb.ListMembershipsResponse(
+                                 memberships=[c.membership(g, mgs) for g, mgs in rows])),
+    "ListRelationships": Unary("list_memberships", lambda r: (_opt(r, "user_group_id"),),
+                               lambda c, rows, _: pb.ListRelationshipsResponse(
+                                   relationships=[c.relationship(g, mgs) for g, mgs in rows])),
+    # ---- jobs and history
+    "ListJobs": Listing("list_jobs", lambda r: (job_status(r.status) if r.HasField("status") else None, r.token),
+                        "job", lambda p: pb.JobPage(jobs=p)),
+    "GetJob": Unary("job", lambda r: (r.feid,), _JOB),
+    "UpdateJobPriority": Unary("update_job_priority", lambda r: (r.feid, r.priority), _JOB),
+    "Release": Unary("release", _release_target, released),
+    "ReleaseAll": Unary("release_all", lambda r: (), released),
+    "ListHistory": Listing("list_history", lambda r: (_count(r, "Count of history"), r.token), "job",
+                           lambda p: pb.JobPage(jobs=p)),
+    "GetHistory": Unary("history_job", lambda r: (r.feid,), _JOB),
+    # ---- versions
+    "CreateVersion": Unary("create_version", lambda r: (r.version, r.path), _VERSION),
+    "DeleteVersion": Unary("delete_version", lambda r: (r.version,), ack),
+    "ListVersions": Unary("list_versions", lambda r: (r.version,),
+                          records("version", lambda vs: pb.ListVersionsResponse(versions=vs))),
+    "UpdateVersionHealthCheck": Unary("update_version_health_check", lambda r: (r.version, r.value), _VERSION),
+    "UpdateVersionPath": Unary("update_version_path", lambda r: (r.version, r.value), _VERSION),
+    "UpdateVersionQuery": Unary("update_version_query", lambda r: (r.version, r.value), _VERSION),
+    "UpdateVersionWorker": Unary("update_version_worker", lambda r: (r.version, r.value), _VERSION),
+    "UpdateVersionSupport": Unary("update_version_support", lambda r: (r.version, r.supported), _VERSION),
+    "SetLatestVersion": Unary("set_latest_version", lambda r: (r.version,), _VERSION),
+    "AddWorkerEnv": Unary("add_worker_env", lambda r: (r.version, r.name, r.value), _VERSION),
+    "RemoveWorkerEnv": Unary("remove_worker_env", lambda r: (r.version, r.name), _VERSION),
+    # ---- usage and audit
+    "GetUsage": Unary("usage", _interval, lambda c, report, _: usage_report(report)),
+    "ListEvents": Listing("list_events", lambda r: (r.token, r.action, _count(r, "Count")), "event",
+                          lambda p: pb.EventPage(events=p)),
+    # ---- the VM side
+    "RequestDevices": Unary("request_devices", lambda r: (r.token, r.client_pid, r.process_name, r.client,
+                                                          r.version, _opt(r, "sda_id") or 0), _JOB),
+    "ReportRunning": Unary("report_running", lambda r: (r.feid,), _JOB),
+    "FinishJob": Unary("finish_job", lambda r: (r.feid, r.failed, r.reason), _JOB),
+}
+
+
+# ---------------------------------------------------------------- running a row
 
 
 def _pages(items: list[Any], page_size: int, make: Callable[[list[Any]], Any]) -> Iterator[Any]:
@@ -118,413 +298,75 @@ def _pages(items: list[Any], page_size: int, make: Callable[[list[Any]], Any]) -
     yield make(page)  # an empty listing is one empty page
 
 
-def _opt(request: Any, field: str) -> int | None:
-    return getattr(request, field) if request.HasField(field) else None
+def _fail(context: grpc.ServicerContext, err: Exception, method: str) -> None:
+    if isinstance(err, DomainError):
+        context.abort(status_for(err), str(err))
+    # A bug, not the caller's fault: the log has the traceback, the caller one plain line.
+    log.error("internal error in %s", method, exc_info=err)
+    context.abort(grpc.StatusCode.INTERNAL, f"Internal error in {method}: see the simulator's log.")
 
 
-class Servicer(pb_grpc.SDAManagerServicer):
+def _peer(context: grpc.ServicerContext) -> str:
+    """Who is calling, for the event log ("" where the context cannot say, as grpc_testing's)."""
+    try:
+        return context.peer() or ""
+    except NotImplementedError:
+        return ""
+
+
+class Servicer:
+    """The methods of sdamanager.v1.SDAManager, made from RPCS (one attribute per method,
+    as grpc_testing and `add_to_server` expect)."""
+
     def __init__(self, manager: SDAManager) -> None:
         self.m = manager
-
-    def _convert(self, produce: Callable[[], Any], convert: Callable[[Converter, Any], Any]) -> Any:
-        with self.m.lock:
-            self.m.advance()  # what the caller sees is the state as of now
-            return convert(Converter(self.m), produce())
-
-    def _one(self, produce: Callable[[], Any], method: str) -> Any:
-        return self._convert(produce, lambda c, item: getattr(c, method)(item))
-
-    def _many(self, produce: Callable[[], Iterable[Any]], method: str) -> list[Any]:
-        return self._convert(produce, lambda c, items: [getattr(c, method)(i) for i in items])
-
-    # ---- server
-    @rpc
-    def GetServerVersion(self, request, context):
-        with self.m.lock:
-            latest = next((v.version for v in self.m.versions.values() if v.latest), "")
-        return pb.ServerVersion(name="SDAManager simulator", version=__version__, api_version="sdamanager.v1",
-                                start_time=timestamp(self.m.started), latest_client_version=latest)
-
-    # ---- tokens
-    @rpc
-    def CreateToken(self, request, context):
-        return self._one(lambda: self.m.create_token(request.description, request.priority), "token")
-
-    @rpc
-    def DeleteToken(self, request, context):
-        self.m.delete_token(request.token)
-        return pb.Ack()
-
-    @rpc
-    def GetToken(self, request, context):
-        return self._one(lambda: self.m.token(request.token), "token")
-
-    @stream
-    def ListTokens(self, request, context):
-        tokens = self._many(lambda: self.m.list_tokens(request.running_only), "token")
-        yield from _pages(tokens, request.page_size, lambda page: pb.TokenPage(tokens=page))
-
-    @rpc
-    def UpdateTokenPriority(self, request, context):
-        return self._one(lambda: self.m.update_token_priority(request.token, request.priority), "token")
-
-    @rpc
-    def UpdateTokenDescription(self, request, context):
-        return self._one(lambda: self.m.update_token_description(request.token, request.description), "token")
-
-    @rpc
-    def UpdateTokenAccessLevel(self, request, context):
-        level = access_level(request.access_level)
-        return self._one(lambda: self.m.update_token_access_level(request.token, level), "token")
-
-    @rpc
-    def UpdateTokenMaxSda(self, request, context):
-        return self._one(lambda: self.m.update_token_max_sda(request.token, request.max_sda), "token")
-
-    @rpc
-    def UpdateTokenCurrentSda(self, request, context):
-        return self._one(lambda: self.m.update_token_current_sda(request.token, request.sda_id), "token")
-
-    @rpc
-    def UpdateTokenDuplicable(self, request, context):
-        return self._one(lambda: self.m.update_token_duplicable(request.token, request.duplicable), "token")
-
-    @rpc
-    def AddTokenEnv(self, request, context):
-        return self._one(lambda: self.m.add_token_env(request.token, request.name, request.value), "token")
-
-    @rpc
-    def RemoveTokenEnv(self, request, context):
-        return self._one(lambda: self.m.remove_token_env(request.token, request.name), "token")
-
-    # ---- SDAs
-    @rpc
-    def CreateSda(self, request, context):
-        return self._one(lambda: self.m.create_sda(request.token, request.description, request.model_id,
-                                                   _opt(request, "model_group_id") or 0, request.reserved), "sda")
-
-    @rpc
-    def UpdateSda(self, request, context):
-        return self._one(lambda: self.m.update_sda(request.token, request.model_id,
-                                                   _opt(request, "model_group_id") or 0,
-                                                   _opt(request, "sda_id") or 0), "sda")
-
-    @rpc
-    def DeleteSda(self, request, context):
-        if request.HasField("sda_id") and request.sda_id <= 0:
-            raise InvalidArgument(f"SDA ID must be a positive id (got {request.sda_id}).")
-        return pb.DeleteSdaResponse(deleted_ids=self.m.delete_sda(request.token, _opt(request, "sda_id") or 0))
-
-    @stream
-    def ListSdas(self, request, context):
-        sdas = self._many(lambda: self.m.list_sdas(request.token, request.running_only,
-                                                   request.order == pb.SDA_ORDER_TOKEN), "sda")
-        yield from _pages(sdas, request.page_size, lambda page: pb.SdaPage(sdas=page))
-
-    # ---- SDA models and groups
-    @rpc
-    def CreateSdaModel(self, request, context):
-        return self._one(lambda: self.m.create_sdamodel(request.name, request.devices, request.description), "model")
-
-    @rpc
-    def DeleteSdaModel(self, request, context):
-        self.m.delete_sdamodel(request.id)
-        return pb.Ack()
-
-    @rpc
-    def ListSdaModels(self, request, context):
-        produce = (lambda: self.m.allowed_models(request.token)) if request.token else self.m.list_models
-        return pb.ListSdaModelsResponse(models=self._many(produce, "model"))
-
-    @rpc
-    def CreateSdaModelGroup(self, request, context):
-        return self._one(lambda: self.m.create_sdamodelgroup(request.name, request.backend_group_id,
-                                                             list(request.model_ids)), "model_group")
-
-    @rpc
-    def DeleteSdaModelGroup(self, request, context):
-        self.m.delete_sdamodelgroup(request.id, request.force)
-        return pb.Ack()
-
-    @rpc
-    def ListSdaModelGroups(self, request, context):
-        groups = self._many(lambda: self.m.list_model_groups(_opt(request, "id")), "model_group")
-        return pb.ListSdaModelGroupsResponse(groups=groups)
-
-    @rpc
-    def RenameSdaModelGroup(self, request, context):
-        return self._one(lambda: self.m.rename_sdamodelgroup(request.id, request.name), "model_group")
-
-    @rpc
-    def SetSdaModelGroupBackendGroup(self, request, context):
-        return self._one(lambda: self.m.set_sdamodelgroup_backendgroup(request.id, request.backend_group_id),
-                         "model_group")
-
-    @rpc
-    def SetSdaModelGroupModels(self, request, context):
-        return self._one(lambda: self.m.set_sdamodelgroup_models(request.id, list(request.model_ids)),
-                         "model_group")
-
-    @rpc
-    def AddModelToSdaModelGroup(self, request, context):
-        return self._one(lambda: self.m.add_sdamodelgroup_model(request.id, request.model_id), "model_group")
-
-    @rpc
-    def RemoveModelFromSdaModelGroup(self, request, context):
-        return self._one(lambda: self.m.remove_sdamodelgroup_model(request.id, request.model_id), "model_group")
-
-    # ---- backends and devices
-    @rpc
-    def CreateBackend(self, request, context):
-        return self._one(lambda: self.m.create_backend(request.name, request.ip, request.device_count), "backend")
-
-    @rpc
-    def DeleteBackend(self, request, context):
-        self.m.delete_backend(request.id)
-        return pb.Ack()
-
-    @stream
-    def ListBackends(self, request, context):
-        order = {pb.BACKEND_ORDER_GROUP: "group", pb.BACKEND_ORDER_NAME: "name"}.get(request.order, "id")
-        backends = self._many(lambda: self.m.list_backends(order, _opt(request, "id"), _opt(request, "group_id"),
-                                                           request.name), "backend")
-        yield from _pages(backends, request.page_size, lambda page: pb.BackendPage(backends=page))
-
-    @rpc
-    def UpdateBackendHost(self, request, context):
-        return self._one(lambda: self.m.update_backend_host(request.id, request.name), "backend")
-
-    @rpc
-    def UpdateBackendIp(self, request, context):
-        return self._one(lambda: self.m.update_backend_ip(request.id, request.ip), "backend")
-
-    @rpc
-    def UpdateBackendStatus(self, request, context):
-        status = backend_status(request.status)
-        return self._one(lambda: self.m.update_backend_status(request.id, status), "backend")
-
-    @rpc
-    def UpdateBackendGroup(self, request, context):
-        return self._one(lambda: self.m.update_backend_group(request.id, request.group_id), "backend")
-
-    @rpc
-    def UpdateDeviceStatus(self, request, context):
-        status = device_status(request.status)
-        return self._one(lambda: self.m.update_device_status(request.backend_id, request.index, status), "backend")
-
-    @rpc
-    def UpdateAllDeviceStatus(self, request, context):
-        status = device_status(request.status)
-        return self._one(lambda: self.m.update_all_device_status(request.backend_id, status), "backend")
-
-    # ---- backend groups
-    @rpc
-    def CreateBackendGroup(self, request, context):
-        return self._one(lambda: self.m.create_backendgroup(request.name, list(request.backend_ids)),
-                         "backend_group")
-
-    @rpc
-    def DeleteBackendGroup(self, request, context):
-        self.m.delete_backendgroup(request.id, request.force)
-        return pb.Ack()
-
-    @rpc
-    def ListBackendGroups(self, request, context):
-        groups = self._many(lambda: self.m.list_backend_groups(_opt(request, "id")), "backend_group")
-        return pb.ListBackendGroupsResponse(groups=groups)
-
-    @rpc
-    def RenameBackendGroup(self, request, context):
-        return self._one(lambda: self.m.rename_backendgroup(request.id, request.name), "backend_group")
-
-    @rpc
-    def SetBackendGroupBackends(self, request, context):
-        return self._one(lambda: self.m.set_backendgroup_backends(request.id, list(request.backend_ids)),
-                         "backend_group")
-
-    @rpc
-    def AddBackendToBackendGroup(self, request, context):
-        return self._one(lambda: self.m.add_backendgroup_backend(request.id, request.backend_id), "backend_group")
-
-    @rpc
-    def RemoveBackendFromBackendGroup(self, request, context):
-        return self._one(lambda: self.m.remove_backendgroup_backend(request.id, request.backend_id),
-                         "backend_group")
-
-    # ---- user groups, memberships, relationships
-    @rpc
-    def CreateUserGroup(self, request, context):
-        return self._one(lambda: self.m.create_usergroup(request.name, request.description, list(request.tokens)),
-                         "user_group")
-
-    @rpc
-    def DeleteUserGroup(self, request, context):
-        self.m.delete_usergroup(request.id, request.force)
-        return pb.Ack()
-
-    @rpc
-    def ListUserGroups(self, request, context):
-        groups = self._many(lambda: self.m.list_user_groups(_opt(request, "id")), "user_group")
-        return pb.ListUserGroupsResponse(groups=groups)
-
-    @rpc
-    def RenameUserGroup(self, request, context):
-        return self._one(lambda: self.m.rename_usergroup(request.id, request.name), "user_group")
-
-    @rpc
-    def SetUserGroupTokens(self, request, context):
-        return self._one(lambda: self.m.set_usergroup_tokens(request.id, list(request.tokens)), "user_group")
-
-    @rpc
-    def AddTokenToUserGroup(self, request, context):
-        return self._one(lambda: self.m.add_usergroup_token(request.id, request.token), "user_group")
-
-    @rpc
-    def RemoveTokenFromUserGroup(self, request, context):
-        return self._one(lambda: self.m.remove_usergroup_token(request.id, request.token), "user_group")
-
-    def _membership_of(self, user_group_id: int) -> pb.Membership:
-        ((group, model_groups),) = self.m.list_memberships(user_group_id)
-        return Converter(self.m).membership(group, model_groups)
-
-    @rpc
-    def AddMembership(self, request, context):
-        with self.m.lock:
-            self.m.add_membership(request.user_group_id, request.model_group_id)
-            return self._membership_of(request.user_group_id)
-
-    @rpc
-    def RemoveMembership(self, request, context):
-        with self.m.lock:
-            self.m.remove_membership(request.user_group_id, request.model_group_id)
-            return self._membership_of(request.user_group_id)
-
-    @rpc
-    def ListMemberships(self, request, context):
-        with self.m.lock:
-            c = Converter(self.m)
-            rows = self.m.list_memberships(_opt(request, "user_group_id"))
-            return pb.ListMembershipsResponse(memberships=[c.membership(g, mgs) for g, mgs in rows])
-
-    @rpc
-    def ListRelationships(self, request, context):
-        with self.m.lock:
-            c = Converter(self.m)
-            rows = self.m.list_memberships(_opt(request, "user_group_id"))
-            return pb.ListRelationshipsResponse(relationships=[c.relationship(g, mgs) for g, mgs in rows])
-
-    # ---- jobs and history
-    @stream
-    def ListJobs(self, request, context):
-        status = job_status(request.status) if request.HasField("status") else None
-        jobs = self._many(lambda: self.m.list_jobs(status, request.token), "job")
-        yield from _pages(jobs, request.page_size, lambda page: pb.JobPage(jobs=page))
-
-    @rpc
-    def GetJob(self, request, context):
-        return self._one(lambda: self.m.job(request.feid), "job")
-
-    @rpc
-    def UpdateJobPriority(self, request, context):
-        return self._one(lambda: self.m.update_job_priority(request.feid, request.priority), "job")
-
-    @rpc
-    def Release(self, request, context):
-        target = request.WhichOneof("target")
-        if target is None:
-            raise InvalidArgument("Release needs a frontend id or a token.")
-        feids = self.m.release(feid=request.feid if target == "feid" else 0,
-                               token=request.token if target == "token" else "",
-                               sda_id=_opt(request, "sda_id") or 0)
-        return pb.ReleaseResponse(released_feids=feids)
-
-    @rpc
-    def ReleaseAll(self, request, context):
-        return pb.ReleaseResponse(released_feids=self.m.release_all())
-
-    @stream
-    def ListHistory(self, request, context):
-        if request.count < 0:
-            raise InvalidArgument(f"Count of history must be 0 or more (got {request.count}).")
-        jobs = self._many(lambda: self.m.list_history(request.count, request.token), "job")
-        yield from _pages(jobs, request.page_size, lambda page: pb.JobPage(jobs=page))
-
-    @rpc
-    def GetHistory(self, request, context):
-        return self._one(lambda: self.m.history_job(request.feid), "job")
-
-    # ---- versions
-    @rpc
-    def CreateVersion(self, request, context):
-        return self._one(lambda: self.m.create_version(request.version, request.path), "version")
-
-    @rpc
-    def DeleteVersion(self, request, context):
-        self.m.delete_version(request.version)
-        return pb.Ack()
-
-    @rpc
-    def ListVersions(self, request, context):
-        return pb.ListVersionsResponse(versions=self._many(lambda: self.m.list_versions(request.version), "version"))
-
-    @rpc
-    def UpdateVersionHealthCheck(self, request, context):
-        return self._one(lambda: self.m.update_version_health_check(request.version, request.value), "version")
-
-    @rpc
-    def UpdateVersionPath(self, request, context):
-        return self._one(lambda: self.m.update_version_path(request.version, request.value), "version")
-
-    @rpc
-    def UpdateVersionQuery(self, request, context):
-        return self._one(lambda: self.m.update_version_query(request.version, request.value), "version")
-
-    @rpc
-    def UpdateVersionWorker(self, request, context):
-        return self._one(lambda: self.m.update_version_worker(request.version, request.value), "version")
-
-    @rpc
-    def UpdateVersionSupport(self, request, context):
-        return self._one(lambda: self.m.update_version_support(request.version, request.supported), "version")
-
-    @rpc
-    def SetLatestVersion(self, request, context):
-        return self._one(lambda: self.m.set_latest_version(request.version), "version")
-
-    @rpc
-    def AddWorkerEnv(self, request, context):
-        return self._one(lambda: self.m.add_worker_env(request.version, request.name, request.value), "version")
-
-    @rpc
-    def RemoveWorkerEnv(self, request, context):
-        return self._one(lambda: self.m.remove_worker_env(request.version, request.name), "version")
-
-    # ---- usage and audit
-    @rpc
-    def GetUsage(self, request, context):
-        if not request.HasField("begin") or not request.HasField("end"):
-            raise InvalidArgument("Usage needs a begin and an end time.")
-        return self._convert(lambda: self.m.usage(seconds(request.begin), seconds(request.end), request.token),
-                             lambda _, report: usage_report(report))
-
-    @stream
-    def ListEvents(self, request, context):
-        if request.count < 0:
-            raise InvalidArgument(f"Count must be 0 or more (got {request.count}).")
-        events = self._many(lambda: self.m.list_events(request.token, request.action, request.count), "event")
-        yield from _pages(events, request.page_size, lambda page: pb.EventPage(events=page))
-
-    # ---- the VM side
-    @rpc
-    def RequestDevices(self, request, context):
-        return self._one(lambda: self.m.request_devices(
-            request.token, request.client_pid, request.process_name, request.client, request.version,
-            _opt(request, "sda_id") or 0), "job")
-
-    @rpc
-    def ReportRunning(self, request, context):
-        return self._one(lambda: self.m.report_running(request.feid), "job")
-
-    @rpc
-    def FinishJob(self, request, context):
-        return self._one(lambda: self.m.finish_job(request.feid, request.failed, request.reason), "job")
+        for name, row in RPCS.items():
+            method = self._listing(name, row) if isinstance(row, Listing) else self._unary(name, row)
+            setattr(self, name, method)
+
+    def _run(self, row: Unary | Listing, request: Any, present: Callable[[Converter, Any, tuple[Any, ...]], Any]):
+        arguments = row.arguments(request)
+        operation = row.operation
+        call = (getattr(self.m, operation) if isinstance(operation, str)
+                else functools.partial(operation, self.m))
+        return self.m.read(lambda: present(Converter(self.m), call(*arguments), arguments))
+
+    def _unary(self, name: str, row: Unary) -> Callable[[Any, grpc.ServicerContext], Any]:
+        def unary(request: Any, context: grpc.ServicerContext) -> Any:
+            peer = request_peer.set(_peer(context))
+            try:
+                return self._run(row, request, row.present)
+            except Exception as err:  # every failure becomes a status
+                _fail(context, err, name)
+            finally:
+                request_peer.reset(peer)
+
+        unary.__name__ = name
+        return unary
+
+    def _listing(self, name: str, row: Listing) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
+        def convert(c: Converter, items: Any, _: tuple[Any, ...]) -> list[Any]:
+            return [getattr(c, row.item)(item) for item in items]
+
+        def listing(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            try:
+                items = self._run(row, request, convert)
+            except Exception as err:  # every failure becomes a status
+                _fail(context, err, name)
+            yield from _pages(items, request.page_size, row.page)
+
+        listing.__name__ = name
+        return listing
+
+
+def add_to_server(servicer: Servicer, server: grpc.Server) -> None:
+    """Register every method of the service through one generic handler made from the descriptor."""
+    handlers = {}
+    for method in SERVICE.methods:
+        request_type = getattr(pb, method.input_type.name)
+        response_type = getattr(pb, method.output_type.name)
+        make = (grpc.unary_stream_rpc_method_handler if method.server_streaming
+                else grpc.unary_unary_rpc_method_handler)
+        handlers[method.name] = make(getattr(servicer, method.name), request_deserializer=request_type.FromString,
+                                     response_serializer=response_type.SerializeToString)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),))
