@@ -14,6 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from smclient.api import sdamanager_pb2 as pb
 
+from . import __version__
 from .entities import (
     AccessLevel,
     Backend,
@@ -213,6 +214,10 @@ class Converter:
     def membership(self, ug: UserGroup, mgs: list[SdaModelGroup]) -> pb.Membership:
         return pb.Membership(user_group=self.ref(ug), model_groups=[self.ref(g) for g in mgs])
 
+    def membership_of(self, user_group_id: int) -> pb.Membership:
+        ((group, model_groups),) = self.m.list_memberships(user_group_id)
+        return self.membership(group, model_groups)
+
     def relationship(self, ug: UserGroup, mgs: list[SdaModelGroup]) -> pb.Relationship:
         links = []
         for mg in mgs:
@@ -248,7 +253,11 @@ class Converter:
             end_reason=j.end_reason,
         )
 
-    # ---- versions and events
+    # ---- the server, versions and events
+    def server_version(self, latest: str) -> pb.ServerVersion:
+        return pb.ServerVersion(name="SDAManager simulator", version=__version__, api_version="sdamanager.v1",
+                                start_time=timestamp(self.m.started), latest_client_version=latest)
+
     @staticmethod
     def version(v: Version) -> pb.Version:
         return pb.Version(version=v.version, path=v.path, latest=v.latest, supported=v.supported,

@@ -21,7 +21,6 @@ import grpc
 
 from smclient.api import sdamanager_pb2 as pb
 
-from . import __version__
 from .audit import request_peer
 from .convert import (
     Converter,
@@ -30,7 +29,6 @@ from .convert import (
     device_status,
     job_status,
     seconds,
-    timestamp,
     usage_report,
 )
 from .errors import (
@@ -113,13 +111,7 @@ def released(c: Converter, feids: list[int], arguments: tuple[Any, ...]) -> pb.R
 
 def membership_of(c: Converter, result: Any, arguments: tuple[Any, ...]) -> pb.Membership:
     """After a membership changes: the user group's memberships (its id is the first argument)."""
-    ((group, model_groups),) = c.m.list_memberships(arguments[0])
-    return c.membership(group, model_groups)
-
-
-def server_version(c: Converter, latest: str, arguments: tuple[Any, ...]) -> pb.ServerVersion:
-    return pb.ServerVersion(name="SDAManager simulator", version=__version__, api_version="sdamanager.v1",
-                            start_time=timestamp(c.m.started), latest_client_version=latest)
+    return c.membership_of(arguments[0])
 
 
 def _opt(request: Any, field: str) -> int | None:
@@ -162,7 +154,7 @@ _JOB, _VERSION = record("job"), record("version")
 
 RPCS: dict[str, Unary | Listing] = {
     # ---- server
-    "GetServerVersion": Unary("latest_version", lambda r: (), server_version),
+    "GetServerVersion": Unary("latest_version", lambda r: (), lambda c, latest, _: c.server_version(latest)),
     # ---- tokens
     "CreateToken": Unary("create_token", lambda r: (r.description, r.priority), _TOKEN),
     "DeleteToken": Unary("delete_token", lambda r: (r.token,), ack),
