@@ -25,10 +25,11 @@ from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
 
 from . import __version__
-from .completion import SOURCE_FEEDS, LiveNames, ShellCompleter, usage_hint
+from .completion import ShellCompleter, usage_hint
 from .errors import EXIT_OK, EXIT_REFUSED
 from .executor import Executor, Outcome
 from .history import ShellHistory, default_path
+from .live_names import SOURCE_FEEDS, LiveNames
 from .transport import Connection
 
 log = logging.getLogger(__name__)

@@ -56,8 +56,8 @@ from sdamanager_stub.cli import main as stub_main
 from sdamanager_stub.manager import new_manager
 from sdamanager_stub.server import create_server
 from smclient.cli import main
-from smclient.completion import LiveNames
 from smclient.history import ShellHistory
+from smclient.live_names import LiveNames
 from smclient.repl import Shell, banner
 from smclient.transport import Address, Connection
 

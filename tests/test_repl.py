@@ -26,9 +26,10 @@ from prompt_toolkit.output import DummyOutput
 
 from sdamanager_stub.server import create_server
 from smclient.commands import COMMANDS, GRAMMAR
-from smclient.completion import SOURCE_FEEDS, Chained, LiveNames, Names, ShellCompleter, _quoted, scan, usage_hint
+from smclient.completion import ShellCompleter, _quoted, scan, usage_hint
 from smclient.executor import Outcome
 from smclient.history import ShellHistory, default_path
+from smclient.live_names import SOURCE_FEEDS, Chained, LiveNames, Names
 from smclient.repl import Shell, banner
 from smclient.transport import Address, Connection
 
