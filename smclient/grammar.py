@@ -1,8 +1,8 @@
 """How a command line is read: typed arguments, command specs, the parser.
 
 The command table (commands.py) is a list of `Command`s built from these
-pieces; parsing, `help`, `COMMAND ?`, argument checks and completion all walk
-that one table.
+pieces; parsing, `help`, `COMMAND ?`, argument checks, usage lines and
+completion all walk that one table.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class Arg(NamedTuple):
     choices: tuple[str, ...] = ()
     complete: str = ""  # live completion source: tokens, feids, backends, ...
     key: str = ""  # attribute name for the handler; default: from the label
+    form: str = ""  # how a text value is written (YYYY-MM-DD), for the usage line
 
     @property
     def name(self) -> str:
@@ -72,6 +73,29 @@ class Arg(NamedTuple):
         if self.kind is Kind.TEXT_LIST:
             return "values separated by commas (a,b,c) or null"
         return "text"
+
+    def usage(self) -> str:
+        """The argument as the original's usage lines write it: `{label [shape] : optional}`."""
+        shape = self._shape()
+        text = f"{self.label} [{shape}]" if shape else self.label
+        return "{" + text + (" : optional" if self.optional else "") + "}"
+
+    def _shape(self) -> str:
+        kind = self.kind
+        if kind is Kind.CHOICE:
+            return "|".join(self.choices)
+        if kind is Kind.BOOL:
+            return "true|false"
+        if kind is Kind.INT_OR_NULL:
+            return "id | null"
+        if kind in (Kind.INT_LIST, Kind.TEXT_LIST):
+            item = self.label.removesuffix(" list") + (" id" if kind is Kind.INT_LIST else "")
+            # The original shows three items for a list that may be left out, and two
+            # and null for one that must be given (null empties it).
+            if self.optional:
+                return f"{item} 1,{item} 2,{item} 3,..."
+            return f"{item} 1,{item} 2,... | null"
+        return self.form
 
     def parse(self, text: str) -> Any:
         kind = self.kind
@@ -125,16 +149,30 @@ Binder = Callable[["Command", list[str]], dict[str, Any]]
 class Command(NamedTuple):
     words: tuple[str, ...]
     description: str  # the help listing's description
-    usage: str | None = None  # the help listing's usage, without "(usages : ...)"
     args: tuple[Arg, ...] = ()
     handler: Callable[..., Any] | None = None
     title: str | None = None  # base of "<title> success." / "<title> failed. (...)"
     hidden: bool = False  # the guide's variants, not in the original's listing
     binder: Binder | None = None
+    # The listing's usage where the original's words are not derived from the
+    # arguments ("" for none); an override equal to the derived usage is an error.
+    usage_override: str | None = None
 
     @property
     def name(self) -> str:
         return " ".join(self.words)
+
+    @property
+    def usage(self) -> str | None:
+        """The listing's usage, without "(usages : ...)"; None when it shows none."""
+        if self.usage_override is not None:
+            return self.usage_override or None
+        return self.derived_usage()
+
+    def derived_usage(self) -> str | None:
+        if not self.args:
+            return None
+        return " ".join([self.name, *(arg.usage() for arg in self.args)])
 
     @property
     def message_title(self) -> str:

@@ -21,7 +21,7 @@ from smclient import handlers as h
 from smclient.commands import COMMANDS, GRAMMAR, help_text
 from smclient.errors import UsageError
 from smclient.executor import Executor, Outcome
-from smclient.grammar import Command, HelpRequest, Invocation, Kind
+from smclient.grammar import Arg, Command, HelpRequest, Invocation, Kind
 from smclient.transport import Address, Connection
 
 MANUAL = Path(__file__).resolve().parents[2] / "shared" / "reference" / "mcp-manual-smclient.rst"
@@ -483,6 +483,50 @@ def test_usage_placeholders_match_args(command: Command) -> None:
 @pytest.mark.parametrize("command", [c for c in COMMANDS if c.handler], ids=lambda c: c.name)
 def test_handler_commands_have_usage_or_no_args(command: Command) -> None:
     assert command.usage or not command.args
+
+
+OVERRIDDEN = [c for c in COMMANDS if c.usage_override is not None]
+
+
+def test_usage_overrides_are_few_and_each_needed() -> None:
+    """An override is only for the original's words that the arguments cannot give; one
+    equal to the derived usage would hide a change of the arguments."""
+    for command in OVERRIDDEN:
+        assert command.usage != command.derived_usage(), f"{command.name}: the override is the derived usage"
+    assert sorted(c.name for c in OVERRIDDEN) == [
+        "add sdamodelgroup",  # "{SDAModel id}" where the argument (and its errors) say "SDAModel ID"
+        "h",  # no usage line: the topic is not in the original's listing
+        "help",  # as h
+        "release",  # "{[token | fronend id]}": a typo and brackets of its own
+        "remove sdamodelgroup",  # as add sdamodelgroup
+        "show job",  # choices not listed
+        "update device",  # choices not listed
+        "update device all",  # choices not listed
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(manual_entries()))
+def test_usage_is_derived_from_the_arguments_unless_overridden(name: str) -> None:
+    command = BY_NAME[name]
+    _, usage = manual_entries()[name]
+    if command.usage_override is None:
+        assert command.derived_usage() == usage
+    else:
+        assert (command.usage_override or None) == usage
+
+
+@pytest.mark.parametrize(("arg", "usage"), [
+    (Arg("name"), "{name}"),
+    (Arg("count", Kind.INT, optional=True), "{count : optional}"),
+    (Arg("status", Kind.CHOICE, choices=("ON", "OFF")), "{status [ON|OFF]}"),
+    (Arg("force", Kind.BOOL, optional=True), "{force [true|false] : optional}"),
+    (Arg("group id", Kind.INT_OR_NULL), "{group id [id | null]}"),
+    (Arg("node list", Kind.INT_LIST, optional=True), "{node list [node id 1,node id 2,node id 3,...] : optional}"),
+    (Arg("name list", Kind.TEXT_LIST), "{name list [name 1,name 2,... | null]}"),
+    (Arg("day", form="YYYY-MM-DD"), "{day [YYYY-MM-DD]}"),
+])
+def test_argument_usage(arg: Arg, usage: str) -> None:
+    assert arg.usage() == usage
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.name)
