@@ -1,7 +1,8 @@
 """The command table: every command of the original's `help` listing.
 
-This is the only list of commands.  Parsing, `help`/`h`, `COMMAND ?`,
-argument checks, usage lines and completion are all derived from it.  Descriptions are the original's words
+This is the only list of commands, the shell's own (`help`, `exit`, `clear`)
+included.  Parsing, `help`, `COMMAND ?`, argument checks, usage lines and
+completion are all derived from it.  Descriptions are the original's words
 (`../shared/reference/mcp-manual-smclient.rst`, section 5), typos included
 ("beckend", "histroy"); so are the usage lines, derived from the typed
 arguments except where a row overrides them ("fronend id").  The guide's
@@ -10,10 +11,13 @@ variants are accepted too (SPEC section 4).
 
 from __future__ import annotations
 
+from types import SimpleNamespace as Args
 from typing import Any
 
 from . import handlers as h
 from .grammar import Arg, Command, Grammar, Kind, bind_in_order, is_int
+from .results import Clear, Exit, HelpListing
+from .transport import Connection
 
 # ---------------------------------------------------------------- argument kinds used below
 
@@ -46,7 +50,7 @@ def time_of_day(label: str) -> Arg:
 
 
 # `help {command words : optional}` shows those commands, like `COMMAND ?`.
-HELP_TOPIC = Arg("command", Kind.REST, optional=True, key="topic")
+HELP_TOPIC = Arg("command", Kind.COMMAND, optional=True, key="topic")
 FORCE = Arg("force delete", Kind.BOOL, optional=True, key="force")
 BACKEND_GROUP = id_("backend group id", "backend_groups", low=0)
 MODEL_GROUP = id_("SDAModel group id", "model_groups")
@@ -97,6 +101,21 @@ def bind_create_usergroup(command: Command, words: list[str]) -> dict[str, Any]:
     return values
 
 
+# ---------------------------------------------------------------- the shell's own commands
+
+
+def show_help(conn: Connection, a: Args) -> HelpListing:
+    return GRAMMAR.help(a.topic or ())
+
+
+def exit_shell(conn: Connection, a: Args) -> Exit:
+    return Exit()
+
+
+def clear_screen(conn: Connection, a: Args) -> Clear:
+    return Clear()
+
+
 # ---------------------------------------------------------------- the table
 
 C = Command
@@ -115,7 +134,7 @@ COMMANDS: list[Command] = [
     C(("add", "worker", "env"), "Add each version of worker execution environment variable",
       (Arg("version", complete="versions"), text("name"), text("value")), h.add_worker_env),
     # ---- clear
-    C(("clear",), "Clear screen"),
+    C(("clear",), "Clear screen", (), clear_screen),
     # ---- create
     C(("create", "backend"), "Create Backend",
       (text("host name"), text("ip"), Arg("device count", Kind.INT, low=1, high=1024)), h.create_backend),
@@ -148,7 +167,7 @@ COMMANDS: list[Command] = [
     C(("delete", "usergroup"), "Delete UserGroup", (USER_GROUP, FORCE), h.delete_usergroup),
     C(("delete", "version"), "Delete Version", (Arg("version", complete="versions"),), h.delete_version),
     # ---- exit
-    C(("exit",), "Exit application (same command: exit, quit, q)"),
+    C(("exit",), "Exit application (same command: exit, quit, q)", (), exit_shell, aliases=("quit", "q")),
     # ---- get
     C(("get", "backend", "beid"), "print backend by beckend id", (BACKEND,), h.get_backend_beid),
     C(("get", "backend", "group"), "print backend by beckend group",
@@ -164,10 +183,8 @@ COMMANDS: list[Command] = [
     C(("get", "sda"), "Print enrolled SDAs using reqeusted Token", (token(),), h.get_sda),
     C(("get", "token"), "Get Token information", (token(),), h.get_token),
     # ---- help: the original's listing shows no usage for it (the topic is the guide's)
-    C(("h",), "Print help message (same command: help, h)", (HELP_TOPIC,), usage_override=""),
-    C(("help",), "Print help message (same command: help, h)", (HELP_TOPIC,), usage_override=""),
-    C(("q",), "Exit application (same command: exit, quit, q)"),
-    C(("quit",), "Exit application (same command: exit, quit, q)"),
+    C(("help",), "Print help message (same command: help, h)", (HELP_TOPIC,), show_help, aliases=("h",),
+      usage_override=""),
     # ---- release
     C(("release",), "Release Device",
       (Arg("token | frontend id", key="token_or_frontend_id", complete="tokens_and_feids"),
@@ -284,24 +301,4 @@ COMMANDS: list[Command] = [
       (Arg("version", complete="versions"), Arg("command", Kind.REST)), h.update_version_worker),
 ]
 
-# Commands the shell answers itself, without SDAManager.
-EXIT_WORDS = {("exit",), ("quit",), ("q",)}
-HELP_WORDS = {("help",), ("h",)}
-CLEAR_WORDS = {("clear",)}
-
 GRAMMAR = Grammar(COMMANDS)
-
-
-def help_entry(command: Command) -> list[str]:
-    """One command as the original's listing shows it."""
-    lines = [f"{command.name:<33} : {command.description}"]
-    if command.usage:
-        lines.append(f"      (usages : {command.usage})")
-    return lines
-
-
-def help_text(commands: list[Command] | None = None) -> str:
-    lines: list[str] = []
-    for command in commands if commands is not None else GRAMMAR.visible():
-        lines.extend(help_entry(command))
-    return "\n".join(lines)

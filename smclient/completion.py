@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
-from .commands import GRAMMAR, HELP_WORDS
+from .commands import GRAMMAR
 from .grammar import Arg, Command, Grammar, Kind
 from .live_names import SOURCE_NAMES, LiveNames
 
@@ -107,7 +107,7 @@ class Position:
     command: Command | None = None  # the command the words before the cursor name
     arg_index: int = -1  # the position among its arguments
     arg_words: tuple[str, ...] = ()  # the arguments typed so far
-    help_topic: bool = False  # after `help`: command words again
+    naming_commands: bool = False  # in an argument of command words (help's topic)
 
 
 def locate(text: str, grammar: Grammar = GRAMMAR) -> Position:
@@ -118,10 +118,12 @@ def locate(text: str, grammar: Grammar = GRAMMAR) -> Position:
     if found is None:
         return Position(state, next_words)
     command, used = found
-    if command.words in HELP_WORDS:
-        return Position(state, {**next_words, **_next_words(grammar, words[used:])}, command,
-                        len(words) - used, tuple(words[used:]), help_topic=True)
-    return Position(state, next_words, command, len(words) - used, tuple(words[used:]))
+    index, last = len(words) - used, len(command.args) - 1
+    if last >= 0 and command.args[last].kind is Kind.COMMAND and index >= last:
+        # Command words again, continuing those typed in that argument.
+        return Position(state, {**next_words, **_next_words(grammar, words[used + last:])}, command,
+                        index, tuple(words[used:]), naming_commands=True)
+    return Position(state, next_words, command, index, tuple(words[used:]))
 
 
 def _next_words(grammar: Grammar, words: Sequence[str]) -> dict[str, tuple[Command | None, list[str]]]:
@@ -130,10 +132,10 @@ def _next_words(grammar: Grammar, words: Sequence[str]) -> dict[str, tuple[Comma
     typed = tuple(w.lower() for w in words)
     n = len(typed)
     found: dict[str, tuple[Command | None, list[str]]] = {}
-    for command in grammar.commands:
+    for name, topic in grammar.by_words.items():
+        command = topic.command
         if command.hidden:
             continue
-        name = tuple(w.lower() for w in command.words)
         if len(name) <= n or name[:n] != typed:
             continue
         word = name[n]
@@ -180,7 +182,7 @@ class ShellCompleter(Completer):
                 exact, rest = position.next_words[word]
                 meta = exact.description if exact is not None else ", ".join(sorted(rest))
                 out.append(Completion(word + " ", replace, display=word, display_meta=_short(meta)))
-        if position.command is not None and not position.help_topic:
+        if position.command is not None and not position.naming_commands:
             out.extend(self._argument(position, text, replace))
         return out[: self.limit]
 
@@ -268,7 +270,7 @@ def usage_hint(text: str, live: LiveNames | None = None, grammar: Grammar = GRAM
     command = position.command
     if state.comment:
         return []
-    if command is None or position.help_topic:
+    if command is None or position.naming_commands:
         if not position.next_words and state.words:
             return [("class:hint.error", f"Unknown command: {' '.join(state.words[:3])!r}")]
         if command is None and not any(w.startswith(state.current.lower()) for w in position.next_words):
@@ -277,7 +279,7 @@ def usage_hint(text: str, live: LiveNames | None = None, grammar: Grammar = GRAM
     index = position.arg_index
     # Typing past the last argument (a longer command's word is not an argument).
     extra = (index > len(command.args) or (index == len(command.args) and state.current)) \
-        and not (command.args and command.args[-1].kind is Kind.REST) \
+        and not (command.args and command.args[-1].takes_rest) \
         and not any(w.startswith(state.current.lower()) for w in position.next_words)
     if not command.args:
         if extra:

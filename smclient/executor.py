@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from typing import NamedTuple
 
-from .commands import CLEAR_WORDS, EXIT_WORDS, GRAMMAR, HELP_WORDS, help_text
+from .commands import GRAMMAR
 from .errors import EXIT_OK, EXIT_REFUSED, ServerError, SmclientError, UsageError
-from .grammar import HelpRequest, Invocation
+from .grammar import Invocation
 from .render import render
-from .results import Note
+from .results import Clear, Exit, Note
 from .transport import Connection
 
 log = logging.getLogger(__name__)
@@ -37,14 +37,11 @@ class Executor:
                 # Bytes that are not UTF-8 reach us as lone surrogates (from argv or stdin).
                 raise UsageError("The line has bytes that are not valid UTF-8.")
             parsed = GRAMMAR.parse(line)
-            if isinstance(parsed, Invocation) and parsed.command.words in HELP_WORDS and parsed.args.topic:
-                # `help create sda` is `create sda ?`.
-                parsed = GRAMMAR.parse(parsed.args.topic + " ?")
             if parsed is None:
                 return Outcome()
-            if isinstance(parsed, HelpRequest):
-                return Outcome(output=help_text(list(parsed.commands)))
-            return self._run(parsed)
+            if isinstance(parsed, Invocation):
+                return self._run(parsed)
+            return Outcome(output=render(parsed))  # `COMMAND ?`
         except SmclientError as err:
             return Outcome(error=str(err), status=err.exit_status)
         except Exception as err:  # a bug must not end the session or print a traceback
@@ -53,14 +50,6 @@ class Executor:
 
     def _run(self, invocation: Invocation) -> Outcome:
         command = invocation.command
-        words = command.words
-        if words in EXIT_WORDS:
-            return Outcome(exit=True)
-        if words in CLEAR_WORDS:
-            return Outcome(clear=True)
-        if words in HELP_WORDS:
-            return Outcome(output=help_text())
-        assert command.handler is not None
         try:
             result = command.handler(self.connection, invocation.args)
         except ServerError as err:
@@ -69,7 +58,7 @@ class Executor:
             return Outcome(output=f"{command.message_title} success.")
         if isinstance(result, Note):
             return Outcome(output=f"{command.message_title} success.\n{result.text}")
-        return Outcome(output=render(result))
+        return Outcome(output=render(result), exit=isinstance(result, Exit), clear=isinstance(result, Clear))
 
 
 def _has_surrogates(text: str) -> bool:

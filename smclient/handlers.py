@@ -4,7 +4,8 @@ A handler takes the connection and the parsed arguments and returns a Table,
 a Message, a list of them, or None (the executor then prints the command's
 "<title> success." line).  Handlers never print and never see grpc errors:
 the transport raises ServerError / Unreachable, the executor turns a
-ServerError into "<title> failed. (<reason>)".
+ServerError into "<title> failed. (<reason>)".  The shell's own commands
+(help, exit, clear) are in commands.py, next to the table they read.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from .results import RIGHT, Column, Message, Table
+from .results import RIGHT, Clear, Column, Exit, HelpEntry, HelpListing, Message, Table
 
 __all__ = ["display_width", "render", "render_table"]
 
@@ -268,14 +268,25 @@ def render_table(table: Table) -> list[str]:
     return lines
 
 
+def help_entry(entry: HelpEntry) -> list[str]:
+    """One command as the original's listing shows it."""
+    lines = [f"{entry.name:<33} : {entry.description}"]
+    if entry.usage:
+        lines.append(f"      (usages : {entry.usage})")
+    return lines
+
+
 def render(result: Any) -> str:
-    """Text of a handler result: Table, Message, a list of them, or None."""
-    if result is None:
+    """Text of a result: Table, Message, HelpListing, a list of them, or None,
+    Exit or Clear (nothing to show)."""
+    if result is None or isinstance(result, (Exit, Clear)):
         return ""
     if isinstance(result, Message):
         return result.text
     if isinstance(result, Table):
         return "\n".join(render_table(result))
+    if isinstance(result, HelpListing):
+        return "\n".join(line for entry in result.entries for line in help_entry(entry))
     if isinstance(result, (list, tuple)):
         # None items are results with nothing to show: no blank line for them.
         return "\n".join(render(item) for item in result if item is not None)

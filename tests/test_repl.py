@@ -438,12 +438,21 @@ def test_every_completion_source_in_the_command_table_is_known():
 
 
 def test_verbs_come_from_the_table(completer):
-    verbs = sorted({c.words[0] for c in GRAMMAR.commands if not c.hidden})
+    verbs = sorted({name.split()[0] for c in GRAMMAR.commands if not c.hidden for name in c.names})
     assert shown(completer, "") == verbs
     assert shown(completer, "SH") == ["show"]
     assert shown(completer, "show backend ") == ["group", "name"]
     assert shown(completer, "update token sda ") == ["current", "max"]
     assert "list" not in shown(completer, "remove usergroup ")  # the guide's hidden variant
+
+
+def test_aliases_complete_like_any_command():
+    completer = ShellCompleter(LiveNames(None))
+    assert shown(completer, "q") == ["q", "quit"]
+    assert shown(completer, "h") == ["h", "help"]
+    assert shown(completer, "help q") == ["q", "quit"]  # help's topic: command words again
+    assert [(c.display_text, c.display_meta_text) for c in completer.complete("e")] == [
+        ("exit", "Exit application (same command: exit, quit, q)")]
 
 
 def test_each_candidate_shows_its_meaning(completer, simulator):
