@@ -2,10 +2,11 @@
 
 Handlers never print.  A server command's handler returns a :class:`Table`,
 a :class:`Message`, a :class:`Note` (or a list of them), or None for a plain
-success.  The shell's own commands return a :class:`HelpListing`,
-:class:`Exit` or :class:`Clear`.  :mod:`smclient.render` turns them into the
-original's text.  Failures are raised as :class:`smclient.errors.SmclientError`
-subclasses, never returned.
+success; the executor gives a success or a refusal the command's title
+(:class:`Success`, :class:`Failure`).  The shell's own commands return a
+:class:`HelpListing`, :class:`Exit` or :class:`Clear`.  :mod:`smclient.render`
+turns any of them into the original's text.  Failures are raised as
+:class:`smclient.errors.SmclientError` subclasses, never returned by a handler.
 """
 
 from __future__ import annotations
@@ -53,6 +54,20 @@ class Note(NamedTuple):
 
     text: str
 
+
+class Success(NamedTuple):
+    """A command that worked and has nothing to list: "<title> success.", then the note if any."""
+
+    title: str
+    note: str = ""
+
+
+class Failure(NamedTuple):
+    """A line that failed: one line on stderr.  With a title, SDAManager refused the
+    command itself: "<title> failed. (<reason>)"."""
+
+    error: Exception
+    title: str = ""
 
 
 class HelpEntry(NamedTuple):

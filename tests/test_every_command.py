@@ -12,6 +12,7 @@ from sdamanager_stub.server import create_server
 from smclient import handlers
 from smclient.commands import COMMANDS
 from smclient.executor import Executor
+from smclient.render import render_outcome
 from smclient.transport import Address, Connection
 
 # One working line per command; {T} a token with an SDA and a running job,
@@ -164,11 +165,12 @@ def test_every_command_has_an_example():
 def test_question_mark_prints_the_help_entry(name, command):
     executor = Executor(Connection(Address("127.0.0.1", 1), timeout=0.5))  # never contacted
     outcome = executor.execute_line(f"{name} ?")
-    assert (outcome.status, outcome.error) == (0, "")
+    output, error = render_outcome(outcome.result)
+    assert (outcome.status, error) == (0, "")
     entry = [f"{name:<33} : {command.description}"]
     if command.usage:
         entry.append(f"      (usages : {command.usage})")
-    assert outcome.output == "\n".join(entry)
+    assert output == "\n".join(entry)
 
 
 @pytest.mark.parametrize(("name", "command"), NAMES, ids=[name for name, _ in NAMES])
@@ -177,12 +179,13 @@ def test_a_real_call_succeeds(name, command, world):
     line = EXAMPLES[name].format(**tokens)
     events = len(m.events)
     outcome = executor.execute_line(line)
-    assert outcome.status == 0, outcome.error
-    assert outcome.error == ""
+    output, error = render_outcome(outcome.result)
+    assert outcome.status == 0, error
+    assert error == ""
     if command.handler.__module__ != handlers.__name__:
         return  # the shell's own command: SDAManager was not asked
     if command.words[0] in ("show", "get"):
-        assert outcome.output.startswith("+-"), outcome.output  # a table
+        assert output.startswith("+-"), output  # a table
     else:
         # a change: the server recorded it as a success
         assert m.events[-1].result == "SUCCESS" and len(m.events) > events, (line, m.events[-1])

@@ -22,8 +22,8 @@ from smclient.commands import COMMANDS, GRAMMAR
 from smclient.errors import UsageError
 from smclient.executor import Executor, Outcome
 from smclient.grammar import Arg, Command, Invocation, Kind
-from smclient.render import render
-from smclient.results import HelpListing
+from smclient.render import render, render_outcome
+from smclient.results import Clear, Exit, HelpListing
 from smclient.transport import Address, Connection
 
 MANUAL = Path(__file__).resolve().parents[2] / "shared" / "reference" / "mcp-manual-smclient.rst"
@@ -351,25 +351,31 @@ def test_help_topic_is_question_mark(executor: Executor, line: str) -> None:
     via_help = executor.execute_line(line)
     via_question = executor.execute_line("create sda ?")
     assert via_help == via_question
-    assert via_help.status == 0 and via_help.error == ""
-    assert via_help.output.splitlines() == [
+    assert via_help.status == 0
+    output, error = render_outcome(via_help.result)
+    assert error == ""
+    assert output.splitlines() == [
         "create sda                        : Create new SDA or add SDA to registered Token",
         "      (usages : create sda {token} {description} {SDAModel ID} {SDAModel Group ID : optional})",
     ]
 
 
 def test_help_and_h_print_the_listing(executor: Executor) -> None:
-    assert executor.execute_line("help") == Outcome(output=render(GRAMMAR.help()))
-    assert executor.execute_line("h") == Outcome(output=render(GRAMMAR.help()))
+    assert executor.execute_line("help") == Outcome(GRAMMAR.help())
+    assert executor.execute_line("h") == Outcome(GRAMMAR.help())
 
 
 @pytest.mark.parametrize("line", ["exit", "quit", "q", "EXIT"])
 def test_exit_words(executor: Executor, line: str) -> None:
-    assert executor.execute_line(line) == Outcome(exit=True)
+    outcome = executor.execute_line(line)
+    assert isinstance(outcome.result, Exit) and outcome.exit and not outcome.clear
+    assert outcome.status == 0 and render_outcome(outcome.result) == ("", "")
 
 
 def test_clear(executor: Executor) -> None:
-    assert executor.execute_line("clear") == Outcome(clear=True)
+    outcome = executor.execute_line("clear")
+    assert isinstance(outcome.result, Clear) and outcome.clear and not outcome.exit
+    assert outcome.status == 0 and render_outcome(outcome.result) == ("", "")
 
 
 EXECUTOR_USAGE = [case for case in INVALID if case[0] in {
@@ -380,14 +386,17 @@ EXECUTOR_USAGE = [case for case in INVALID if case[0] in {
 @pytest.mark.parametrize(("line", "message"), EXECUTOR_USAGE, ids=[v[0] for v in EXECUTOR_USAGE])
 def test_executor_usage_errors(executor: Executor, line: str, message: str) -> None:
     """Usage errors are reported before any connection: status 2, the one line."""
-    assert executor.execute_line(line) == Outcome(error=message, status=2)
+    outcome = executor.execute_line(line)
+    assert outcome.status == 2
+    assert render_outcome(outcome.result) == ("", message)
 
 
 def test_executor_unreachable_is_status_3(executor: Executor, dead_port: int) -> None:
     outcome = executor.execute_line("show token")
     assert outcome.status == 3
-    assert f"127.0.0.1:{dead_port}" in outcome.error
-    assert outcome.output == ""
+    output, error = render_outcome(outcome.result)
+    assert f"127.0.0.1:{dead_port}" in error
+    assert output == ""
 
 
 @pytest.mark.parametrize("line", [
@@ -397,8 +406,8 @@ def test_executor_unreachable_is_status_3(executor: Executor, dead_port: int) ->
     "create token \udcff",
 ])
 def test_executor_no_internal_error(executor: Executor, line: str) -> None:
-    outcome = executor.execute_line(line)
-    assert not outcome.error.startswith("Internal error"), outcome.error
+    _, error = render_outcome(executor.execute_line(line).result)
+    assert not error.startswith("Internal error"), error
 
 
 # ====================================================================== 4. the table against the original
@@ -610,5 +619,6 @@ def test_executor_never_raises(executor: Executor, line: str) -> None:
     outcome = executor.execute_line(line)
     assert isinstance(outcome, Outcome)
     assert outcome.status in {0, 1, 2, 3}
-    assert "\n" not in outcome.error
-    assert "Traceback" not in outcome.error and "Traceback" not in outcome.output
+    output, error = render_outcome(outcome.result)
+    assert "\n" not in error
+    assert "Traceback" not in error and "Traceback" not in output

@@ -31,6 +31,7 @@ from smclient.executor import Outcome
 from smclient.history import ShellHistory, default_path
 from smclient.live_names import SOURCE_FEEDS, Chained, LiveNames, Names
 from smclient.repl import Shell, banner
+from smclient.results import Message
 from smclient.transport import Address, Connection
 
 UP = "\x1b[A"
@@ -378,7 +379,7 @@ def test_ctrl_c_while_a_command_runs_stops_it_and_the_rest_of_a_paste(connection
         ran.append(line)
         if line == "show job":
             raise KeyboardInterrupt  # what Ctrl-C does to a command waiting on the server
-        return Outcome(output=f"ran {line}")
+        return Outcome(Message(f"ran {line}"))
 
     shell.executor.execute_line = execute_line  # type: ignore[method-assign]
     assert shell.run_text("show token\nshow job\nshow sda", echo=True) is False
