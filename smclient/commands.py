@@ -102,7 +102,7 @@ def bind_create_usergroup(command: Command, words: list[str]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- the shell's own commands
-
+# Answered without SDAManager; here rather than in handlers.py because help reads the table.
 
 def show_help(conn: Connection, a: Args) -> HelpListing:
     return GRAMMAR.help(a.topic or ())

@@ -127,23 +127,23 @@ def locate(text: str, grammar: Grammar = GRAMMAR) -> Position:
 
 
 def _next_words(grammar: Grammar, words: Sequence[str]) -> dict[str, tuple[Command | None, list[str]]]:
-    """Command words that can follow `words`: word -> (the command it completes, if any;
+    """Command words (of aliases too) that can follow `words`: word -> (the command it completes, if any;
     the rest of the longer commands' words)."""
     typed = tuple(w.lower() for w in words)
     n = len(typed)
     found: dict[str, tuple[Command | None, list[str]]] = {}
-    for name, topic in grammar.by_words.items():
+    for key, topic in grammar.by_words.items():
         command = topic.command
         if command.hidden:
             continue
-        if len(name) <= n or name[:n] != typed:
+        if len(key) <= n or key[:n] != typed:
             continue
-        word = name[n]
+        word = key[n]
         exact, rest = found.get(word, (None, []))
-        if len(name) == n + 1:
+        if len(key) == n + 1:
             exact = command
         else:
-            rest.append(" ".join(name[n + 1:]))
+            rest.append(" ".join(key[n + 1:]))
         found[word] = (exact, rest)
     return found
 
