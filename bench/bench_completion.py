@@ -25,7 +25,8 @@ from prompt_toolkit.document import Document
 
 from sdamanager_stub.manager import new_manager
 from sdamanager_stub.server import create_server
-from smclient.completion import FEEDS, LiveNames, ShellCompleter, usage_hint
+from smclient.completion import ShellCompleter, usage_hint
+from smclient.live_names import FEEDS, LiveNames
 from smclient.transport import Address, Connection
 
 BUDGET_MS = 50.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from . import __version__
 from .errors import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
@@ -97,13 +98,16 @@ def main(argv: list[str] | None = None) -> int:
             simulator.stop()
 
 
-def _emit(outcome, flush: bool = False) -> None:  # type: ignore[no-untyped-def]
+def _emit(result: Any, flush: bool = False) -> None:
+    from .render import render_outcome
+
+    output, error = render_outcome(result)
     try:
-        if outcome.output:
-            sys.stdout.write(outcome.output + "\n")
-        if outcome.error:
+        if output:
+            sys.stdout.write(output + "\n")
+        if error:
             sys.stdout.flush()
-            sys.stderr.write(outcome.error + "\n")
+            sys.stderr.write(error + "\n")
             sys.stderr.flush()
         if flush:
             sys.stdout.flush()
@@ -115,13 +119,6 @@ def _emit(outcome, flush: bool = False) -> None:  # type: ignore[no-untyped-def]
         os.close(devnull)
 
 
-class _Nothing:
-    output = error = ""
-
-
-_NOTHING = _Nothing()
-
-
 def run_commands(connection, text: str) -> int:  # type: ignore[no-untyped-def]
     """One-shot mode: run each `;`-separated command; the status is the last failure's."""
     from .executor import Executor, split_commands
@@ -130,12 +127,12 @@ def run_commands(connection, text: str) -> int:  # type: ignore[no-untyped-def]
     status = EXIT_OK
     for line in split_commands(text):
         outcome = executor.execute_line(line)
-        _emit(outcome)
+        _emit(outcome.result)
         if outcome.status:
             status = outcome.status
         if outcome.exit or outcome.status == EXIT_UNREACHABLE:
             break
-    _emit(_NOTHING, flush=True)
+    _emit(None, flush=True)
     return status
 
 
@@ -149,7 +146,7 @@ def run_lines(connection, stream) -> int:  # type: ignore[no-untyped-def]
     for line in stream:
         outcome = executor.execute_line(line.rstrip("\r\n"))
         # Someone may be typing into the pipe (kubectl exec -i without -t): answer each line now.
-        _emit(outcome, flush=True)
+        _emit(outcome.result, flush=True)
         if outcome.status:
             status = outcome.status
         if outcome.exit:

@@ -1,30 +1,37 @@
 """One execution path for every mode: a line in, an Outcome out.
 
 The REPL, `--command` and the tests all call `Executor.execute_line`; they
-differ only in where lines come from and where the outcome is printed.
+differ only in where lines come from and where the outcome's result is
+rendered (`render.render_outcome`).  Nothing here makes text.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from .commands import CLEAR_WORDS, EXIT_WORDS, GRAMMAR, HELP_WORDS, help_text
+from .commands import GRAMMAR
 from .errors import EXIT_OK, EXIT_REFUSED, ServerError, SmclientError, UsageError
-from .grammar import HelpRequest, Invocation
-from .render import render
-from .results import Note
+from .grammar import Invocation
+from .results import Clear, Exit, Failure, Note, Success
 from .transport import Connection
 
 log = logging.getLogger(__name__)
 
 
 class Outcome(NamedTuple):
-    output: str = ""  # for stdout ("" prints nothing)
-    error: str = ""  # one line for stderr
-    status: int = EXIT_OK
-    exit: bool = False  # the operator asked to leave
-    clear: bool = False  # the operator asked to clear the screen
+    result: Any = None  # what the line returned, for the renderer (None: nothing to show)
+    status: int = EXIT_OK  # the one-shot exit status (SPEC section 5)
+
+    @property
+    def exit(self) -> bool:
+        """The operator asked to leave."""
+        return isinstance(self.result, Exit)
+
+    @property
+    def clear(self) -> bool:
+        """The operator asked to clear the screen."""
+        return isinstance(self.result, Clear)
 
 
 class Executor:
@@ -37,39 +44,25 @@ class Executor:
                 # Bytes that are not UTF-8 reach us as lone surrogates (from argv or stdin).
                 raise UsageError("The line has bytes that are not valid UTF-8.")
             parsed = GRAMMAR.parse(line)
-            if isinstance(parsed, Invocation) and parsed.command.words in HELP_WORDS and parsed.args.topic:
-                # `help create sda` is `create sda ?`.
-                parsed = GRAMMAR.parse(parsed.args.topic + " ?")
-            if parsed is None:
-                return Outcome()
-            if isinstance(parsed, HelpRequest):
-                return Outcome(output=help_text(list(parsed.commands)))
-            return self._run(parsed)
+            if isinstance(parsed, Invocation):
+                return self._run(parsed)
+            return Outcome(parsed)  # a blank line, or `COMMAND ?`'s listing
         except SmclientError as err:
-            return Outcome(error=str(err), status=err.exit_status)
+            return Outcome(Failure(err), err.exit_status)
         except Exception as err:  # a bug must not end the session or print a traceback
             log.debug("internal error", exc_info=True)
-            return Outcome(error=f"Internal error: {type(err).__name__}: {err}", status=EXIT_REFUSED)
+            return Outcome(Failure(err), EXIT_REFUSED)
 
     def _run(self, invocation: Invocation) -> Outcome:
         command = invocation.command
-        words = command.words
-        if words in EXIT_WORDS:
-            return Outcome(exit=True)
-        if words in CLEAR_WORDS:
-            return Outcome(clear=True)
-        if words in HELP_WORDS:
-            return Outcome(output=help_text())
-        assert command.handler is not None
         try:
             result = command.handler(self.connection, invocation.args)
         except ServerError as err:
-            return Outcome(error=f"{command.message_title} failed. ({err.reason})", status=err.exit_status)
-        if result is None:
-            return Outcome(output=f"{command.message_title} success.")
-        if isinstance(result, Note):
-            return Outcome(output=f"{command.message_title} success.\n{result.text}")
-        return Outcome(output=render(result))
+            return Outcome(Failure(err, command.message_title), err.exit_status)
+        if result is None or isinstance(result, Note):
+            # A change that worked is told in the command's own words.
+            return Outcome(Success(command.message_title, result.text if result else ""))
+        return Outcome(result)
 
 
 def _has_surrogates(text: str) -> bool:

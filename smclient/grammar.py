@@ -1,8 +1,8 @@
 """How a command line is read: typed arguments, command specs, the parser.
 
 The command table (commands.py) is a list of `Command`s built from these
-pieces; parsing, `help`, `COMMAND ?`, argument checks and completion all walk
-that one table.
+pieces; parsing, `help`, `COMMAND ?`, argument checks, usage lines and
+completion all walk that one table.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 from .errors import UsageError
+from .results import HelpEntry, HelpListing
 
 
 class Kind(Enum):
@@ -26,6 +27,7 @@ class Kind(Enum):
     BOOL = "bool"  # true|false
     INT_LIST = "int list"  # 1,2,3 or null
     TEXT_LIST = "text list"  # a,b,c or null
+    COMMAND = "command words"  # the rest of the line, word by word: the words of commands (help's topic)
 
 
 NULL = "null"
@@ -48,6 +50,11 @@ class Arg(NamedTuple):
     choices: tuple[str, ...] = ()
     complete: str = ""  # live completion source: tokens, feids, backends, ...
     key: str = ""  # attribute name for the handler; default: from the label
+    form: str = ""  # how a text value is written (YYYY-MM-DD), for the usage line
+
+    @property
+    def takes_rest(self) -> bool:
+        return self.kind in (Kind.REST, Kind.COMMAND)
 
     @property
     def name(self) -> str:
@@ -72,6 +79,29 @@ class Arg(NamedTuple):
         if self.kind is Kind.TEXT_LIST:
             return "values separated by commas (a,b,c) or null"
         return "text"
+
+    def usage(self) -> str:
+        """The argument as the original's usage lines write it: `{label [shape] : optional}`."""
+        shape = self._shape()
+        text = f"{self.label} [{shape}]" if shape else self.label
+        return "{" + text + (" : optional" if self.optional else "") + "}"
+
+    def _shape(self) -> str:
+        kind = self.kind
+        if kind is Kind.CHOICE:
+            return "|".join(self.choices)
+        if kind is Kind.BOOL:
+            return "true|false"
+        if kind is Kind.INT_OR_NULL:
+            return "id | null"
+        if kind in (Kind.INT_LIST, Kind.TEXT_LIST):
+            item = self.label.removesuffix(" list") + (" id" if kind is Kind.INT_LIST else "")
+            # The original shows three items for a list that may be left out, and two
+            # and null for one that must be given (null empties it).
+            if self.optional:
+                return f"{item} 1,{item} 2,{item} 3,..."
+            return f"{item} 1,{item} 2,... | null"
+        return self.form
 
     def parse(self, text: str) -> Any:
         kind = self.kind
@@ -125,16 +155,35 @@ Binder = Callable[["Command", list[str]], dict[str, Any]]
 class Command(NamedTuple):
     words: tuple[str, ...]
     description: str  # the help listing's description
-    usage: str | None = None  # the help listing's usage, without "(usages : ...)"
-    args: tuple[Arg, ...] = ()
-    handler: Callable[..., Any] | None = None
+    args: tuple[Arg, ...]
+    handler: Callable[..., Any]  # (connection, bound arguments) -> a result (results.py)
     title: str | None = None  # base of "<title> success." / "<title> failed. (...)"
     hidden: bool = False  # the guide's variants, not in the original's listing
     binder: Binder | None = None
+    aliases: tuple[str, ...] = ()  # other names; the listing has a line for each
+    # The listing's usage where the original's words are not derived from the
+    # arguments ("" for none); an override equal to the derived usage is an error.
+    usage_override: str | None = None
 
     @property
     def name(self) -> str:
         return " ".join(self.words)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+    @property
+    def usage(self) -> str | None:
+        """The listing's usage, without "(usages : ...)"; None when it shows none."""
+        if self.usage_override is not None:
+            return self.usage_override or None
+        return self.derived_usage()
+
+    def derived_usage(self) -> str | None:
+        if not self.args:
+            return None
+        return " ".join([self.name, *(arg.usage() for arg in self.args)])
 
     @property
     def message_title(self) -> str:
@@ -156,16 +205,19 @@ class Command(NamedTuple):
 
 def bind_in_order(command: Command, args: Sequence[Arg], words: list[str]) -> dict[str, Any]:
     required = sum(1 for a in args if not a.optional)
-    rest = bool(args) and args[-1].kind is Kind.REST
+    rest = bool(args) and args[-1].takes_rest
     if len(words) < required or (len(words) > len(args) and not rest):
         raise command.usage_error()
     values: dict[str, Any] = {a.name: None for a in args}
     for i, arg in enumerate(args):
         if i >= len(words):
             break
-        # The rest of the line is re-quoted, so `sh -c "echo a b"` keeps its meaning.
-        text = shlex.join(words[i:]) if arg.kind is Kind.REST else words[i]
-        values[arg.name] = arg.parse(text)
+        if arg.kind is Kind.COMMAND:
+            values[arg.name] = tuple(words[i:])
+        else:
+            # The rest of the line is re-quoted, so `sh -c "echo a b"` keeps its meaning.
+            text = shlex.join(words[i:]) if arg.kind is Kind.REST else words[i]
+            values[arg.name] = arg.parse(text)
     return values
 
 
@@ -207,11 +259,14 @@ class Invocation(NamedTuple):
     args: SimpleNamespace
 
 
-class HelpRequest(NamedTuple):
-    """`COMMAND ?`: the commands whose words start with `words`."""
+class Topic(NamedTuple):
+    """A command under one of its names: the help listing has a line for each."""
 
-    words: tuple[str, ...]
-    commands: tuple[Command, ...]
+    name: str
+    command: Command
+
+    def entry(self) -> HelpEntry:
+        return HelpEntry(self.name, self.command.description, self.command.usage)
 
 
 class Grammar:
@@ -219,45 +274,48 @@ class Grammar:
 
     def __init__(self, commands: Iterable[Command]) -> None:
         self.commands: list[Command] = list(commands)
-        self._by_words: dict[tuple[str, ...], Command] = {}
+        # Every name of every command (aliases too), by its lower-case words.
+        self.by_words: dict[tuple[str, ...], Topic] = {}
         for command in self.commands:
-            key = tuple(w.lower() for w in command.words)
-            if key in self._by_words:
-                raise ValueError(f"two commands are named {' '.join(key)!r}")
-            self._by_words[key] = command
-        self._longest = max(len(k) for k in self._by_words)
-
-    def visible(self) -> list[Command]:
-        return sorted((c for c in self.commands if not c.hidden), key=lambda c: c.name)
+            for name in command.names:
+                key = tuple(name.lower().split())
+                if key in self.by_words:
+                    raise ValueError(f"two commands are named {name!r}")
+                self.by_words[key] = Topic(name, command)
+        self._longest = max(len(k) for k in self.by_words)
 
     def match(self, words: Sequence[str]) -> tuple[Command, int] | None:
+        found = self._topic(words)
+        return (found[0].command, found[1]) if found else None
+
+    def _topic(self, words: Sequence[str]) -> tuple[Topic, int] | None:
         lowered = tuple(w.lower() for w in words[: self._longest])
         for n in range(len(lowered), 0, -1):
-            command = self._by_words.get(lowered[:n])
-            if command is not None:
-                return command, n
+            topic = self.by_words.get(lowered[:n])
+            if topic is not None:
+                return topic, n
         return None
 
-    def starting_with(self, words: Sequence[str]) -> list[Command]:
+    def help(self, words: Sequence[str] = ()) -> HelpListing:
+        """What `help WORDS` and `WORDS ?` print: the command the words name (its
+        arguments may follow them), else every listed command whose name starts
+        with them; no words, the whole listing."""
+        found = self._topic(words) if words else None
+        if found:  # `create sda ?`, also `create sda TOKEN ?`
+            return HelpListing((found[0].entry(),))
         prefix = tuple(w.lower() for w in words)
-        found = [c for key, c in self._by_words.items() if key[: len(prefix)] == prefix]
-        unique = {id(c): c for c in found}
-        return sorted(unique.values(), key=lambda c: (c.hidden, c.name))
+        topics = [t for key, t in self.by_words.items() if key[: len(prefix)] == prefix and not t.command.hidden]
+        if not topics:
+            raise unknown_command(words)
+        return HelpListing(tuple(t.entry() for t in sorted(topics, key=lambda t: t.name)))
 
-    def parse(self, line: str) -> Invocation | HelpRequest | None:
+    def parse(self, line: str) -> Invocation | HelpListing | None:
         """None for a blank line; raises UsageError for anything it cannot run."""
         words = split_line(line)
         if not words:
             return None
         if words[-1] == "?":
-            head = words[:-1]
-            found = self.match(head) if head else None
-            if found:  # `create sda ?`, also `create sda TOKEN ?`
-                return HelpRequest(tuple(head), (found[0],))
-            matches = [c for c in self.starting_with(head) if not c.hidden]
-            if not matches:
-                raise unknown_command(head)
-            return HelpRequest(tuple(head), tuple(matches))
+            return self.help(words[:-1])
         found = self.match(words)
         if found is None:
             raise unknown_command(words)

@@ -1,10 +1,12 @@
 """What each command does: the RPCs it makes and the data it returns.
 
 A handler takes the connection and the parsed arguments and returns a Table,
-a Message, a list of them, or None (the executor then prints the command's
-"<title> success." line).  Handlers never print and never see grpc errors:
-the transport raises ServerError / Unreachable, the executor turns a
-ServerError into "<title> failed. (<reason>)".
+a Message, a Note, a list of them, or None: the executor makes a None or a
+Note the command's Success, and the renderer prints "<title> success.".
+Handlers never print and never see grpc errors: the transport raises
+ServerError / Unreachable, the executor makes a ServerError the command's
+Failure ("<title> failed. (<reason>)").  The shell's own commands (help,
+exit, clear) are in commands.py, next to the table they read.
 """
 
 from __future__ import annotations

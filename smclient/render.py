@@ -1,4 +1,5 @@
-"""Turn handler results into the original moreh_smclient's text.
+"""Turn results into the original moreh_smclient's text: all the text the shell
+prints for a line is made here.
 
 The frame is the one measured from the manual's samples (SPEC section 5 and
 its appendix)::
@@ -21,9 +22,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from .results import RIGHT, Column, Message, Table
+from .errors import SmclientError
+from .results import RIGHT, Clear, Column, Exit, Failure, HelpEntry, HelpListing, Message, Success, Table
 
-__all__ = ["display_width", "render", "render_table"]
+__all__ = ["display_width", "render", "render_outcome", "render_table"]
 
 # Separator between the sub-cells of a ``parts > 1`` column (``0  |  IDLE``).
 _SUB_SEP = "  |  "
@@ -268,15 +270,46 @@ def render_table(table: Table) -> list[str]:
     return lines
 
 
+def help_entry(entry: HelpEntry) -> list[str]:
+    """One command as the original's listing shows it."""
+    lines = [f"{entry.name:<33} : {entry.description}"]
+    if entry.usage:
+        lines.append(f"      (usages : {entry.usage})")
+    return lines
+
+
+def failure_line(failure: Failure) -> str:
+    error = failure.error
+    if failure.title:  # a ServerError: its text is SDAManager's reason
+        return f"{failure.title} failed. ({error})"
+    if isinstance(error, SmclientError):
+        return str(error)
+    return f"Internal error: {type(error).__name__}: {error}"
+
+
 def render(result: Any) -> str:
-    """Text of a handler result: Table, Message, a list of them, or None."""
-    if result is None:
+    """Text of a result: Table, Message, Success, Failure, HelpListing, a list of them,
+    or None, Exit or Clear (nothing to show)."""
+    if result is None or isinstance(result, (Exit, Clear)):
         return ""
     if isinstance(result, Message):
         return result.text
     if isinstance(result, Table):
         return "\n".join(render_table(result))
+    if isinstance(result, Success):
+        return f"{result.title} success." + (f"\n{result.note}" if result.note else "")
+    if isinstance(result, Failure):
+        return failure_line(result)
+    if isinstance(result, HelpListing):
+        return "\n".join(line for entry in result.entries for line in help_entry(entry))
     if isinstance(result, (list, tuple)):
         # None items are results with nothing to show: no blank line for them.
         return "\n".join(render(item) for item in result if item is not None)
     raise TypeError(f"cannot render {type(result).__name__}")
+
+
+def render_outcome(result: Any) -> tuple[str, str]:
+    """(stdout, stderr) text of what a line returned: a failure is one line on stderr,
+    anything else goes to stdout; "" prints nothing."""
+    text = render(result)
+    return ("", text) if isinstance(result, Failure) else (text, "")

@@ -25,10 +25,12 @@ from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
 
 from . import __version__
-from .completion import SOURCE_FEEDS, LiveNames, ShellCompleter, usage_hint
+from .completion import ShellCompleter, usage_hint
 from .errors import EXIT_OK, EXIT_REFUSED
 from .executor import Executor, Outcome
 from .history import ShellHistory, default_path
+from .live_names import SOURCE_FEEDS, LiveNames
+from .render import render_outcome
 from .transport import Connection
 
 log = logging.getLogger(__name__)
@@ -129,10 +131,11 @@ class Shell:
         return False
 
     def _show(self, outcome: Outcome) -> None:
-        if outcome.output:
-            self._print(outcome.output)
-        if outcome.error:
-            self._error(outcome.error)
+        output, error = render_outcome(outcome.result)
+        if output:
+            self._print(output)
+        if error:
+            self._error(error)
         if outcome.clear and self.session is not None:
             out = self.session.output
             out.erase_screen()

@@ -1,9 +1,12 @@
-"""What a command handler returns: plain data, rendered elsewhere.
+"""What a command returns: plain data, rendered elsewhere.
 
-Handlers never print.  They return a :class:`Table` or a :class:`Message`
-(or a list of them), and :mod:`smclient.render` turns that into the
-original's text.  Failures are raised as :class:`smclient.errors.SmclientError`
-subclasses, never returned.
+Handlers never print.  A server command's handler returns a :class:`Table`,
+a :class:`Message`, a :class:`Note` (or a list of them), or None for a plain
+success; the executor gives a success or a refusal the command's title
+(:class:`Success`, :class:`Failure`).  The shell's own commands return a
+:class:`HelpListing`, :class:`Exit` or :class:`Clear`.  :mod:`smclient.render`
+turns any of them into the original's text.  Failures are raised as
+:class:`smclient.errors.SmclientError` subclasses, never returned by a handler.
 """
 
 from __future__ import annotations
@@ -51,3 +54,46 @@ class Note(NamedTuple):
 
     text: str
 
+
+class Success(NamedTuple):
+    """A command that worked and has nothing to list: "<title> success.", then the note if any."""
+
+    title: str
+    note: str = ""
+
+
+class Failure(NamedTuple):
+    """A line that failed: one line on stderr.  With a title, SDAManager refused the
+    command itself: "<title> failed. (<reason>)"."""
+
+    error: Exception
+    title: str = ""
+
+
+class HelpEntry(NamedTuple):
+    """One command of the help listing, under one of its names."""
+
+    name: str
+    description: str
+    usage: str | None  # without "(usages : ...)"; None: no usage line
+
+
+class HelpListing(NamedTuple):
+    """`help`, `help WORDS`, `WORDS ?`."""
+
+    entries: tuple[HelpEntry, ...]
+
+
+# Not named tuples: two empty tuples would be equal, and an exit is no clear.
+
+
+class Exit:
+    """`exit`: the session ends."""
+
+    __slots__ = ()
+
+
+class Clear:
+    """`clear`: the screen is cleared (nothing to print)."""
+
+    __slots__ = ()

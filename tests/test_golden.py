@@ -1,9 +1,16 @@
 """Golden transcripts: what an operator types and exactly what the shell prints.
 
 Each file in tests/golden/ is one session against a fresh simulator (the
-guide's 60 x 8 cluster).  Every `> CMD` line runs as its own
-`moreh_smclient --command 'CMD'` (the console script's `main`, in process),
-and what follows it, up to the next `> `, is what must be printed:
+guide's 60 x 8 cluster), run twice:
+
+- every `> CMD` line as its own `moreh_smclient --command 'CMD'` (the console
+  script's `main`, in process);
+- the whole file as one interactive session: the REPL's loop (`Shell.run`) on
+  prompt_toolkit's pipe input, each `> CMD` typed at its prompt once the line
+  before has run.  The REPL has no exit status per line, so `[exit N]` is
+  checked only in the first run.
+
+What follows a `> CMD` line, up to the next step, is what must be printed:
 
     > delete token <T1>
     ! Delete Token failed. (The token still has 1 SDA: delete it first.)
@@ -30,18 +37,29 @@ the shell prints now (read the diff before committing it).
 
 from __future__ import annotations
 
+import io
+import queue
 import random
 import re
 import shlex
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
+from prompt_toolkit.input import PipeInput, create_pipe_input
+from prompt_toolkit.output import DummyOutput
 
 from sdamanager_stub.cli import main as stub_main
 from sdamanager_stub.manager import new_manager
 from sdamanager_stub.server import create_server
 from smclient.cli import main
+from smclient.history import ShellHistory
+from smclient.live_names import LiveNames
+from smclient.repl import Shell, banner
+from smclient.transport import Address, Connection
 
 GOLDEN = Path(__file__).parent / "golden"
 PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*)>")
@@ -127,13 +145,82 @@ def updated(expected: list[str], actual: list[str], bound: dict[str, str]) -> li
             for i, line in enumerate(actual)]
 
 
-def run(capsys: pytest.CaptureFixture[str], port: int, line: str, clock: FakeClock) -> tuple[list[str], list[str], int]:
+class TranscriptShell(Shell):
+    """The real REPL, telling the transcript when a line has run (its output is all printed)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.ran: queue.Queue[str] = queue.Queue()
+
+    def run_text(self, text: str, echo: bool = False) -> bool:
+        try:
+            return super().run_text(text, echo)
+        finally:
+            self.ran.put(text)
+
+
+class Interactive:
+    """One REPL session for a whole transcript, its loop in a thread of its own;
+    `type` enters a line at the prompt and returns what the line printed."""
+
+    def __init__(self, connection: Connection, pipe: PipeInput) -> None:
+        self.pipe = pipe
+        self.stdout, self.stderr = io.StringIO(), io.StringIO()
+        self.shell = TranscriptShell(connection, input=pipe, output=DummyOutput(), history=ShellHistory(None),
+                                     live=LiveNames(None), stdout=self.stdout, stderr=self.stderr)
+        self.banner = banner(connection) + "\n"
+        self.status: int | None = None
+        self._printed = (len(self.banner), 0)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        self.status = self.shell.run()
+
+    def type(self, line: str) -> tuple[list[str], list[str]]:
+        self.pipe.send_text(line + "\r")
+        try:
+            ran = self.shell.ran.get(timeout=30)
+        except queue.Empty:
+            raise AssertionError(f"the shell did not run {line!r}") from None
+        assert ran == line, f"the shell ran {ran!r} for {line!r}"
+        out, err = self.stdout.getvalue(), self.stderr.getvalue()
+        assert out.startswith(self.banner), out[:200]
+        printed = out[self._printed[0]:], err[self._printed[1]:]
+        self._printed = (len(out), len(err))
+        return printed[0].splitlines(), printed[1].splitlines()
+
+    def leave(self) -> None:
+        self.pipe.send_text("\x04")  # Ctrl-D on the empty prompt
+        self._thread.join(10)
+        assert not self._thread.is_alive(), "the shell did not leave on Ctrl-D"
+        assert self.status == 0
+
+
+@contextmanager
+def interactive(port: int) -> Iterator[Interactive]:
+    connection = Connection(Address("127.0.0.1", port), timeout=5)
+    try:
+        with create_pipe_input() as pipe:
+            session = Interactive(connection, pipe)
+            yield session
+            session.leave()
+    finally:
+        connection.close()
+
+
+def run(capsys: pytest.CaptureFixture[str], port: int, line: str, clock: FakeClock,
+        shell: Interactive | None) -> tuple[list[str], list[str], int | None]:
+    """What one step printed, and its exit status (None through the REPL, which has none)."""
     kind, command = line[:2], line[2:]
     if kind == "@ ":
         verb, seconds = command.split()
         assert verb == "wait", line
         clock.now += float(seconds)
         return [], [], 0
+    if kind == "> " and shell is not None:
+        out, err = shell.type(command)
+        return out, err, None
     if kind == "$ ":
         words = shlex.split(command)
         status = stub_main([*words, "--port", str(port)])
@@ -162,9 +249,13 @@ def utc(monkeypatch: pytest.MonkeyPatch):
     time.tzset()
 
 
+@pytest.mark.parametrize("mode", ["command", "repl"])
 @pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.txt")), ids=lambda p: p.stem)
-def test_transcript(path: Path, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest) -> None:
+def test_transcript(path: Path, mode: str, capsys: pytest.CaptureFixture[str],
+                    request: pytest.FixtureRequest) -> None:
     update = request.config.getoption("--update-golden")
+    if update and mode == "repl":
+        pytest.skip("--update-golden rewrites the files from --command")
     header, steps = read_transcript(path)
     clock = FakeClock()
     size = settings(header)
@@ -175,22 +266,24 @@ def test_transcript(path: Path, capsys: pytest.CaptureFixture[str], request: pyt
     server.start()
     bound: dict[str, str] = {}
     try:
-        for step in steps:
-            command = substitute(step.command, bound)
-            out, err, status = run(capsys, port, command, clock)
-            if update:
-                step.stdout = updated(step.stdout, out, bound)
-                step.stderr = updated(step.stderr, err, bound)
-                step.status = status
-                continue
-            where = f"{path.name}: {command}"
-            assert len(out) == len(step.stdout), f"{where}\nstdout was:\n" + "\n".join(out)
-            for expected, actual in zip(step.stdout, out):
-                assert match_line(expected, actual, bound), f"{where}\nexpected: {expected}\nactual:   {actual}"
-            assert len(err) == len(step.stderr), f"{where}\nstderr was:\n" + "\n".join(err)
-            for expected, actual in zip(step.stderr, err):
-                assert match_line(expected, actual, bound), f"{where}\nexpected: {expected}\nactual:   {actual}"
-            assert status == step.status, f"{where}: exit {status}, expected {step.status}"
+        with interactive(port) if mode == "repl" else nullcontext() as shell:
+            for step in steps:
+                command = substitute(step.command, bound)
+                out, err, status = run(capsys, port, command, clock, shell)
+                if update:
+                    step.stdout = updated(step.stdout, out, bound)
+                    step.stderr = updated(step.stderr, err, bound)
+                    step.status = status
+                    continue
+                where = f"{path.name} ({mode}): {command}"
+                assert len(out) == len(step.stdout), f"{where}\nstdout was:\n" + "\n".join(out)
+                for expected, actual in zip(step.stdout, out):
+                    assert match_line(expected, actual, bound), f"{where}\nexpected: {expected}\nactual:   {actual}"
+                assert len(err) == len(step.stderr), f"{where}\nstderr was:\n" + "\n".join(err)
+                for expected, actual in zip(step.stderr, err):
+                    assert match_line(expected, actual, bound), f"{where}\nexpected: {expected}\nactual:   {actual}"
+                if status is not None:
+                    assert status == step.status, f"{where}: exit {status}, expected {step.status}"
     finally:
         server.stop(0)
     if update:

@@ -18,17 +18,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smclient import handlers as h
-from smclient.commands import COMMANDS, GRAMMAR, help_text
+from smclient.commands import COMMANDS, GRAMMAR
 from smclient.errors import UsageError
 from smclient.executor import Executor, Outcome
-from smclient.grammar import Command, HelpRequest, Invocation, Kind
+from smclient.grammar import Arg, Command, Invocation, Kind
+from smclient.render import render, render_outcome
+from smclient.results import Clear, Exit, HelpListing
 from smclient.transport import Address, Connection
 
 MANUAL = Path(__file__).resolve().parents[2] / "shared" / "reference" / "mcp-manual-smclient.rst"
 if not MANUAL.exists():  # /work/main/tests -> /work/shared
     MANUAL = Path("/work/shared/reference/mcp-manual-smclient.rst")
 
-BY_NAME = {c.name: c for c in COMMANDS}
+BY_NAME = {name: c for c in COMMANDS for name in c.names}
 
 
 def parse(line: str) -> Invocation:
@@ -164,10 +166,11 @@ VALID = [
     ("add worker env 23.9.2 KEY value", "add worker env", {"version": "23.9.2", "name": "KEY", "value": "value"}),
     # the shell's own commands
     ("help", "help", {"topic": None}),
-    ("h create sda", "h", {"topic": "create sda"}),
+    ("h create sda", "help", {"topic": ("create", "sda")}),
+    ('help "create sda"', "help", {"topic": ("create sda",)}),
     ("exit", "exit", {}),
-    ("QUIT", "quit", {}),
-    ("q", "q", {}),
+    ("QUIT", "exit", {}),
+    ("q", "exit", {}),
     ("clear", "clear", {}),
 ]
 
@@ -296,26 +299,31 @@ def test_only_ascii_decimal_numbers(line: str) -> None:
 
 # ====================================================================== 3. COMMAND ? and help
 
+def listed(result: object) -> list[str]:
+    assert isinstance(result, HelpListing), result
+    return [entry.name for entry in result.entries]
+
+
 def test_question_mark_on_a_command() -> None:
-    result = GRAMMAR.parse("create sda ?")
-    assert isinstance(result, HelpRequest)
-    assert result.commands == (BY_NAME["create sda"],)
+    assert listed(GRAMMAR.parse("create sda ?")) == ["create sda"]
 
 
 def test_question_mark_is_case_insensitive() -> None:
-    result = GRAMMAR.parse("CREATE Sda ?")
-    assert isinstance(result, HelpRequest)
-    assert result.commands == (BY_NAME["create sda"],)
+    assert listed(GRAMMAR.parse("CREATE Sda ?")) == ["create sda"]
 
 
 def test_question_mark_on_a_prefix() -> None:
-    result = GRAMMAR.parse("update token ?")
-    assert isinstance(result, HelpRequest)
+    names = listed(GRAMMAR.parse("update token ?"))
     expected = {c.name for c in COMMANDS if c.name.startswith("update token ")}
-    assert {c.name for c in result.commands} == expected
+    assert set(names) == expected
     assert expected == {"update token access level", "update token desc", "update token duplicable",
                         "update token priority", "update token sda current", "update token sda max"}
-    assert len(result.commands) == len(expected)
+    assert names == sorted(expected)
+
+
+@pytest.mark.parametrize(("line", "name"), [("q ?", "q"), ("QUIT ?", "quit"), ("exit ?", "exit"), ("h ?", "h")])
+def test_question_mark_on_an_alias_lists_that_name(line: str, name: str) -> None:
+    assert listed(GRAMMAR.parse(line)) == [name]
 
 
 def test_question_mark_on_unknown() -> None:
@@ -343,26 +351,31 @@ def test_help_topic_is_question_mark(executor: Executor, line: str) -> None:
     via_help = executor.execute_line(line)
     via_question = executor.execute_line("create sda ?")
     assert via_help == via_question
-    assert via_help.status == 0 and via_help.error == ""
-    assert via_help.output == help_text([BY_NAME["create sda"]])
-    assert via_help.output.splitlines() == [
+    assert via_help.status == 0
+    output, error = render_outcome(via_help.result)
+    assert error == ""
+    assert output.splitlines() == [
         "create sda                        : Create new SDA or add SDA to registered Token",
         "      (usages : create sda {token} {description} {SDAModel ID} {SDAModel Group ID : optional})",
     ]
 
 
 def test_help_and_h_print_the_listing(executor: Executor) -> None:
-    assert executor.execute_line("help") == Outcome(output=help_text())
-    assert executor.execute_line("h") == Outcome(output=help_text())
+    assert executor.execute_line("help") == Outcome(GRAMMAR.help())
+    assert executor.execute_line("h") == Outcome(GRAMMAR.help())
 
 
 @pytest.mark.parametrize("line", ["exit", "quit", "q", "EXIT"])
 def test_exit_words(executor: Executor, line: str) -> None:
-    assert executor.execute_line(line) == Outcome(exit=True)
+    outcome = executor.execute_line(line)
+    assert isinstance(outcome.result, Exit) and outcome.exit and not outcome.clear
+    assert outcome.status == 0 and render_outcome(outcome.result) == ("", "")
 
 
 def test_clear(executor: Executor) -> None:
-    assert executor.execute_line("clear") == Outcome(clear=True)
+    outcome = executor.execute_line("clear")
+    assert isinstance(outcome.result, Clear) and outcome.clear and not outcome.exit
+    assert outcome.status == 0 and render_outcome(outcome.result) == ("", "")
 
 
 EXECUTOR_USAGE = [case for case in INVALID if case[0] in {
@@ -373,14 +386,17 @@ EXECUTOR_USAGE = [case for case in INVALID if case[0] in {
 @pytest.mark.parametrize(("line", "message"), EXECUTOR_USAGE, ids=[v[0] for v in EXECUTOR_USAGE])
 def test_executor_usage_errors(executor: Executor, line: str, message: str) -> None:
     """Usage errors are reported before any connection: status 2, the one line."""
-    assert executor.execute_line(line) == Outcome(error=message, status=2)
+    outcome = executor.execute_line(line)
+    assert outcome.status == 2
+    assert render_outcome(outcome.result) == ("", message)
 
 
 def test_executor_unreachable_is_status_3(executor: Executor, dead_port: int) -> None:
     outcome = executor.execute_line("show token")
     assert outcome.status == 3
-    assert f"127.0.0.1:{dead_port}" in outcome.error
-    assert outcome.output == ""
+    output, error = render_outcome(outcome.result)
+    assert f"127.0.0.1:{dead_port}" in error
+    assert output == ""
 
 
 @pytest.mark.parametrize("line", [
@@ -390,8 +406,8 @@ def test_executor_unreachable_is_status_3(executor: Executor, dead_port: int) ->
     "create token \udcff",
 ])
 def test_executor_no_internal_error(executor: Executor, line: str) -> None:
-    outcome = executor.execute_line(line)
-    assert not outcome.error.startswith("Internal error"), outcome.error
+    _, error = render_outcome(executor.execute_line(line).result)
+    assert not error.startswith("Internal error"), error
 
 
 # ====================================================================== 4. the table against the original
@@ -443,7 +459,7 @@ def test_manual_listing_is_read() -> None:
 
 
 def test_visible_commands_are_the_manuals_plus_duplicable() -> None:
-    visible = {c.name for c in GRAMMAR.visible()}
+    visible = set(listed(GRAMMAR.help()))
     assert visible == set(manual_entries()) | {"update token duplicable"}
     assert "update token duplicable" not in manual_entries()
 
@@ -458,7 +474,7 @@ def test_description_and_usage_match_the_manual(name: str) -> None:
 
 
 def test_help_text_reproduces_the_manual() -> None:
-    ours = help_text().splitlines()
+    ours = render(GRAMMAR.help()).splitlines()
     added = ours.index("update token duplicable" + " " * 10 + " : Update Token Duplicable")
     assert ours[added + 1] == "      (usages : update token duplicable {token} {value})"
     without = ours[:added] + ours[added + 2:]
@@ -466,7 +482,7 @@ def test_help_text_reproduces_the_manual() -> None:
 
 
 def test_help_text_has_no_hidden_commands() -> None:
-    assert "remove usergroup list" not in help_text()
+    assert "remove usergroup list" not in render(GRAMMAR.help())
 
 
 # ====================================================================== 5. the table's own consistency
@@ -480,9 +496,47 @@ def test_usage_placeholders_match_args(command: Command) -> None:
     assert command.usage.startswith(command.name + " ")
 
 
-@pytest.mark.parametrize("command", [c for c in COMMANDS if c.handler], ids=lambda c: c.name)
-def test_handler_commands_have_usage_or_no_args(command: Command) -> None:
-    assert command.usage or not command.args
+OVERRIDDEN = [c for c in COMMANDS if c.usage_override is not None]
+
+
+def test_usage_overrides_are_few_and_each_needed() -> None:
+    """An override is only for the original's words that the arguments cannot give; one
+    equal to the derived usage would hide a change of the arguments."""
+    for command in OVERRIDDEN:
+        assert command.usage != command.derived_usage(), f"{command.name}: the override is the derived usage"
+    assert sorted(c.name for c in OVERRIDDEN) == [
+        "add sdamodelgroup",  # "{SDAModel id}" where the argument (and its errors) say "SDAModel ID"
+        "help",  # no usage line: the topic is not in the original's listing
+        "release",  # "{[token | fronend id]}": a typo and brackets of its own
+        "remove sdamodelgroup",  # as add sdamodelgroup
+        "show job",  # choices not listed
+        "update device",  # choices not listed
+        "update device all",  # choices not listed
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(manual_entries()))
+def test_usage_is_derived_from_the_arguments_unless_overridden(name: str) -> None:
+    command = BY_NAME[name]
+    _, usage = manual_entries()[name]
+    if command.usage_override is None:
+        assert command.derived_usage() == usage
+    else:
+        assert (command.usage_override or None) == usage
+
+
+@pytest.mark.parametrize(("arg", "usage"), [
+    (Arg("name"), "{name}"),
+    (Arg("count", Kind.INT, optional=True), "{count : optional}"),
+    (Arg("status", Kind.CHOICE, choices=("ON", "OFF")), "{status [ON|OFF]}"),
+    (Arg("force", Kind.BOOL, optional=True), "{force [true|false] : optional}"),
+    (Arg("group id", Kind.INT_OR_NULL), "{group id [id | null]}"),
+    (Arg("node list", Kind.INT_LIST, optional=True), "{node list [node id 1,node id 2,node id 3,...] : optional}"),
+    (Arg("name list", Kind.TEXT_LIST), "{name list [name 1,name 2,... | null]}"),
+    (Arg("day", form="YYYY-MM-DD"), "{day [YYYY-MM-DD]}"),
+])
+def test_argument_usage(arg: Arg, usage: str) -> None:
+    assert arg.usage() == usage
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.name)
@@ -503,8 +557,18 @@ def test_names_are_lower_case_and_unique() -> None:
     assert all(name == name.lower() for name in names)
 
 
-def test_commands_without_handler_are_the_shells_own() -> None:
-    assert {c.name for c in COMMANDS if c.handler is None} == {"clear", "exit", "h", "help", "q", "quit"}
+def test_the_shells_own_commands_are_rows_with_aliases() -> None:
+    assert all(callable(c.handler) for c in COMMANDS)
+    assert {c.name: c.aliases for c in COMMANDS if c.aliases} == {"exit": ("quit", "q"), "help": ("h",)}
+    for command in COMMANDS:
+        if command.aliases:  # the original's description names them all
+            assert command.description.endswith(f"(same command: {', '.join(command.names)})")
+
+
+def test_alias_names_are_lower_case_and_unique() -> None:
+    names = [name for c in COMMANDS for name in c.names]
+    assert len(names) == len(set(names))
+    assert all(name == name.lower() for name in names)
 
 
 # ====================================================================== 6. properties
@@ -537,7 +601,7 @@ def test_parse_raises_only_usage_error(line: str) -> None:
     except UsageError as err:
         assert str(err) and "\n" not in str(err)
         return
-    assert result is None or isinstance(result, (Invocation, HelpRequest))
+    assert result is None or isinstance(result, (Invocation, HelpListing))
     if isinstance(result, Invocation):
         expected = {a.name for a in result.command.args}
         if result.command.name == "create sda":
@@ -545,8 +609,8 @@ def test_parse_raises_only_usage_error(line: str) -> None:
         if result.command.name == "create usergroup":
             expected = {"name", "description", "token_list", "description_or_tokens"}
         assert set(vars(result.args)) == expected
-    if isinstance(result, HelpRequest):
-        assert result.commands
+    if isinstance(result, HelpListing):
+        assert result.entries
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -555,5 +619,6 @@ def test_executor_never_raises(executor: Executor, line: str) -> None:
     outcome = executor.execute_line(line)
     assert isinstance(outcome, Outcome)
     assert outcome.status in {0, 1, 2, 3}
-    assert "\n" not in outcome.error
-    assert "Traceback" not in outcome.error and "Traceback" not in outcome.output
+    output, error = render_outcome(outcome.result)
+    assert "\n" not in error
+    assert "Traceback" not in error and "Traceback" not in output

@@ -13,8 +13,9 @@ import wcwidth
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smclient.render import display_width, render, render_table
-from smclient.results import Column, Message, Table
+from smclient.errors import ServerError, Unreachable, UsageError
+from smclient.render import display_width, render, render_outcome, render_table
+from smclient.results import Clear, Column, Exit, Failure, HelpEntry, HelpListing, Message, Success, Table
 
 
 def lines(text: str) -> list[str]:
@@ -610,6 +611,38 @@ def test_render_none_message_table_and_list() -> None:
         "first\n" + table_text + "\nlast"
     )
     assert render([]) == ""
+
+
+def test_success_is_the_title_then_the_note() -> None:
+    assert render_outcome(Success("Delete Token")) == ("Delete Token success.", "")
+    assert render_outcome(Success("Update Backend Status", "Note: 2 jobs keep running.")) == (
+        "Update Backend Status success.\nNote: 2 jobs keep running.", "")
+
+
+@pytest.mark.parametrize(("failure", "line"), [
+    (Failure(ServerError("Token 'x' does not exist.", "NOT_FOUND"), "Get Token information"),
+     "Get Token information failed. (Token 'x' does not exist.)"),
+    (Failure(UsageError("Invalid arguments. 'exit' takes no arguments.")),
+     "Invalid arguments. 'exit' takes no arguments."),
+    (Failure(Unreachable("Cannot connect to SDAManager at 127.0.0.1:1.")),
+     "Cannot connect to SDAManager at 127.0.0.1:1."),
+    (Failure(KeyError("x")), "Internal error: KeyError: 'x'"),
+])
+def test_a_failure_is_one_line_on_stderr(failure: Failure, line: str) -> None:
+    assert render_outcome(failure) == ("", line)
+
+
+def test_help_listing_is_the_originals_layout() -> None:
+    listing = HelpListing((HelpEntry("delete token", "Delete Token", "delete token {token}"),
+                           HelpEntry("q", "Exit application (same command: exit, quit, q)", None)))
+    assert render_outcome(listing) == (
+        "delete token                      : Delete Token\n"
+        "      (usages : delete token {token})\n"
+        "q                                 : Exit application (same command: exit, quit, q)", "")
+
+
+def test_exit_and_clear_print_nothing() -> None:
+    assert render_outcome(Exit()) == render_outcome(Clear()) == render_outcome(None) == ("", "")
 
 
 def test_render_rejects_unknown_results() -> None:

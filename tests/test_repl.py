@@ -26,10 +26,12 @@ from prompt_toolkit.output import DummyOutput
 
 from sdamanager_stub.server import create_server
 from smclient.commands import COMMANDS, GRAMMAR
-from smclient.completion import SOURCE_FEEDS, Chained, LiveNames, Names, ShellCompleter, _quoted, scan, usage_hint
+from smclient.completion import ShellCompleter, _quoted, scan, usage_hint
 from smclient.executor import Outcome
 from smclient.history import ShellHistory, default_path
+from smclient.live_names import SOURCE_FEEDS, Chained, LiveNames, Names
 from smclient.repl import Shell, banner
+from smclient.results import Message
 from smclient.transport import Address, Connection
 
 UP = "\x1b[A"
@@ -377,7 +379,7 @@ def test_ctrl_c_while_a_command_runs_stops_it_and_the_rest_of_a_paste(connection
         ran.append(line)
         if line == "show job":
             raise KeyboardInterrupt  # what Ctrl-C does to a command waiting on the server
-        return Outcome(output=f"ran {line}")
+        return Outcome(Message(f"ran {line}"))
 
     shell.executor.execute_line = execute_line  # type: ignore[method-assign]
     assert shell.run_text("show token\nshow job\nshow sda", echo=True) is False
@@ -437,12 +439,21 @@ def test_every_completion_source_in_the_command_table_is_known():
 
 
 def test_verbs_come_from_the_table(completer):
-    verbs = sorted({c.words[0] for c in GRAMMAR.commands if not c.hidden})
+    verbs = sorted({name.split()[0] for c in GRAMMAR.commands if not c.hidden for name in c.names})
     assert shown(completer, "") == verbs
     assert shown(completer, "SH") == ["show"]
     assert shown(completer, "show backend ") == ["group", "name"]
     assert shown(completer, "update token sda ") == ["current", "max"]
     assert "list" not in shown(completer, "remove usergroup ")  # the guide's hidden variant
+
+
+def test_aliases_complete_like_any_command():
+    completer = ShellCompleter(LiveNames(None))
+    assert shown(completer, "q") == ["q", "quit"]
+    assert shown(completer, "h") == ["h", "help"]
+    assert shown(completer, "help q") == ["q", "quit"]  # help's topic: command words again
+    assert [(c.display_text, c.display_meta_text) for c in completer.complete("e")] == [
+        ("exit", "Exit application (same command: exit, quit, q)")]
 
 
 def test_each_candidate_shows_its_meaning(completer, simulator):
