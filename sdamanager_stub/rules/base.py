@@ -156,6 +156,8 @@ class Rules(ABC):
             # As JSON once, for both the event log and the journal.
             request = json.dumps(arguments, default=json_default, ensure_ascii=False)
             if not self.busy:
+                # One instant per change, fixed before anything looks at the time, so
+                # replaying the journal at that instant does exactly the same.
                 self.now = self.clock() if at is None else at
                 self._made = made
             self.busy += 1

@@ -172,8 +172,11 @@ class Groups(ABC, Generic[G, K]):
 class ModelGroups(Groups[SdaModelGroup, int]):
     """SDA model groups: each lists the SDA models its SDAs may use."""
 
-    kind, noun, a_noun, in_use, list_label = (
-        "model_group", "SDAModel group", "An SDAModel group", "is still used by", "SDAModel list")
+    kind = "model_group"
+    noun = "SDAModel group"
+    a_noun = "An SDAModel group"
+    in_use = "is still used by"
+    list_label = "SDAModel list"
 
     def records(self) -> dict[int, SdaModelGroup]:
         return self.owner.model_groups
@@ -197,7 +200,11 @@ class ModelGroups(Groups[SdaModelGroup, int]):
 class UserGroups(Groups[UserGroup, str]):
     """User groups: each lists tokens (their memberships are the manager's `memberships`)."""
 
-    kind, noun, a_noun, in_use, list_label = ("user_group", "User group", "A user group", "still has", "Token list")
+    kind = "user_group"
+    noun = "User group"
+    a_noun = "A user group"
+    in_use = "still has"
+    list_label = "Token list"
 
     def records(self) -> dict[int, UserGroup]:
         return self.owner.user_groups
@@ -225,8 +232,11 @@ class BackendGroups(Groups[BackendGroup, int]):
     backend joins another group only from the default one.
     """
 
-    kind, noun, a_noun, in_use, list_label = (
-        "backend_group", "Backend group", "A backend group", "still has", "Backend list")
+    kind = "backend_group"
+    noun = "Backend group"
+    a_noun = "A backend group"
+    in_use = "still has"
+    list_label = "Backend list"
 
     def records(self) -> dict[int, BackendGroup]:
         return self.owner.backend_groups
