@@ -1,4 +1,4 @@
-"""The records SDAManager keeps.  Plain data: the rules live in manager.py."""
+"""The records SDAManager keeps.  Plain data: the rules live in rules/."""
 
 from __future__ import annotations
 

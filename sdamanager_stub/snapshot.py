@@ -28,7 +28,7 @@ from .entities import (
     UserGroup,
     Version,
 )
-from .jobs import CLEAN_EVENT, READY_EVENT
+from .rules.jobs import CLEAN_EVENT, READY_EVENT
 from .scheduler import PoolQueue
 
 if TYPE_CHECKING:

@@ -13,8 +13,11 @@ The rules stay in memory; the file holds what is needed to rebuild them:
 - `meta`: `schema_version`; files of an older version are migrated in
   order by MIGRATIONS, files of a newer version are refused.
 
-Replaying calls the same rule methods with the same arguments at the same
-instants, and the rules are deterministic given those (the scheduler's
+The store is the rules' journal (journal.Journal, the protocol the domain
+owns): it saves what they record and turns SQLite's errors into
+JournalError.  Replaying hands each saved change back to the rules
+(`SDAManager.replay`: the same change with the same arguments at the same
+instant), and the rules are deterministic given those (the scheduler's
 transitions included), so the state comes back exactly.
 """
 
@@ -24,15 +27,13 @@ import contextlib
 import json
 import logging
 import sqlite3
-import typing
 from collections.abc import Callable, Iterator
-from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import snapshot
-from .audit import request_peer
 from .errors import DomainError
+from .journal import JournalError, NotAChange
 
 if TYPE_CHECKING:
     from .manager import SDAManager
@@ -67,7 +68,7 @@ class StateError(Exception):
 
 
 class Store:
-    """The journal of one manager, in one SQLite file."""
+    """The journal of one manager, in one SQLite file (a journal.Journal)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -140,49 +141,38 @@ class Store:
             "SELECT seq, time, kind, action, args, made, token, result, peer FROM ops WHERE seq > ? ORDER BY seq",
             (after,),
         ).fetchall()
-        real_clock = manager.clock
-        try:
-            for seq, when, kind, action, args, made, token, result, peer in ops:
-                manager.clock = (lambda t: lambda: t)(when)
-                if kind == "refused":
-                    manager.restore_event(when, token, action.upper(), args, result, peer)
-                    continue
-                self._replay(manager, seq, action, json.loads(args), made, peer)
-        finally:
-            manager.clock = real_clock
+        for seq, when, kind, action, args, made, token, result, peer in ops:
+            if kind == "refused":
+                manager.restore_event(when, token, action.upper(), args, result, peer)
+                continue
+            try:
+                manager.replay(action, json.loads(args), at=when, made=made, peer=peer)
+            except NotAChange:
+                raise StateError(f"op {seq}: unknown change {action!r}") from None
+            except DomainError as err:
+                raise StateError(f"op {seq} ({action}) no longer replays: {err}") from err
         self._manager = manager
         manager.journal = self
         self.snapshot()
 
-    @staticmethod
-    def _replay(manager: SDAManager, seq: int, action: str, args: dict[str, Any], made: str, peer: str) -> None:
-        method = getattr(type(manager), action, None)
-        if method is None or not hasattr(method, "__wrapped__"):
-            raise StateError(f"op {seq}: unknown change {action!r}")
-        hints = typing.get_type_hints(method.__wrapped__)
-        for name, value in args.items():
-            kind = hints.get(name)
-            if isinstance(kind, type) and issubclass(kind, Enum):
-                args[name] = kind(value)
-        manager.replay_token = made or None
-        peer_token = request_peer.set(peer)
-        try:
-            getattr(manager, action)(**args)
-        except DomainError as err:
-            raise StateError(f"op {seq} ({action}) no longer replays: {err}") from err
-        finally:
-            request_peer.reset(peer_token)
-            manager.replay_token = None
-
     # ------------------------------------------------------------------ writing
 
+    def record_change(self, when: float, action: str, arguments: str, made: str, peer: str) -> None:
+        with _as_journal_error():
+            self.record(when, "change", action, arguments, made=made, peer=peer)
+
+    def record_refusal(self, when: float, action: str, arguments: str, token: str, result: str,
+                       peer: str) -> None:
+        with _as_journal_error():
+            self.record(when, "refused", action, arguments, token=token, result=result, peer=peer)
+
     def record(self, when: float, kind: str, action: str, args: str, made: str = "",
-               token: str = "", result: str = "") -> None:
+               token: str = "", result: str = "", peer: str = "") -> None:
         """Append one op and commit (fsync) before returning: the caller acknowledges after this."""
         with self._transaction():
             self.db.execute(
                 "INSERT INTO ops (time, kind, action, args, made, token, result, peer) VALUES (?,?,?,?,?,?,?,?)",
-                (when, kind, action, args, made, token, result, request_peer.get()),
+                (when, kind, action, args, made, token, result, peer),
             )
         if kind == "change":
             self._since_snapshot += 1
@@ -205,3 +195,12 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+
+@contextlib.contextmanager
+def _as_journal_error() -> Iterator[None]:
+    """SQLite's errors as the rules' JournalError, with SQLite's reason."""
+    try:
+        yield
+    except sqlite3.Error as err:
+        raise JournalError(str(err)) from err

@@ -1,15 +1,19 @@
 """Checks on the values of a request, shared by every rule.
 
 Each check raises InvalidArgument with a sentence that names the field and
-says what is allowed, so a refused request tells the operator how to fix it.
+says what is allowed, so a refused request tells the operator how to fix it
+(`unique_name`, which checks a name against the names in use, raises
+AlreadyExists and names the record that has it).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
+from typing import Protocol
 
-from .errors import InvalidArgument
+from .errors import AlreadyExists, InvalidArgument
 
 PRIORITY_MIN, PRIORITY_MAX = -99, 99
 MAX_SDA_LIMIT = 1024
@@ -45,6 +49,19 @@ def name(what: str, value: str) -> str:
     if not value.isprintable() or any(c.isspace() or c == "," for c in value):
         raise InvalidArgument(f"{what} may not contain spaces, commas or control characters.")
     return value
+
+
+class Named(Protocol):
+    id: int
+    name: str
+
+
+def unique_name(what: str, value: str, existing: Iterable[Named], skip: Named | None = None) -> None:
+    """Refuse `value` if a record of `existing` other than `skip` already has it; `what`
+    names the kind with its article ("A backend")."""
+    for item in existing:
+        if item is not skip and item.name == value:
+            raise AlreadyExists(f"{what} named {value!r} already exists (id {item.id}).")
 
 
 def text(what: str, value: str, *, allow_empty: bool = True, limit: int = TEXT_MAX) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -165,6 +167,24 @@ def test_a_journal_that_no_longer_replays_is_refused_with_the_op(tmp_path):
         db.execute("UPDATE ops SET args = replace(args, '\"model_id\": 1', '\"model_id\": 999')")
     with pytest.raises(StateError, match=r"op \d+ \(create_sda\) no longer replays: SDAModel 999 does not exist"):
         open_manager(path, clock)
+
+
+def test_a_journal_that_names_no_change_is_refused(tmp_path):
+    clock = Clock()
+    path = tmp_path / "s.db"
+    m = open_manager(path, clock)
+    m.create_token("x", 0)
+    m.journal.close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE ops SET action = 'list_tokens'")  # a read: replaying it would change nothing
+    with pytest.raises(StateError, match=r"op \d+: unknown change 'list_tokens'"):
+        open_manager(path, clock)
+
+
+def test_the_rules_know_nothing_of_the_store():
+    code = ("import sys, sdamanager_stub.manager; "
+            "print(sorted(m for m in sys.modules if m == 'sqlite3' or m.endswith(('.store', '.snapshot'))))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 
 def test_a_change_that_cannot_be_saved_is_not_acknowledged(tmp_path):

@@ -1,10 +1,11 @@
 """Jobs: the VM side, the queue, the scheduler's life cycle, releases, history.
 
-Part of the SDAManager rules (mixed into `manager.SDAManager`, whose state it
-uses).  Time only moves when the manager is asked something: `advance()`
+A VM holding a token asks for devices for one process on one of the token's
+SDAs (rules/sdas.py, which these rules build on: memberships decide again,
+and the SDA's model group names the backend group the job runs on).  Time
+only moves when the manager is asked something: `advance()` (rules/base.py)
 applies every transition that is due (devices done preparing or cleaning),
-in time order, serving the queue after each; a fake clock in tests therefore
-needs no sleeping and no thread.
+in time order, serving the queue after each.
 
 Life cycle (SPEC section 6):
 
@@ -14,6 +15,8 @@ Life cycle (SPEC section 6):
 Queue: per backend group (pool), higher priority first, then earlier request;
 the head of a pool is served first and jobs behind a head that does not fit
 wait.  A reserved SDA's jobs run on the SDA's own devices, in a queue of their own.
+The queue order and the placement are scheduler.py's; the state they work on
+(queues, timeline) is the base's.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from . import validate
-from .audit import change
-from .entities import DUPLICABLE_OFF, BackendStatus, DeviceStatus, Job, JobStatus, Sda
-from .errors import FailedPrecondition, InvalidArgument, NotFound
-from .scheduler import PoolQueue, choose_devices
-from .usage import UsageReport, compute_usage
+from .. import validate
+from ..audit import change, query
+from ..entities import DUPLICABLE_OFF, BackendStatus, DeviceStatus, Job, JobStatus, Sda
+from ..errors import FailedPrecondition, InvalidArgument, NotFound
+from ..scheduler import PoolQueue, choose_devices
+from ..usage import UsageReport, compute_usage
+from .sdas import SdaRules
 
 HISTORY_LIMIT = 200_000
 
@@ -42,58 +46,44 @@ def _pool_of(job: Job, sda: Sda | None) -> int:
     return job.backend_group_id
 
 
-class JobRules:
-    """The job half of SDAManager's rules."""
-
-    def __init__(self, prepare_seconds: float = 0.0, clean_seconds: float = 0.0) -> None:
-        if prepare_seconds < 0 or clean_seconds < 0:
-            raise ValueError("prepare and clean delays must be 0 or more")
-        self.prepare_seconds = prepare_seconds
-        self.clean_seconds = clean_seconds
-        self.queues: dict[int, PoolQueue] = {}
-        self._pool: dict[int, int] = {}  # queued feid -> its queue key
-        self._timeline: list[tuple[float, int, int, Any]] = []
-        self._seq = 0
-        # When each device's cleaning ends / each job's preparation ends.
-        self._clean_until: dict[tuple[int, int], float] = {}
-        self._ready_at: dict[int, float] = {}
+class JobRules(SdaRules):
+    """Jobs, their queues and their devices' life cycle."""
 
     # ------------------------------------------------------------------ time
 
-    def _at(self: Any, when: float, kind: int, key: Any) -> None:
+    def _at(self, when: float, kind: int, key: Any) -> None:
         self._seq += 1
         heapq.heappush(self._timeline, (when, self._seq, kind, key))
 
-    def advance(self: Any) -> None:
+    def _catch_up(self) -> None:
         """Apply every transition due by now in time order; after each instant's
         transitions, serve the queues (so the order among one instant's
         transitions never matters)."""
-        with self.lock:
-            now = self.clock()
-            timeline = self._timeline
-            while timeline and timeline[0][0] <= now:
-                when = timeline[0][0]
-                freed = False
-                while timeline and timeline[0][0] == when:
-                    _, _, kind, key = heapq.heappop(timeline)
-                    if kind == READY_EVENT:
-                        job = self.jobs.get(key)
-                        if job is not None and job.status is JobStatus.SUMMITED and self._ready_at.get(key) == when:
-                            self._start(job, when)
-                    elif self._clean_until.get(key) == when:
-                        del self._clean_until[key]
-                        backend = self.backends.get(key[0])
-                        if backend is not None and key[1] < len(backend.devices):
-                            device = backend.devices[key[1]]
-                            if device.status is DeviceStatus.CLEANING:
-                                device.status = DeviceStatus.IDLE
-                                freed = True
-                if freed:
-                    self._schedule(when)
+        now = self.now
+        timeline = self._timeline
+        while timeline and timeline[0][0] <= now:
+            when = timeline[0][0]
+            freed = False
+            while timeline and timeline[0][0] == when:
+                _, _, kind, key = heapq.heappop(timeline)
+                if kind == READY_EVENT:
+                    job = self.jobs.get(key)
+                    if job is not None and job.status is JobStatus.SUMMITED and self._ready_at.get(key) == when:
+                        self._start(job, when)
+                elif self._clean_until.get(key) == when:
+                    del self._clean_until[key]
+                    backend = self.backends.get(key[0])
+                    if backend is not None and key[1] < len(backend.devices):
+                        device = backend.devices[key[1]]
+                        if device.status is DeviceStatus.CLEANING:
+                            device.status = DeviceStatus.IDLE
+                            freed = True
+            if freed:
+                self._schedule(when)
 
     # ------------------------------------------------------------------ the scheduler
 
-    def _schedule(self: Any, at: float) -> None:
+    def _schedule(self, at: float) -> None:
         """Serve every pool's queue from its head while the head fits."""
         for key, queue in list(self.queues.items()):
             while (feid := queue.head()) is not None:
@@ -114,25 +104,26 @@ class JobRules:
             if not queue:
                 del self.queues[key]
 
-    def _capacity(self: Any, group_id: int) -> int:
+    def _capacity(self, group_id: int) -> int:
         """Every device of a backend group, whatever its state: what a job could ever get there."""
         return sum(len(b.devices) for b in self.backends_in_group(group_id))
 
-    def _place(self: Any, job: Job, key: int) -> list[tuple[int, int]] | None:
+    def _place(self, job: Job, key: int) -> list[tuple[int, int]] | None:
         if key < 0:  # a reserved SDA: its own devices, all of them
             sda = self.sdas.get(-key)
             if sda is None:
                 return None
             for backend_id, index in sda.held:
                 backend = self.backends.get(backend_id)
-                device = backend.devices[index] if backend else None
-                if (device is None or backend.status is not BackendStatus.ACTIVE or device.job_id
-                        or device.status is not DeviceStatus.IDLE):
+                if backend is None or backend.status is not BackendStatus.ACTIVE:
+                    return None
+                device = backend.devices[index]
+                if device.job_id or device.status is not DeviceStatus.IDLE:
                     return None
             return list(sda.held)
         return choose_devices(self.backends_in_group(job.backend_group_id), job.device_count)
 
-    def _allocate(self: Any, job: Job, placement: list[tuple[int, int]], at: float) -> None:
+    def _allocate(self, job: Job, placement: list[tuple[int, int]], at: float) -> None:
         for backend_id, index in placement:
             device = self.backends[backend_id].devices[index]
             device.job_id = job.feid
@@ -146,16 +137,17 @@ class JobRules:
         else:
             self._start(job, at)
 
-    def _start(self: Any, job: Job, at: float) -> None:
+    def _start(self, job: Job, at: float) -> None:
         self._ready_at.pop(job.feid, None)
         for backend_id, index in job.placement:
             self.backends[backend_id].devices[index].status = DeviceStatus.PROCESSING
         job.status = JobStatus.RUNNING
         job.start_time = at
 
-    def _end_job(self: Any, job: Job, status: JobStatus, reason: str, at: float | None = None) -> None:
-        """Take a live job off its devices (they go to CLEANING) and into the history, at `at` (now)."""
-        now = self.clock() if at is None else at
+    def _end_job(self, job: Job, status: JobStatus, reason: str, at: float | None = None) -> None:
+        """Take a live job off its devices (they go to CLEANING) and into the history, at `at`
+        (default: the operation's instant)."""
+        now = self.now if at is None else at
         key = self._pool.pop(job.feid, None)
         if key is not None:
             self.queues[key].remove(job.feid)
@@ -186,7 +178,7 @@ class JobRules:
     # ------------------------------------------------------------------ the VM side
 
     @change
-    def request_devices(self: Any, token: str, client_pid: int = 0, process_name: str = "", client: str = "",
+    def request_devices(self, token: str, client_pid: int = 0, process_name: str = "", client: str = "",
                         version: str = "", sda_id: int = 0) -> Job:
         """A VM holding `token` asks for devices for one process: a new job in the queue."""
         tok = self.token(token)
@@ -195,9 +187,7 @@ class JobRules:
         validate.text("Client", client)
         validate.text("Version", version, limit=validate.NAME_MAX)
         if sda_id:
-            sda = self.sda(sda_id)
-            if sda.token != token:
-                raise FailedPrecondition(f"SDA {sda_id} does not belong to the token.")
+            sda = self._owned_sda(token, sda_id)
         elif tok.current_sda:
             sda = self.sda(tok.current_sda)
         else:
@@ -220,7 +210,7 @@ class JobRules:
         job = Job(feid=self._new_id("job"), token=token, sda_id=sda.id, model_id=model.id,
                   priority=tok.priority, device_count=model.devices, backend_group_id=group_id,
                   client_pid=client_pid, process_name=process_name, client=client, version=version,
-                  request_time=self.clock())
+                  request_time=self.now)
         record = self.versions.get(version)
         if record is not None:
             # What the token's worker runs: the version it asked with and that version's worker command.
@@ -232,17 +222,17 @@ class JobRules:
         return job
 
     @change
-    def report_running(self: Any, feid: int) -> Job:
+    def report_running(self, feid: int) -> Job:
         """The VM's process started computing: a SUMMITED job is RUNNING now."""
         job = self.job(feid)
         if job.status is JobStatus.QUEUED:
             raise FailedPrecondition(f"Job {feid} is still QUEUED: it has no devices yet.")
         if job.status is JobStatus.SUMMITED:
-            self._start(job, self.clock())
+            self._start(job, self.now)
         return job
 
     @change
-    def finish_job(self: Any, feid: int, failed: bool = False, reason: str = "") -> Job:
+    def finish_job(self, feid: int, failed: bool = False, reason: str = "") -> Job:
         """The VM's process ended (or gave up waiting): the job goes to the history."""
         job = self.job(feid)
         validate.text("Reason", reason)
@@ -256,32 +246,28 @@ class JobRules:
 
     # ------------------------------------------------------------------ the admin side
 
-    def holding_jobs(self: Any) -> list[Job]:
-        """The live jobs that hold devices now (SUMMITED or RUNNING): what "running" means
-        for `show token running`, `show sda running` and the listings' counts."""
-        return [j for j in self.jobs.values() if j.placement]
-
-    def job(self: Any, feid: int) -> Job:
+    @query
+    def job(self, feid: int) -> Job:
         try:
             return self.jobs[feid]
         except KeyError:
             raise NotFound(f"Job {feid} is not in the job queue.") from None
 
-    def list_jobs(self: Any, status: JobStatus | None = None, token: str = "") -> list[Job]:
-        with self.lock:
-            if token:
-                self.token(token)
-            return [j for j in self.jobs.values()
-                    if (status is None or j.status is status) and (not token or j.token == token)]
+    @query
+    def list_jobs(self, status: JobStatus | None = None, token: str = "") -> list[Job]:
+        if token:
+            self.token(token)
+        return [j for j in self.jobs.values()
+                if (status is None or j.status is status) and (not token or j.token == token)]
 
-    def queue_order(self: Any, key: int = 0) -> list[int]:
+    @query
+    def queue_order(self, key: int = 0) -> list[int]:
         """FeIDs of one pool's queue in the order they will be served (default group by default)."""
-        with self.lock:
-            queue = self.queues.get(key)
-            return list(queue.ordered()) if queue else []
+        queue = self.queues.get(key)
+        return list(queue.ordered()) if queue else []
 
     @change
-    def update_job_priority(self: Any, feid: int, priority: int) -> Job:
+    def update_job_priority(self, feid: int, priority: int) -> Job:
         job = self.job(feid)
         validate.priority(priority)
         if job.status is not JobStatus.QUEUED:
@@ -293,7 +279,7 @@ class JobRules:
         return job
 
     @change
-    def release(self: Any, feid: int = 0, token: str = "", sda_id: int = 0) -> list[int]:
+    def release(self, feid: int = 0, token: str = "", sda_id: int = 0) -> list[int]:
         """`release {feid|token} [SDA ID]`: end the matching live jobs now."""
         if feid:
             targets = [self.job(feid)]
@@ -313,34 +299,34 @@ class JobRules:
         return [j.feid for j in targets]
 
     @change
-    def release_all(self: Any) -> list[int]:
+    def release_all(self) -> list[int]:
         targets = list(self.jobs.values())
         for job in targets:
             self._end_job(job, JobStatus.RELEASED, "released by an administrator (release all)")
         return [j.feid for j in targets]
 
-    def history_job(self: Any, feid: int) -> Job:
-        with self.lock:
-            for job in reversed(self.history):
-                if job.feid == feid:
-                    return job
-            raise NotFound(f"Job {feid} is not in the job history.")
+    @query
+    def history_job(self, feid: int) -> Job:
+        for job in reversed(self.history):
+            if job.feid == feid:
+                return job
+        raise NotFound(f"Job {feid} is not in the job history.")
 
-    def list_history(self: Any, count: int = 0, token: str = "") -> list[Job]:
-        with self.lock:
-            if token:
-                self.token(token)
-            jobs = self.history if not token else [j for j in self.history if j.token == token]
-            return list(jobs[-count:] if count > 0 else jobs)
+    @query
+    def list_history(self, count: int = 0, token: str = "") -> list[Job]:
+        if token:
+            self.token(token)
+        jobs = self.history if not token else [j for j in self.history if j.token == token]
+        return list(jobs[-count:] if count > 0 else jobs)
 
-    def usage(self: Any, begin: float, end: float, token: str = "") -> UsageReport:
+    @query
+    def usage(self, begin: float, end: float, token: str = "") -> UsageReport:
         """`show usage`: device usage per token over [begin, end), from the jobs that ran."""
-        with self.lock:
-            if end <= begin:
-                raise InvalidArgument("The end of the interval must be after its begin.")
-            if token:
-                self.token(token)
-            total = sum(len(b.devices) for b in self.backends.values())
-            descriptions = {t.value: t.description for t in self.tokens.values()}
-            jobs = [*self.history, *self.jobs.values()]
-            return compute_usage(jobs, begin, end, self.clock(), total, descriptions, token)
+        if end <= begin:
+            raise InvalidArgument("The end of the interval must be after its begin.")
+        if token:
+            self.token(token)
+        total = sum(len(b.devices) for b in self.backends.values())
+        descriptions = {t.value: t.description for t in self.tokens.values()}
+        jobs = [*self.history, *self.jobs.values()]
+        return compute_usage(jobs, begin, end, self.now, total, descriptions, token)

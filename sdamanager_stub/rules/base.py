@@ -1,0 +1,292 @@
+"""The base every rule module builds on: the state, and how an operation runs.
+
+State: every record by id, the id counters, the scheduler's queues and
+timeline (the jobs' rules keep them), the event log; lookups that find a
+record or say it does not exist, and the relations more than one entity needs.
+
+Operations (audit.py has the decorators): one re-entrant lock serialises
+them.  Each fixes its instant once, in `self.now`, and every rule reads that,
+never the clock, so replaying the journal at the instants it recorded does
+exactly what was done.  Only the outermost operation fixes the instant; one
+called from inside another keeps it.  Time moves through `advance()`, which
+applies the transitions the jobs' timeline holds (rules/jobs.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..audit import from_json, is_change, json_default, query, request_peer
+from ..entities import (
+    DEFAULT_BACKEND_GROUP_ID,
+    DEFAULT_BACKEND_GROUP_NAME,
+    Backend,
+    BackendGroup,
+    Event,
+    Job,
+    Sda,
+    SdaModel,
+    SdaModelGroup,
+    Token,
+    UserGroup,
+    Version,
+)
+from ..errors import DomainError, Internal, NotFound
+from ..journal import Journal, JournalError, NotAChange
+from ..scheduler import PoolQueue
+from .groups import BackendGroups, ModelGroups, UserGroups
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+EVENT_LOG_LIMIT = 100_000
+
+
+class Rules(ABC):
+    """The whole state of one SDAManager and how its operations run."""
+
+    def __init__(self, clock: Callable[[], float] = time.time,
+                 randbelow: Callable[[int], int] = secrets.randbelow,
+                 prepare_seconds: float = 0.0, clean_seconds: float = 0.0) -> None:
+        if prepare_seconds < 0 or clean_seconds < 0:
+            raise ValueError("prepare and clean delays must be 0 or more")
+        self.clock = clock
+        # Tests pass a seeded generator so their transcripts show fixed tokens.
+        self._randbelow = randbelow
+        self.lock = threading.RLock()
+        self.now = self.started = clock()  # the instant of the operation under way (the last one's after)
+        self.busy = 0  # operations under way in this thread (they hold the lock)
+        self.changing = 0  # of which changes
+        self._made = ""  # what the change under way made up (a new token's value), for the journal
+        self.journal: Journal | None = None  # None keeps the state in memory only
+        self.journal_broken = ""  # why the journal failed; changes are refused from then on
+
+        self.tokens: dict[str, Token] = {}
+        self.sdas: dict[int, Sda] = {}
+        self.models: dict[int, SdaModel] = {}
+        self.model_groups: dict[int, SdaModelGroup] = {}
+        self.backends: dict[int, Backend] = {}
+        self.backend_groups: dict[int, BackendGroup] = {
+            DEFAULT_BACKEND_GROUP_ID: BackendGroup(DEFAULT_BACKEND_GROUP_ID, DEFAULT_BACKEND_GROUP_NAME)
+        }
+        self.user_groups: dict[int, UserGroup] = {}
+        # user group id -> SDA model group ids, in the order they were added
+        self.memberships: dict[int, list[int]] = {}
+        self.jobs: dict[int, Job] = {}  # live jobs by FeID
+        self.history: list[Job] = []  # ended jobs, oldest first
+        self.versions: dict[str, Version] = {}
+        self.events: deque[Event] = deque(maxlen=EVENT_LOG_LIMIT)
+        self._next = {"sda": 1, "model": 1, "model_group": 1, "backend": 1, "backend_group": 1,
+                      "user_group": 1, "job": 1, "event": 1}
+
+        # The scheduler's state (rules/jobs.py): the queues and the timeline of transitions.
+        self.prepare_seconds = prepare_seconds
+        self.clean_seconds = clean_seconds
+        self.queues: dict[int, PoolQueue] = {}
+        self._pool: dict[int, int] = {}  # queued feid -> its queue key
+        self._timeline: list[tuple[float, int, int, Any]] = []
+        self._seq = 0
+        # When each device's cleaning ends / each job's preparation ends.
+        self._clean_until: dict[tuple[int, int], float] = {}
+        self._ready_at: dict[int, float] = {}
+
+        self.model_group_rules = ModelGroups(self)
+        self.backend_group_rules = BackendGroups(self)
+        self.user_group_rules = UserGroups(self)
+
+    # ------------------------------------------------------------------ time and the jobs' timeline
+
+    @abstractmethod
+    def _catch_up(self) -> None:
+        """Apply every transition due by `self.now`, in time order (rules/jobs.py)."""
+
+    @abstractmethod
+    def _schedule(self, at: float) -> None:
+        """Give the waiting jobs the devices that fit them, at `at` (rules/jobs.py)."""
+
+    def advance(self) -> None:
+        """Bring the state up to now: devices done preparing or cleaning move on.
+
+        Inside an operation, now is the operation's instant; outside, the clock's.
+        Time only moves when the manager is asked something, so a fake clock in
+        tests needs no sleeping and no thread.
+        """
+        with self.lock:
+            if not self.busy:
+                self.now = self.clock()
+            self._catch_up()
+
+    # ------------------------------------------------------------------ operations
+
+    def read(self, fn: Callable[[], R]) -> R:
+        """`fn()` under the lock, with time brought up to date first: one consistent view of now.
+
+        Inside an operation the time is already up to date (and a change's own
+        transitions must not run half-way through it), so nested reads only read.
+        """
+        with self.lock:
+            if not self.busy:
+                self.advance()
+            self.busy += 1
+            try:
+                return fn()
+            finally:
+                self.busy -= 1
+
+    def perform(self, change: Callable[..., R], arguments: dict[str, Any], *,
+                at: float | None = None, made: str = "") -> R:
+        """Run `change(self, **arguments)` as one change: at instant `at` (default: the clock's
+        now), making up `made` again if given (replay), logged and journalled."""
+        action = change.__name__.upper()
+        token = arguments.get("token", "")
+        token = token if isinstance(token, str) else ""
+        with self.lock:
+            if self.journal_broken:
+                # Memory may hold a change the file lacks: accept nothing more until a
+                # restart rebuilds the state from what was saved.
+                raise Internal(f"The state file failed earlier ({self.journal_broken}): restart the simulator.")
+            # As JSON once, for both the event log and the journal.
+            request = json.dumps(arguments, default=json_default, ensure_ascii=False)
+            if not self.busy:
+                # One instant per change, fixed before anything looks at the time, so
+                # replaying the journal at that instant does exactly the same.  Inside
+                # a read (the gRPC face converting the result) that read's instant.
+                self.now = self.clock() if at is None else at
+            if not self.changing:
+                self._made = made  # a change inside another keeps what the outer one made up
+            self.busy += 1
+            self.changing += 1
+            try:
+                self.advance()
+                try:
+                    result = change(self, **arguments)
+                except DomainError as err:
+                    self._log(token, action, request, f"FAILED: {err}")
+                    self._save_refusal(change.__name__, request, token, f"FAILED: {err}")
+                    raise
+                owner = getattr(result, "token", None)  # a job or an SDA: the token it belongs to
+                if isinstance(result, Token):
+                    token = result.value
+                elif not token and isinstance(owner, str):
+                    token = owner
+                self._log(token, action, request, "SUCCESS")
+                # Any change may let a waiting job run: freed devices, a new
+                # priority, a backend back to ACTIVE, a new job.
+                self._schedule(self.now)
+                self._save_change(change.__name__, request)
+                return result
+            finally:
+                self.changing -= 1
+                self.busy -= 1
+
+    def replay(self, action: str, arguments: dict[str, Any], *, at: float, made: str = "", peer: str = "") -> None:
+        """Run the change named `action` again as it first ran: with `arguments` (as the
+        journal keeps them, in JSON), at instant `at`, for `peer`, making up `made` again.
+        The rules are deterministic given these, so the state comes back exactly."""
+        operation = getattr(type(self), action, None)
+        if not is_change(operation):
+            raise NotAChange(action)
+        change = operation.__wrapped__  # type: ignore[union-attr]
+        reset = request_peer.set(peer)
+        try:
+            self.perform(change, from_json(change, arguments), at=at, made=made)
+        finally:
+            request_peer.reset(reset)
+
+    def _save_change(self, action: str, request: str) -> None:
+        if self.journal is None:
+            return
+        try:
+            self.journal.record_change(self.now, action, request, self._made, request_peer.get())
+        except JournalError as err:
+            self.journal_broken = str(err)
+            raise Internal(f"The state could not be saved ({err}): the change is not acknowledged.") from None
+
+    def _save_refusal(self, action: str, request: str, token: str, result: str) -> None:
+        if self.journal is None:
+            return
+        try:
+            self.journal.record_refusal(self.now, action, request, token, result, request_peer.get())
+        except JournalError as err:  # nothing changed: the refusal's own reason stands
+            log.error("could not save a refused attempt to the state file: %s", err)
+
+    # ------------------------------------------------------------------ the event log
+
+    def _log(self, token: str, action: str, request: str, result: str) -> None:
+        """One event of the log, now; `request` is the change's arguments as JSON."""
+        self.restore_event(self.now, token, action, request, result, request_peer.get())
+
+    def restore_event(self, when: float, token: str, action: str, request: str, result: str, peer: str) -> None:
+        """Put an event into the log as it happened (a refused attempt read back from the journal)."""
+        self.events.append(Event(self._new_id("event"), when, token, action, request, result, peer))
+
+    @query
+    def list_events(self, token: str = "", action: str = "", count: int = 0) -> list[Event]:
+        events = [e for e in self.events
+                  if (not token or e.token == token) and (not action or e.action == action.upper())]
+        return events[-count:] if count > 0 else events
+
+    # ------------------------------------------------------------------ ids and lookups
+
+    def _new_id(self, kind: str) -> int:
+        value = self._next[kind]
+        self._next[kind] = value + 1
+        return value
+
+    def token(self, value: str) -> Token:
+        try:
+            return self.tokens[value]
+        except KeyError:
+            raise NotFound(f"Token {value!r} does not exist.") from None
+
+    def sda(self, sda_id: int) -> Sda:
+        try:
+            return self.sdas[sda_id]
+        except KeyError:
+            raise NotFound(f"SDA {sda_id} does not exist.") from None
+
+    def model(self, model_id: int) -> SdaModel:
+        try:
+            return self.models[model_id]
+        except KeyError:
+            raise NotFound(f"SDAModel {model_id} does not exist.") from None
+
+    def model_group(self, group_id: int) -> SdaModelGroup:
+        return self.model_group_rules.find(group_id)
+
+    def backend(self, backend_id: int) -> Backend:
+        try:
+            return self.backends[backend_id]
+        except KeyError:
+            raise NotFound(f"Backend {backend_id} does not exist.") from None
+
+    def backend_group(self, group_id: int) -> BackendGroup:
+        return self.backend_group_rules.find(group_id)
+
+    def user_group(self, group_id: int) -> UserGroup:
+        return self.user_group_rules.find(group_id)
+
+    def version(self, version: str) -> Version:
+        try:
+            return self.versions[version]
+        except KeyError:
+            raise NotFound(f"Version {version!r} does not exist.") from None
+
+    # ------------------------------------------------------------------ relations several entities need
+
+    def backends_in_group(self, group_id: int) -> list[Backend]:
+        return [b for b in self.backends.values() if b.group_id == group_id]
+
+    def holding_jobs(self) -> list[Job]:
+        """The live jobs that hold devices now (SUMMITED or RUNNING): what "running" means
+        for `show token running`, `show sda running` and the listings' counts."""
+        return [j for j in self.jobs.values() if j.placement]
