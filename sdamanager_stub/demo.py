@@ -75,29 +75,31 @@ class Workload:
         self._thread: threading.Thread | None = None
 
     def step(self) -> None:
+        """One round of the VMs, as one consistent view of now (their changes happen at its instant)."""
+        self.m.read(self._step)
+
+    def _step(self) -> None:
         m, rng = self.m, self.rng
-        with m.lock:
-            m.advance()
-            now = m.clock()
-            live = {j.token for j in m.jobs.values()}
-            for job in m.jobs.values():  # jobs from before a restart get a VM that ends them too
-                if job.feid not in self._ends and job.token in self._mine:
-                    self._ends[job.feid] = now + rng.expovariate(1 / self.mean)
-            for feid, end in list(self._ends.items()):
-                job = m.jobs.get(feid)
-                if job is None:
-                    del self._ends[feid]  # released by an operator
-                elif job.status is JobStatus.RUNNING and now >= end:
-                    m.finish_job(feid, failed=rng.random() < 0.05)
-                    del self._ends[feid]
-            for token in self.tokens:
-                if token in live or token not in m.tokens or rng.random() > self.busy:
-                    continue
-                try:
-                    job = m.request_devices(token, rng.randrange(1000, 40000), rng.choice(PROCESSES), CLIENT, VERSION)
-                except DomainError:
-                    continue  # an operator changed the token or its SDA: skip it
+        now = m.now
+        live = {j.token for j in m.jobs.values()}
+        for job in m.jobs.values():  # jobs from before a restart get a VM that ends them too
+            if job.feid not in self._ends and job.token in self._mine:
                 self._ends[job.feid] = now + rng.expovariate(1 / self.mean)
+        for feid, end in list(self._ends.items()):
+            job = m.jobs.get(feid)
+            if job is None:
+                del self._ends[feid]  # released by an operator
+            elif job.status is JobStatus.RUNNING and now >= end:
+                m.finish_job(feid, failed=rng.random() < 0.05)
+                del self._ends[feid]
+        for token in self.tokens:
+            if token in live or token not in m.tokens or rng.random() > self.busy:
+                continue
+            try:
+                job = m.request_devices(token, rng.randrange(1000, 40000), rng.choice(PROCESSES), CLIENT, VERSION)
+            except DomainError:
+                continue  # an operator changed the token or its SDA: skip it
+            self._ends[job.feid] = now + rng.expovariate(1 / self.mean)
 
     def start(self, interval: float = 1.0) -> None:
         self.step()

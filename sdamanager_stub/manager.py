@@ -15,11 +15,9 @@ import secrets
 import time
 from collections.abc import Callable
 
-from .audit import request_peer
-from .entities import JobStatus
 from .rules.backends import BackendRules
 from .rules.jobs import JobRules
-from .rules.models import DEFAULT_MODELS, ModelRules
+from .rules.models import ModelRules
 from .rules.sdas import SdaRules
 from .rules.tokens import TokenRules
 from .rules.users import UserRules
@@ -40,5 +38,3 @@ def new_manager(backends: int = 60, devices: int = 8, clock: Callable[[], float]
     manager.add_default_cluster(backends, devices)
     return manager
 
-
-__all__ = ["SDAManager", "new_manager", "request_peer", "DEFAULT_MODELS", "JobStatus"]

@@ -20,7 +20,7 @@ import pytest
 from invariants import refused
 
 from sdamanager_stub import validate
-from sdamanager_stub.audit import is_change
+from sdamanager_stub.audit import is_change, request_peer
 from sdamanager_stub.entities import (
     DEFAULT_BACKEND_GROUP_ID,
     DEFAULT_BACKEND_GROUP_NAME,
@@ -40,7 +40,7 @@ from sdamanager_stub.errors import (
     NotFound,
 )
 from sdamanager_stub.journal import JournalError, NotAChange
-from sdamanager_stub.manager import SDAManager, new_manager, request_peer
+from sdamanager_stub.manager import SDAManager, new_manager
 
 # ---------------------------------------------------------------- fixtures and helpers
 
