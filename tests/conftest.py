@@ -16,10 +16,18 @@ thousands of RPCs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import grpc
+# Tests fork (pexpect, subprocess) while a simulator serves in this process.  With
+# gRPC's fork support on, the forked child runs gRPC's fork handlers before it
+# execs; under load that child's poller fails ("epoll_wait error: Bad file
+# descriptor") and the shell under test never starts (repl_smoke failed 3-5 runs
+# in 10 with the CPU loaded, 0 in 10 with it off).  Must be set before gRPC loads.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+import grpc  # noqa: E402
 import pytest
 
 from sdamanager_stub.manager import SDAManager, new_manager
