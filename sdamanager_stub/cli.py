@@ -109,11 +109,11 @@ def serve(args: argparse.Namespace) -> int:
                           clean_seconds=args.clean_seconds)
     store = None
     if not args.memory:
-        from .store import StateError, Store
+        from .store import StateError, Store, claim
 
         path = Path(args.state or default_state_path())
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            held = claim(path)  # kept open, so locked, while this server runs
             store = Store(path)
             fresh = store.is_new()
             store.attach(manager)
@@ -162,6 +162,7 @@ def serve(args: argparse.Namespace) -> int:
     simulator.stop(grace=2)
     if store is not None:
         store.close()
+        os.close(held)
     return 0
 
 

@@ -24,8 +24,10 @@ transitions included), so the state comes back exactly.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -65,6 +67,34 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
 
 class StateError(Exception):
     """The state file cannot be used (newer schema, corrupt, or does not replay)."""
+
+
+def claim(path: Path) -> int:
+    """Make `path` this process's state file, private: the open descriptor holding it.
+
+    The directory is created 0700 (an existing one keeps its mode) and the
+    file and SQLite's -wal and -shm beside it are 0600 whatever the umask
+    (SQLite gives the ones it creates the file's mode): they hold every
+    customer's token.  An exclusive lock, held while the descriptor is open,
+    refuses a second simulator, which would split the file's history; the
+    kernel drops it with the process, kill -9 included.
+    """
+    try:
+        path.parent.mkdir(mode=0o700, parents=True)
+        path.parent.chmod(0o700)  # mkdir's mode is masked by the umask
+    except FileExistsError:
+        pass
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StateError("it is in use by another simulator") from None
+    os.fchmod(fd, 0o600)
+    for leftover in (f"{path}-wal", f"{path}-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(leftover, 0o600)
+    return fd
 
 
 class Store:
