@@ -126,7 +126,7 @@ class Store:
         self.db.executescript(SCHEMA)
         with self._transaction():
             row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            version = int(row[0]) if row else SCHEMA_VERSION
+            version = _number(int, row[0], "schema_version") if row else SCHEMA_VERSION
             if version > SCHEMA_VERSION:
                 raise StateError(f"{self.path} has schema version {version}; this simulator reads up to "
                                  f"{SCHEMA_VERSION}. Use a newer simulator or another --state file.")
@@ -146,7 +146,8 @@ class Store:
         rows = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('prepare_seconds', 'clean_seconds')"))
         if len(rows) < 2:
             return None
-        return float(rows["prepare_seconds"]), float(rows["clean_seconds"])
+        return (_number(float, rows["prepare_seconds"], "prepare_seconds"),
+                _number(float, rows["clean_seconds"], "clean_seconds"))
 
     def attach(self, manager: SDAManager) -> None:
         """Rebuild `manager` (fresh, with its defaults) from the file, then journal its changes.
@@ -166,7 +167,10 @@ class Store:
         after = 0
         if row is not None:
             after = row[0]
-            snapshot.restore(manager, json.loads(row[1]))
+            try:
+                snapshot.restore(manager, json.loads(row[1]))
+            except (ValueError, TypeError, KeyError, AttributeError) as err:
+                raise StateError(f"the snapshot at op {after} is damaged ({_what(err)})") from None
         ops = self.db.execute(
             "SELECT seq, time, kind, action, args, made, token, result, peer FROM ops WHERE seq > ? ORDER BY seq",
             (after,),
@@ -181,6 +185,9 @@ class Store:
                 raise StateError(f"op {seq}: unknown change {action!r}") from None
             except DomainError as err:
                 raise StateError(f"op {seq} ({action}) no longer replays: {err}") from err
+            except (ValueError, TypeError, KeyError, AttributeError) as err:
+                # the rules trust their journal: arguments that are not the change's fail anywhere inside it
+                raise StateError(f"op {seq} ({action}) has damaged arguments ({_what(err)})") from None
         self._manager = manager
         manager.journal = self
         self.snapshot()
@@ -225,6 +232,22 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _number(kind: type[int] | type[float], text: str, key: str) -> float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise StateError(f"its {key} is {text!r}, not a number") from None
+
+
+def _what(err: Exception) -> str:
+    """A damaged record's problem in words (a KeyError's own text is just the key)."""
+    if isinstance(err, KeyError):
+        return f"{err.args[0]!r} is missing"
+    if isinstance(err, json.JSONDecodeError):
+        return f"not JSON: {err}"
+    return f"{type(err).__name__}: {err}" if isinstance(err, (TypeError, AttributeError)) else str(err)
 
 
 @contextlib.contextmanager

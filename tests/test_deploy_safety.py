@@ -1,10 +1,14 @@
-"""Issue 12, findings 3 and 5: one server per state file, and private state.  Each runs the
+"""Issue 12, findings 3, 5 and 7: one server per state file, private state,
+and one clear line for a damaged state file.  Each runs the
 programs as a user would: as processes."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -105,3 +109,58 @@ def test_an_existing_directory_keeps_its_mode_and_old_files_become_private(tmp_p
             assert mode(where / name) == 0o600, name
     finally:
         stop(proc)
+
+
+# --------------------------------------------------------------------------
+# finding 7: damaged input gives one line
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def used_state(tmp_path_factory):
+    """A state file with a snapshot and an op after it (a token made after the start-up snapshot)."""
+    state = tmp_path_factory.mktemp("used") / "state.db"
+    proc = start("--state", str(state))
+    stop(proc)
+    db = sqlite3.connect(state)
+    db.execute("INSERT INTO ops (time, kind, action, args) VALUES (1.0, 'change', 'create_token', ?)",
+               (json.dumps({"description": "kept", "priority": 0}),))
+    db.commit()
+    db.close()
+    return state
+
+
+def damage(used_state: Path, tmp_path: Path, *statements: tuple[str, tuple]) -> Path:
+    state = tmp_path / "state.db"
+    shutil.copy(used_state, state)
+    db = sqlite3.connect(state)
+    for sql, params in statements:
+        db.execute(sql, params)
+    db.commit()
+    db.close()
+    return state
+
+
+SNAPSHOT = "UPDATE snapshots SET state = ?"
+ARGS = "UPDATE ops SET args = ?"
+META = "UPDATE meta SET value = ? WHERE key = ?"
+
+
+@pytest.mark.parametrize(("statement", "params", "reason"), [
+    (SNAPSHOT, ("{not json",), "the snapshot"),
+    (SNAPSHOT, ("[]",), "the snapshot"),
+    (SNAPSHOT, (json.dumps({"next": {}}),), "the snapshot"),
+    (ARGS, ("{not json",), "create_token"),
+    (ARGS, ("[1, 2]",), "create_token"),
+    (ARGS, (json.dumps({"description": 5, "priority": "high"}),), "create_token"),
+    (ARGS, (json.dumps({"nonsense": 1}),), "create_token"),
+    (META, ("abc", "prepare_seconds"), "prepare_seconds"),
+    (META, ("one", "schema_version"), "schema_version"),
+], ids=["snapshot-not-json", "snapshot-not-an-object", "snapshot-missing-keys", "args-not-json",
+        "args-not-an-object", "args-wrong-types", "args-unknown", "meta-delay", "meta-schema"])
+def test_a_damaged_record_is_one_line(used_state, tmp_path, statement, params, reason):
+    state = damage(used_state, tmp_path, (statement, params))
+    status, err = refused("--state", str(state))
+    line = one_line(err)
+    assert status == 1, err
+    assert line.startswith(f"sdamanager-stub: cannot use the state file {state}: "), line
+    assert reason in line, line
