@@ -125,16 +125,16 @@ def serve(args: argparse.Namespace) -> int:
                   f"{len(manager.tokens)} tokens, devices prepare {manager.prepare_seconds:g} s and clean "
                   f"{manager.clean_seconds:g} s); --backends, --devices and the delays shape new state files only",
                   file=sys.stderr)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("sdamanager-stub: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
     try:
         secret = read_secret(args.admin_secret_file)
-        credentials = None
-        if args.tls_cert or args.tls_key:
-            if not (args.tls_cert and args.tls_key):
-                raise ValueError("--tls-cert and --tls-key go together")
-            credentials = server_credentials(args.tls_cert, args.tls_key)
+        credentials = server_credentials(args.tls_cert, args.tls_key) if args.tls_cert else None
     except (OSError, ValueError) as err:
         print(f"sdamanager-stub: {err}", file=sys.stderr)
-        return 2
+        return 1
+    _warn_if_exposed(host, address, tls=credentials is not None, secret=secret is not None)
     try:
         simulator = build_simulator(address, manager, admin_secret=secret, credentials=credentials)
     except (OSError, RuntimeError):
@@ -164,6 +164,18 @@ def serve(args: argparse.Namespace) -> int:
         store.close()
         os.close(held)
     return 0
+
+
+def _warn_if_exposed(host: str, address: str, *, tls: bool, secret: bool) -> None:
+    """Beyond loopback every customer's token crosses the network: say what does not guard it."""
+    from smclient.api.secret import is_loopback
+
+    missing = [(what, flag) for what, flag, there in (("TLS", "--tls-cert/--tls-key", tls),
+                                                        ("an admin secret", "--admin-secret-file", secret))
+               if not there]
+    if missing and not is_loopback(host):
+        print(f"warning: listening on {address} without {' and without '.join(w for w, _ in missing)} "
+              f"(set {' and '.join(f for _, f in missing)}, or listen on 127.0.0.1)", file=sys.stderr)
 
 
 def default_state_path() -> Path:

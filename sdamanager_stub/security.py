@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 
 from smclient.api import ADMIN_SECRET_METADATA as SECRET_METADATA
+from smclient.api.secret import read_certificates
 
 VM_METHODS = frozenset({"RequestDevices", "ReportRunning", "FinishJob"})
 ADMIN_PREFIX = "/sdamanager.v1.SDAManager/"
@@ -46,4 +47,16 @@ class AdminSecret(grpc.ServerInterceptor):
 
 
 def server_credentials(cert_path: str, key_path: str) -> grpc.ServerCredentials:
-    return grpc.ssl_server_credentials([(Path(key_path).read_bytes(), Path(cert_path).read_bytes())])
+    """TLS with this certificate and key, checked here: gRPC itself fails only when
+    it binds the port, in a way that cannot be told from a port in use."""
+    import ssl
+
+    certificate = read_certificates(cert_path, "the TLS certificate")
+    key = Path(key_path).read_bytes()
+    try:  # an encrypted key must fail, not prompt on the terminal: the empty password
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert_path, key_path, password=lambda: b"")
+    except ssl.SSLError as err:
+        if err.reason == "KEY_VALUES_MISMATCH":
+            raise ValueError(f"the TLS key {key_path} does not match the certificate {cert_path}") from None
+        raise ValueError(f"the TLS key {key_path} is not an unencrypted PEM private key") from None
+    return grpc.ssl_server_credentials([(key, certificate)])

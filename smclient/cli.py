@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # gRPC's C core logs TLS failures itself; the shell prints one line of its own.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     parser = build_parser()
     args = parser.parse_args(argv)
     # A terminal or pipe that cannot show some character gets a replacement, not a traceback.
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < timeout <= 3600:
         print(f"moreh_smclient: invalid --timeout {timeout:g}: expected 0 < SECONDS <= 3600", file=sys.stderr)
         return EXIT_USAGE
-    from .api.secret import read_secret
+    from .api.secret import is_loopback, read_secret
     from .credentials import tls_credentials
 
     try:
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"moreh_smclient: cannot start the embedded simulator: {err}", file=sys.stderr)
         return EXIT_UNREACHABLE
 
+    if secret is not None and credentials is None and not is_loopback(address.host):
+        print(f"warning: sending the admin secret without TLS to {address}", file=sys.stderr)
     connection = Connection(address, timeout=timeout, credentials=credentials, admin_secret=secret)
     try:
         if args.command is not None:

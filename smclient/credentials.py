@@ -14,5 +14,6 @@ def tls_credentials(ca_path: str | None = None):  # type: ignore[no-untyped-def]
         return None
     import grpc
 
-    with open(ca_path, "rb") as file:
-        return grpc.ssl_channel_credentials(root_certificates=file.read())
+    from .api.secret import read_certificates
+
+    return grpc.ssl_channel_credentials(root_certificates=read_certificates(ca_path, "the TLS CA file"))

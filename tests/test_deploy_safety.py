@@ -1,5 +1,5 @@
-"""Issue 12, findings 3, 5 and 7: one server per state file, private state,
-and one clear line for a damaged state file.  Each runs the
+"""Issue 12, findings 3, 5, 6 and 7: one server per state file, private state,
+deliberate exposure, and one clear line for damaged input.  Each runs the
 programs as a user would: as processes."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 STUB = Path(sys.executable).with_name("sdamanager-stub")
+SHELL = Path(sys.executable).with_name("moreh_smclient")
 LISTENING = re.compile(r"SDAManager simulator listening on \S+:(\d+)\n")
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("SDAMANAGER_", "MOREH_", "GRPC_"))}
 
@@ -112,6 +113,64 @@ def test_an_existing_directory_keeps_its_mode_and_old_files_become_private(tmp_p
 
 
 # --------------------------------------------------------------------------
+# finding 6: exposure is deliberate
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    where = tmp_path_factory.mktemp("tls")
+    for name in ("", "other_"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-keyout", str(where / f"{name}key.pem"), "-out", str(where / f"{name}cert.pem"),
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True)
+    return where / "cert.pem", where / "key.pem"
+
+
+@pytest.fixture
+def secret_file(tmp_path):
+    path = tmp_path / "secret"
+    path.write_text("s3cr3t\n")
+    return path
+
+
+def test_listening_beyond_loopback_warns_of_what_is_missing(certificate, secret_file):
+    cert, key = certificate
+    tls = ["--tls-cert", str(cert), "--tls-key", str(key)]
+    secret = ["--admin-secret-file", str(secret_file)]
+    for extra, missing in (([], "without TLS and without an admin secret"),
+                           (tls, "without an admin secret"),
+                           (secret, "without TLS")):
+        err = stop(start("--memory", "--host", "0.0.0.0", *extra))
+        assert one_line(err).startswith("warning: listening on 0.0.0.0:"), err
+        assert missing in err, err
+    assert stop(start("--memory", "--host", "0.0.0.0", *tls, *secret)) == ""
+    assert stop(start("--memory", "--host", "127.0.0.1")) == ""
+
+
+def shell(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(SHELL), *args], input=stdin, capture_output=True, text=True, timeout=30,
+                          env=env or CLEAN_ENV)
+
+
+def test_the_shell_warns_once_before_sending_the_secret_in_clear_beyond_loopback(secret_file):
+    with_secret = {**CLEAN_ENV, "SDAMANAGER_ADMIN_SECRET_FILE": str(secret_file)}
+    # 192.0.2.1 (TEST-NET-1) is never reachable: the shell's statuses stay as they were.
+    done = shell("--ip", "192.0.2.1", "--timeout", "0.5", stdin="show token\nshow token\n", env=with_secret)
+    assert done.returncode == 3 and done.stdout == ""
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: sending the admin secret without TLS to 192.0.2.1:30105"], done.stderr
+    assert "Traceback" not in done.stderr
+    for host in ("127.0.0.1", "localhost", "::1"):
+        done = shell("--ip", host, "--port", "1", "--timeout", "0.5", "--command", "show token", env=with_secret)
+        assert "warning" not in done.stderr, (host, done.stderr)
+    done = shell("--ip", "192.0.2.1", "--timeout", "0.5", "--command", "show token")  # no secret to send
+    assert "warning" not in done.stderr, done.stderr
+
+
+# --------------------------------------------------------------------------
 # finding 7: damaged input gives one line
 # --------------------------------------------------------------------------
 
@@ -164,3 +223,59 @@ def test_a_damaged_record_is_one_line(used_state, tmp_path, statement, params, r
     assert status == 1, err
     assert line.startswith(f"sdamanager-stub: cannot use the state file {state}: "), line
     assert reason in line, line
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    (b"one\ntwo\n", "several lines"),
+    ("s\u00e9cret\n".encode(), "gRPC metadata"),
+    (b"se\x01cret\n", "gRPC metadata"),
+    (b"\xff\xfe\n", "gRPC metadata"),
+])
+def test_an_unusable_secret_is_refused_at_start_by_both_programs(tmp_path, content, problem):
+    path = tmp_path / "secret"
+    path.write_bytes(content)
+    status, err = refused("--memory", "--admin-secret-file", str(path))
+    assert status == 1 and str(path) in one_line(err) and problem in err, err
+    done = shell("--admin-secret-file", str(path), "--command", "show token")
+    assert done.returncode == 2 and str(path) in one_line(done.stderr) and problem in done.stderr, done.stderr
+    if b"\n" not in content.rstrip(b"\n") and b"\xff" not in content:
+        env = {**CLEAN_ENV, "SDAMANAGER_ADMIN_SECRET": content.decode().rstrip("\n")}
+        status, err = refused("--memory", env=env)
+        assert status == 1 and "SDAMANAGER_ADMIN_SECRET" in one_line(err) and problem in err, err
+        done = shell("--command", "show token", env=env)
+        assert done.returncode == 2 and "SDAMANAGER_ADMIN_SECRET" in one_line(done.stderr), done.stderr
+
+
+def test_a_certificate_that_does_not_match_its_key_is_said_so(certificate):
+    cert, _ = certificate
+    other_key = cert.with_name("other_key.pem")
+    status, err = refused("--memory", "--tls-cert", str(cert), "--tls-key", str(other_key))
+    line = one_line(err)
+    assert status == 1 and str(cert) in line and str(other_key) in line and "does not match" in line, line
+
+
+def test_a_certificate_or_key_that_is_not_pem_is_said_so(certificate, tmp_path):
+    cert, key = certificate
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    for args, named in (([junk, key], junk), ([cert, junk], junk)):
+        status, err = refused("--memory", "--tls-cert", str(args[0]), "--tls-key", str(args[1]))
+        line = one_line(err)
+        assert status == 1 and str(named) in line and "PEM" in line, line
+
+
+def test_the_shell_says_a_ca_file_is_not_pem_and_prints_no_grpc_log(certificate, tmp_path):
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    done = shell("--tls-ca", str(junk), "--port", "1", "--timeout", "1", "--command", "show token")
+    assert done.returncode == 2 and str(junk) in one_line(done.stderr) and "PEM" in done.stderr, done.stderr
+    # a TLS handshake that fails (the server's certificate is not the one trusted): the shell's line only
+    cert, key = certificate
+    proc = start("--memory", "--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        done = shell("--tls-ca", str(cert.with_name("other_cert.pem")), "--port", str(proc.port),
+                     "--timeout", "2", "--command", "show token")
+    finally:
+        stop(proc)
+    assert done.returncode == 3, done.stderr
+    assert one_line(done.stderr) == f"Cannot connect to SDAManager at 127.0.0.1:{proc.port}.", done.stderr
