@@ -8,7 +8,6 @@ or from $SDAMANAGER_ADMIN_SECRET.  Calls carry it as ADMIN_SECRET_METADATA.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 
 SECRET_ENV = "SDAMANAGER_ADMIN_SECRET"
@@ -60,6 +59,8 @@ def is_loopback(host: str) -> bool:
     """True for hosts only this machine reaches (127.0.0.0/8, ::1, localhost)."""
     if host.lower() == "localhost":
         return True
+    import ipaddress  # here: every one-shot start reads this module, few ask this
+
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:  # a name: it may resolve anywhere
