@@ -108,6 +108,8 @@ def test_a_listing_cut_off_mid_way_prints_no_partial_table(faulty, capsys):
 @pytest.mark.parametrize(("code", "status", "message"), [
     (grpc.StatusCode.UNAVAILABLE, 3, "Cannot connect to SDAManager at 127.0.0.1:{port}."),
     (grpc.StatusCode.DEADLINE_EXCEEDED, 3, "SDAManager at 127.0.0.1:{port} did not answer within 2 s."),
+    (grpc.StatusCode.CANCELLED, 3, "SDAManager at 127.0.0.1:{port} stopped before answering: "
+                                   "the command may or may not have been applied."),
     (grpc.StatusCode.INTERNAL, 1, "Update Token Priority failed. (injected failure)"),
     (grpc.StatusCode.UNKNOWN, 1, "Update Token Priority failed. (injected failure)"),
     (grpc.StatusCode.UNIMPLEMENTED, 1, "Update Token Priority failed. (This SDAManager does not support the request.)"),
