@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=PORT, default=DEFAULT_PORT, help=f"SDAManager port (default {DEFAULT_PORT})")
         p.add_argument("--timeout", type=SECONDS, default=5.0, metavar="S", help="call timeout (default 5)")
     submit.add_argument("--token", required=True, help="the VM's token")
+    finish.add_argument("--token", required=True, help="the token the job was submitted with")
     submit.add_argument("--process", required=True, help='the process and its arguments, e.g. "python train.py"')
     submit.add_argument("--pid", type=_bounded(0, 2**62, "0 or more"), default=None,
                         help="the process id on the VM (default: this process's)")
@@ -186,7 +187,7 @@ def default_state_path() -> Path:
 
 
 def job(args: argparse.Namespace) -> int:
-    """The VM side from a shell: `job submit` prints FeIDs; `job finish FEID` ends one."""
+    """The VM side from a shell: `job submit` prints FeIDs; `job finish --token T FEID` ends one."""
     import grpc
 
     from smclient.api import sdamanager_pb2 as pb
@@ -206,7 +207,8 @@ def job(args: argparse.Namespace) -> int:
                 for _ in range(args.count):
                     print(stub.RequestDevices(request, timeout=args.timeout).feid, flush=True)
             else:
-                stub.FinishJob(pb.FinishJobRequest(feid=args.feid, failed=args.failed), timeout=args.timeout)
+                stub.FinishJob(pb.FinishJobRequest(feid=args.feid, failed=args.failed, token=args.token),
+                              timeout=args.timeout)
             return 0
         except grpc.RpcError as err:
             code = err.code()

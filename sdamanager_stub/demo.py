@@ -90,7 +90,7 @@ class Workload:
             if job is None:
                 del self._ends[feid]  # released by an operator
             elif job.status is JobStatus.RUNNING and now >= end:
-                m.finish_job(feid, failed=rng.random() < 0.05)
+                m.finish_job(feid, failed=rng.random() < 0.05, token=job.token)
                 del self._ends[feid]
         for token in self.tokens:
             if token in live or token not in m.tokens or rng.random() > self.busy:

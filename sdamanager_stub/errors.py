@@ -19,6 +19,10 @@ class NotFound(DomainError):
     """An id, token, name or version that does not exist."""
 
 
+class PermissionDenied(DomainError):
+    """The caller's credential does not cover what it names (a VM's token, another customer's job)."""
+
+
 class AlreadyExists(DomainError):
     """A name or relation that must be unique already exists."""
 

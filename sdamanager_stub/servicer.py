@@ -38,6 +38,7 @@ from .errors import (
     Internal,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     ResourceExhausted,
 )
 from .manager import SDAManager
@@ -49,6 +50,7 @@ SERVICE = pb.DESCRIPTOR.services_by_name["SDAManager"]
 STATUS_OF: dict[type[DomainError], grpc.StatusCode] = {
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     NotFound: grpc.StatusCode.NOT_FOUND,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -266,8 +268,8 @@ RPCS: dict[str, Unary | Listing] = {
     # ---- the VM side
     "RequestDevices": Unary("request_devices", lambda r: (r.token, r.client_pid, r.process_name, r.client,
                                                           r.version, _opt(r, "sda_id") or 0), _JOB),
-    "ReportRunning": Unary("report_running", lambda r: (r.feid,), _JOB),
-    "FinishJob": Unary("finish_job", lambda r: (r.feid, r.failed, r.reason), _JOB),
+    "ReportRunning": Unary("report_running", lambda r: (r.feid, r.token), _JOB),
+    "FinishJob": Unary("finish_job", lambda r: (r.feid, r.failed, r.reason, r.token), _JOB),
 }
 
 

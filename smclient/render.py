@@ -39,8 +39,9 @@ def _sanitizing_table() -> dict[int, str]:
     for code in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)):
         table[code] = " "
     # Line/paragraph separators (str.splitlines breaks on them) and bidi
-    # embeddings/overrides/isolates, which some terminals use to reorder text.
-    for code in (0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)):
+    # embeddings/overrides/isolates, which some terminals use to reorder text;
+    # the marks LRM, RLM and ALM reorder the text around them too.
+    for code in (0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C):
         table[code] = " "
     # Lone surrogates cannot be encoded when printed: they would raise
     # UnicodeEncodeError far from here.
@@ -293,11 +294,11 @@ def render(result: Any) -> str:
     if result is None or isinstance(result, (Exit, Clear)):
         return ""
     if isinstance(result, Message):
-        return result.text
+        return _clean(result.text)
     if isinstance(result, Table):
         return "\n".join(render_table(result))
     if isinstance(result, Success):
-        return f"{result.title} success." + (f"\n{result.note}" if result.note else "")
+        return f"{result.title} success." + (f"\n{_clean(result.note)}" if result.note else "")
     if isinstance(result, Failure):
         return failure_line(result)
     if isinstance(result, HelpListing):

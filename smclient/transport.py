@@ -35,8 +35,10 @@ _CHANNEL_OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 2000),
 ]
 
-# Codes meaning "the server did not answer", as opposed to "it refused".
-_UNREACHABLE = {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
+# Codes meaning "the server did not answer", as opposed to "it refused".  CANCELLED
+# comes from a server stopping mid-call, maybe after it applied the change: the
+# outcome is unknown, as after a timeout, so it is no refusal either.
+_UNREACHABLE = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED"}
 
 
 class Connection:
@@ -126,6 +128,9 @@ class Connection:
             self.close()  # the next call dials again at once, not after the old channel's backoff
             if name == "DEADLINE_EXCEEDED":
                 return Unreachable(f"SDAManager at {self.address} did not answer within {self.timeout:g} s.")
+            if name == "CANCELLED":
+                return Unreachable(f"SDAManager at {self.address} stopped before answering: "
+                                   "the command may or may not have been applied.")
             return Unreachable(f"Cannot connect to SDAManager at {self.address}.")
         if name == "UNIMPLEMENTED":
             return ServerError("This SDAManager does not support the request.", code="UNIMPLEMENTED")

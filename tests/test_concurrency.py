@@ -21,14 +21,15 @@ from smclient.api import sdamanager_pb2_grpc as pb_grpc
 
 CLIENTS = 16
 SECONDS = float(os.environ.get("CONCURRENCY_SECONDS", "4"))
+# PERMISSION_DENIED: finishing a job another client released (no longer a live job of the token).
 REFUSALS = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.ALREADY_EXISTS,
-            grpc.StatusCode.FAILED_PRECONDITION}
+            grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED}
 
 
 def client(port: int, seed: int, stop: threading.Event, counts: dict[str, int], errors: list[str]) -> None:
     rng = random.Random(seed)
     mine: list[str] = []
-    feids: list[int] = []
+    jobs: list[tuple[int, str]] = []  # (feid, its token)
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = pb_grpc.SDAManagerStub(channel)
         while not stop.is_set():
@@ -42,10 +43,13 @@ def client(port: int, seed: int, stop: threading.Event, counts: dict[str, int], 
                     stub.CreateSda(pb.CreateSdaRequest(token=rng.choice(mine), model_id=rng.choice([1, 2, 3, 4, 52]),
                                                        reserved=rng.random() < 0.1), timeout=10)
                 elif op == "request":
-                    feids.append(stub.RequestDevices(pb.RequestDevicesRequest(token=rng.choice(mine), client_pid=seed,
-                                                                              process_name="p"), timeout=10).feid)
-                elif op == "finish" and feids:
-                    stub.FinishJob(pb.FinishJobRequest(feid=feids.pop(rng.randrange(len(feids)))), timeout=10)
+                    token = rng.choice(mine)
+                    jobs.append((stub.RequestDevices(pb.RequestDevicesRequest(token=token, client_pid=seed,
+                                                                              process_name="p"), timeout=10).feid,
+                                 token))
+                elif op == "finish" and jobs:
+                    feid, token = jobs.pop(rng.randrange(len(jobs)))
+                    stub.FinishJob(pb.FinishJobRequest(feid=feid, token=token), timeout=10)
                 elif op == "release":
                     stub.Release(pb.ReleaseRequest(feid=rng.randint(1, 400)), timeout=10)
                 elif op == "priority":

@@ -64,7 +64,7 @@ class Acknowledged:
         elif choice < 0.85 and self.live:
             feid = rng.choice(sorted(self.live))
             self.pending = ("finish", feid)
-            ended = stub.FinishJob(pb.FinishJobRequest(feid=feid), timeout=5)
+            ended = stub.FinishJob(pb.FinishJobRequest(feid=feid, token=self.live[feid]), timeout=5)
             del self.live[feid]
             self.finished[feid] = ended.status
         else:

@@ -24,6 +24,7 @@ class Fault:
     code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
     seconds: float = 0.0
     reply: object = None
+    detail: str = "injected failure"
 
 
 class FaultInjector(grpc.ServerInterceptor):
@@ -58,7 +59,7 @@ class FaultInjector(grpc.ServerInterceptor):
             if fault.kind == "sleep":
                 time.sleep(fault.seconds)
             if fault.kind == "abort":
-                context.abort(fault.code, "injected failure")
+                context.abort(fault.code, fault.detail)
             return fault.reply if fault.kind == "reply" else inner(request, context)
 
         serializer = (lambda _: b"\xff\xff\xff") if fault.kind == "garbage" else handler.response_serializer
@@ -108,6 +109,8 @@ def test_a_listing_cut_off_mid_way_prints_no_partial_table(faulty, capsys):
 @pytest.mark.parametrize(("code", "status", "message"), [
     (grpc.StatusCode.UNAVAILABLE, 3, "Cannot connect to SDAManager at 127.0.0.1:{port}."),
     (grpc.StatusCode.DEADLINE_EXCEEDED, 3, "SDAManager at 127.0.0.1:{port} did not answer within 2 s."),
+    (grpc.StatusCode.CANCELLED, 3, "SDAManager at 127.0.0.1:{port} stopped before answering: "
+                                   "the command may or may not have been applied."),
     (grpc.StatusCode.INTERNAL, 1, "Update Token Priority failed. (injected failure)"),
     (grpc.StatusCode.UNKNOWN, 1, "Update Token Priority failed. (injected failure)"),
     (grpc.StatusCode.UNIMPLEMENTED, 1, "Update Token Priority failed. (This SDAManager does not support the request.)"),
@@ -141,3 +144,20 @@ def test_values_no_shell_has_seen_keep_the_frame(faulty, capsys):
     assert "\x1b" not in out and "\u202e" not in out
     cells = [c.strip() for c in lines[3].split("|")[1:-1]]
     assert cells[0] == "7" and cells[3] == "77"  # the unknown status shows as its number
+
+
+@pytest.mark.parametrize("mark", ["\u200e", "\u200f", "\u061c"], ids=["LRM", "RLM", "ALM"])
+def test_weak_bidi_marks_from_the_server_are_not_printed(faulty, capsys, mark):
+    """LRM, RLM and ALM reorder neighbouring text in a bidi terminal, like the overrides."""
+    injector, port, _ = faulty
+    injector.fault = Fault("ListJobs", "reply", reply=pb.JobPage(jobs=[
+        pb.Job(feid=7, token=f"tok{mark}en", status=pb.JOB_STATUS_RUNNING, process_name=f"python {mark}a.py")]))
+    status, out, err, _ = run(port, "show job", capsys)
+    lines = out.splitlines()
+    assert (status, err, len(lines)) == (0, "", 5) and len({len(line) for line in lines}) == 1
+    assert mark not in out and "python  a.py" in out
+    injector.fault = Fault("CreateToken", "reply", reply=pb.Token(value=f"new{mark}token"))
+    assert run(port, "create token x 0", capsys)[:3] == (0, "Create SDA Success (Token : new token)\n", "")
+    injector.fault = Fault("DeleteToken", "abort", code=grpc.StatusCode.NOT_FOUND,
+                           detail=f"Token 'ab{mark}cd' is gone.")
+    assert run(port, "delete token abcd", capsys)[:3] == (1, "", "Delete Token failed. (Token 'ab cd' is gone.)\n")

@@ -20,6 +20,7 @@ SERVICE = pb.DESCRIPTOR.services_by_name["SDAManager"]
 ANSWERS = {  # what a refusal may be; UNKNOWN or INTERNAL would be a crash in a handler
     grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
     grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.PERMISSION_DENIED,  # a VM call naming a job of another token
 }
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "60"))
 

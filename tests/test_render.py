@@ -668,3 +668,13 @@ def test_large_table_renders_fast() -> None:
         "  python train.py --run 0      |  2022-09-14 23:14:10.14  |"
     )
     assert elapsed < 2.0, elapsed
+
+
+@pytest.mark.parametrize("mark", ["\u200e", "\u200f", "\u061c"], ids=["LRM", "RLM", "ALM"])
+def test_weak_bidi_marks_become_spaces(mark: str) -> None:
+    out = render_table(Table([Column("Desc")], [[f"a{mark}b"]]))
+    assert out[3] == "|  a b   |"
+    assert_straight(out)
+    assert render(Message(f"Create SDA Success (Token : x{mark}y)")) == "Create SDA Success (Token : x y)"
+    assert render(Success("Update Backend Status", f"Note: job 1 keeps its devices on b{mark}1")) == \
+        "Update Backend Status success.\nNote: job 1 keeps its devices on b 1"

@@ -52,7 +52,7 @@ def test_admin_calls_with_the_secret_work(guarded):
 def test_vms_and_probes_need_no_secret(guarded):
     stub, channel, token = guarded
     job = stub.RequestDevices(pb.RequestDevicesRequest(token=token, process_name="p"), timeout=5)
-    assert stub.FinishJob(pb.FinishJobRequest(feid=job.feid), timeout=5).status == pb.JOB_STATUS_COMPLETED
+    assert stub.FinishJob(pb.FinishJobRequest(feid=job.feid, token=token), timeout=5).status == pb.JOB_STATUS_COMPLETED
     health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
     assert health.status == health_pb2.HealthCheckResponse.SERVING
 

@@ -25,7 +25,7 @@ def test_submit_prints_each_feid_and_finish_ends_the_job(simulator, capsys):
     assert (status, out, err) == (0, "1\n2\n3\n", "")
     assert [(j.feid, j.client_pid, j.process_name) for j in m.list_jobs()] == \
         [(f, 77, "python train.py --epochs 3") for f in (1, 2, 3)]
-    assert stub_main(["job", "finish", "--port", str(simulator.port), "2"]) == 0
+    assert stub_main(["job", "finish", "--port", str(simulator.port), "--token", token, "2"]) == 0
     assert [j.feid for j in m.list_jobs()] == [1, 3]
     assert m.history_job(2).status.value == "COMPLETED"
 

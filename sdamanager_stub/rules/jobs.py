@@ -22,12 +22,13 @@ The queue order and the placement are scheduler.py's; the state they work on
 from __future__ import annotations
 
 import heapq
+import hmac
 from typing import Any
 
 from .. import validate
 from ..audit import change, query
 from ..entities import DUPLICABLE_OFF, BackendStatus, DeviceStatus, Job, JobStatus, Sda
-from ..errors import FailedPrecondition, InvalidArgument, NotFound
+from ..errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from ..scheduler import PoolQueue, choose_devices
 from ..usage import UsageReport, compute_usage
 from .sdas import SdaRules
@@ -221,10 +222,21 @@ class JobRules(SdaRules):
         self.queues.setdefault(key, PoolQueue()).push(job)
         return job
 
+    def _vm_job(self, feid: int, token: str | None) -> Job:
+        """The live job `feid`, if `token` is its own.  FeIDs are sequential, so one refusal
+        for "no such job" and "not your job": a wrong token learns nothing about the FeID.
+        `token` None: a change journalled before the VM side carried tokens, accepted then."""
+        if token is None:
+            return self.job(feid)
+        job = self.jobs.get(feid)
+        if job is None or not hmac.compare_digest(job.token.encode(), token.encode()):
+            raise PermissionDenied(f"Job {feid} is not a live job of this token.")
+        return job
+
     @change
-    def report_running(self, feid: int) -> Job:
+    def report_running(self, feid: int, token: str | None = None) -> Job:
         """The VM's process started computing: a SUMMITED job is RUNNING now."""
-        job = self.job(feid)
+        job = self._vm_job(feid, token)
         if job.status is JobStatus.QUEUED:
             raise FailedPrecondition(f"Job {feid} is still QUEUED: it has no devices yet.")
         if job.status is JobStatus.SUMMITED:
@@ -232,9 +244,9 @@ class JobRules(SdaRules):
         return job
 
     @change
-    def finish_job(self, feid: int, failed: bool = False, reason: str = "") -> Job:
+    def finish_job(self, feid: int, failed: bool = False, reason: str = "", token: str | None = None) -> Job:
         """The VM's process ended (or gave up waiting): the job goes to the history."""
-        job = self.job(feid)
+        job = self._vm_job(feid, token)
         validate.text("Reason", reason)
         if job.status is JobStatus.QUEUED:
             self._end_job(job, JobStatus.CANCELED, reason or "cancelled by the VM before it ran")

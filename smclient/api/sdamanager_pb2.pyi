@@ -1054,17 +1054,21 @@ class RequestDevicesRequest(_message.Message):
     def __init__(self, token: _Optional[str] = ..., client_pid: _Optional[int] = ..., process_name: _Optional[str] = ..., client: _Optional[str] = ..., version: _Optional[str] = ..., sda_id: _Optional[int] = ...) -> None: ...
 
 class ReportRunningRequest(_message.Message):
-    __slots__ = ("feid",)
+    __slots__ = ("feid", "token")
     FEID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     feid: int
-    def __init__(self, feid: _Optional[int] = ...) -> None: ...
+    token: str
+    def __init__(self, feid: _Optional[int] = ..., token: _Optional[str] = ...) -> None: ...
 
 class FinishJobRequest(_message.Message):
-    __slots__ = ("feid", "failed", "reason")
+    __slots__ = ("feid", "failed", "reason", "token")
     FEID_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     feid: int
     failed: bool
     reason: str
-    def __init__(self, feid: _Optional[int] = ..., failed: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+    token: str
+    def __init__(self, feid: _Optional[int] = ..., failed: _Optional[bool] = ..., reason: _Optional[str] = ..., token: _Optional[str] = ...) -> None: ...

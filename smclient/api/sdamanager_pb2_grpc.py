@@ -914,6 +914,8 @@ class SDAManagerServicer:
 
     def ReportRunning(self, request, context):
         """The VM's process started computing on its devices (SUMMITED -> RUNNING).
+        ReportRunning and FinishJob are refused (PERMISSION_DENIED) unless `token`
+        is the job's own, whether or not the FeID exists.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
