@@ -61,6 +61,18 @@ def from_json(change: Callable[..., Any], arguments: dict[str, Any]) -> dict[str
     return decoded
 
 
+LOGGED_MAX = 1024  # characters of a refused request's text the log keeps whole
+EXCERPT = 256  # characters kept of a longer one
+
+
+def bounded(text: str) -> str:
+    """A refused request's text as it is logged and answered: whole when short, else its
+    start and its size.  What was refused was not validated: it may be megabytes."""
+    if len(text) <= LOGGED_MAX:
+        return text
+    return f"{text[:EXCERPT]}... ({len(text.encode('utf-8', 'replace')):,} bytes)"
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 

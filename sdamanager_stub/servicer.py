@@ -21,7 +21,7 @@ import grpc
 
 from smclient.api import sdamanager_pb2 as pb
 
-from .audit import request_peer
+from .audit import bounded, request_peer
 from .convert import (
     Converter,
     access_level,
@@ -294,7 +294,7 @@ def _pages(items: list[Any], page_size: int, make: Callable[[list[Any]], Any]) -
 
 def _fail(context: grpc.ServicerContext, err: Exception, method: str) -> None:
     if isinstance(err, DomainError):
-        context.abort(status_for(err), str(err))
+        context.abort(status_for(err), bounded(str(err)))  # a reason may quote what was sent
     # A bug, not the caller's fault: the log has the traceback, the caller one plain line.
     log.error("internal error in %s", method, exc_info=err)
     context.abort(grpc.StatusCode.INTERNAL, f"Internal error in {method}: see the simulator's log.")

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 SNAPSHOT_EVERY = 5000
+WAL_LIMIT = 4 * 1024 * 1024
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -105,6 +106,9 @@ class Store:
         self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns
+        # SQLite keeps a WAL file at the largest size it ever reached; cut it back after
+        # each checkpoint, so one burst of writes does not hold the disk for good.
+        self.db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
         self._since_snapshot = 0
         self._manager: SDAManager | None = None
         self._migrate()

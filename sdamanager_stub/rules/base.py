@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..audit import from_json, is_change, json_default, query, request_peer
+from ..audit import bounded, from_json, is_change, json_default, query, request_peer
 from ..entities import (
     DEFAULT_BACKEND_GROUP_ID,
     DEFAULT_BACKEND_GROUP_NAME,
@@ -170,8 +170,11 @@ class Rules(ABC):
                 try:
                     result = change(self, **arguments)
                 except DomainError as err:
-                    self._log(token, action, request, f"FAILED: {err}")
-                    self._save_refusal(change.__name__, request, token, f"FAILED: {err}")
+                    # Unvalidated, so kept only as a bounded excerpt: a flood of refused
+                    # megabytes must not grow the log, the journal or memory.
+                    request, token, result = bounded(request), bounded(token), bounded(f"FAILED: {err}")
+                    self._log(token, action, request, result)
+                    self._save_refusal(change.__name__, request, token, result)
                     raise
                 owner = getattr(result, "token", None)  # a job or an SDA: the token it belongs to
                 if isinstance(result, Token):
