@@ -15,7 +15,7 @@ from smclient.api import sdamanager_pb2 as pb
 from smclient.api.address import Address
 
 from .manager import SDAManager, new_manager
-from .security import AdminSecret
+from .security import VM_METHODS, AdminSecret
 from .servicer import Servicer, add_to_server
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SDAManager"].full_name  # "sdamanager.v1.SDAManager"
@@ -32,6 +32,7 @@ class Simulator:
     manager: SDAManager
     health: health.HealthServicer
     host: str = "127.0.0.1"
+    pools: tuple[futures.ThreadPoolExecutor, ...] = ()
 
     @property
     def address(self) -> str:
@@ -44,6 +45,8 @@ class Simulator:
         # Health checks see NOT_SERVING first, so probes stop sending work.
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        for pool in self.pools:
+            pool.shutdown(wait=False)
 
 
 def build_simulator(address: str = "127.0.0.1:0", manager: SDAManager | None = None, *,
@@ -57,12 +60,18 @@ def build_simulator(address: str = "127.0.0.1:0", manager: SDAManager | None = N
     """
     manager = manager if manager is not None else new_manager()
     chain = ([AdminSecret(admin_secret)] if admin_secret else []) + list(interceptors)
+    # Each kind of call has workers of its own: a call holds its worker from the
+    # moment it arrives (a unary call's until its request does, which a stalled
+    # client never sends), so open calls (health, reflection, the VM side, refusals
+    # of calls without the secret) must not be able to take the admin shell's.
+    admin, vm, other = (futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"sdamanager-{kind}")
+                        for kind in ("admin", "vm", "open"))
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sdamanager"),
+        other,
         interceptors=chain,
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)],
     )
-    add_to_server(Servicer(manager), server)
+    add_to_server(Servicer(manager), server, lambda method: vm if method in VM_METHODS else admin)
 
     health_servicer = health.HealthServicer()
     health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
@@ -74,7 +83,7 @@ def build_simulator(address: str = "127.0.0.1:0", manager: SDAManager | None = N
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     host = address.rsplit(":", 1)[0].strip("[]")
-    return Simulator(server, port, manager, health_servicer, host)
+    return Simulator(server, port, manager, health_servicer, host, (admin, vm, other))
 
 
 def create_server(address: str = "127.0.0.1:0", manager: SDAManager | None = None,

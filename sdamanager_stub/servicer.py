@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from typing import Any, NamedTuple
 
 import grpc
@@ -353,14 +354,22 @@ class Servicer:
         return listing
 
 
-def add_to_server(servicer: Servicer, server: grpc.Server) -> None:
-    """Register every method of the service through one generic handler made from the descriptor."""
+def add_to_server(servicer: Servicer, server: grpc.Server,
+                  pool_of: Callable[[str], futures.ThreadPoolExecutor] | None = None) -> None:
+    """Register every method of the service through one generic handler made from the descriptor.
+
+    `pool_of(method name)`: the workers that run that method (gRPC's
+    `experimental_thread_pool`); without it, the server's own.
+    """
     handlers = {}
     for method in SERVICE.methods:
         request_type = getattr(pb, method.input_type.name)
         response_type = getattr(pb, method.output_type.name)
         make = (grpc.unary_stream_rpc_method_handler if method.server_streaming
                 else grpc.unary_unary_rpc_method_handler)
-        handlers[method.name] = make(getattr(servicer, method.name), request_deserializer=request_type.FromString,
+        behaviour = getattr(servicer, method.name)
+        if pool_of is not None:
+            behaviour.experimental_thread_pool = pool_of(method.name)
+        handlers[method.name] = make(behaviour, request_deserializer=request_type.FromString,
                                      response_serializer=response_type.SerializeToString)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),))
