@@ -172,9 +172,9 @@ class Rules(ABC):
                 except DomainError as err:
                     # Unvalidated, so kept only as a bounded excerpt: a flood of refused
                     # megabytes must not grow the log, the journal or memory.
-                    request, token, result = bounded(request), bounded(token), bounded(f"FAILED: {err}")
-                    self._log(token, action, request, result)
-                    self._save_refusal(change.__name__, request, token, result)
+                    request, token, outcome = bounded(request), bounded(token), bounded(f"FAILED: {err}")
+                    self._log(token, action, request, outcome)
+                    self._save_refusal(change.__name__, request, token, outcome)
                     raise
                 owner = getattr(result, "token", None)  # a job or an SDA: the token it belongs to
                 if isinstance(result, Token):
