@@ -228,7 +228,8 @@ def job(args: argparse.Namespace) -> int:
             return 0
         except grpc.RpcError as err:
             code = err.code()
-            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
+                # No answer: the job may or may not have been submitted or finished.
                 print(f"sdamanager-stub: SDAManager at {address} did not answer ({code.name}).", file=sys.stderr)
                 return 3
             detail = " ".join((err.details() or code.name).split())
