@@ -324,6 +324,18 @@ class Grammar:
             raise unknown_command(words)
         return HelpListing(tuple(t.entry() for t in sorted(topics, key=lambda t: t.name)))
 
+    def _incomplete(self, words: Sequence[str]) -> UsageError | None:
+        """`show` alone: the words begin commands but name none; say how they go on."""
+        prefix = tuple(w.lower() for w in words)
+        following = sorted({key[len(prefix)] for key, topic in self.by_words.items()
+                            if len(key) > len(prefix) and key[: len(prefix)] == prefix
+                            and not topic.command.hidden})
+        if not following:
+            return None
+        typed = " ".join(prefix)
+        return UsageError(f"Incomplete command: {shown(typed, 60)} goes on with {' | '.join(following)}. "
+                          f"Type '{typed} ?' for their usages.")
+
     def parse(self, line: str) -> Invocation | HelpListing | None:
         """None for a blank line; raises UsageError for anything it cannot run."""
         words = split_line(line)
@@ -333,7 +345,7 @@ class Grammar:
             return self.help(words[:-1])
         found = self.match(words)
         if found is None:
-            raise unknown_command(words)
+            raise self._incomplete(words) or unknown_command(words)
         command, used = found
         return Invocation(command, command.bind(words[used:]))
 

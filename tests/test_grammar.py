@@ -202,8 +202,6 @@ UNKNOWN = "Unknown command: {!r}. Type 'help' to list the commands."
 INVALID = [
     ("foo bar", UNKNOWN.format("foo bar")),
     ("foo bar baz qux", UNKNOWN.format("foo bar baz ...")),
-    ("show", UNKNOWN.format("show")),
-    ("update token", UNKNOWN.format("update token")),
     # too few / too many
     ("create token", usage_message("create token")),
     ("create token x 1 2", usage_message("create token")),
@@ -250,6 +248,12 @@ INVALID = [
     ("create sda TOK sda_name x", "Invalid SDAModel ID 'x': expected an integer from 1 to 9223372036854775807."),
     ("create sda TOK -1 sda_name", "Invalid SDAModel ID '-1': expected an integer from 1 to 9223372036854775807."),
     ("update version support 1 yes", "Invalid supported 'yes': expected true or false."),
+    ("show", "Incomplete command: 'show' goes on with backend | backendgroup | eventlog | history | job | "
+     "membership | relationship | sda | sdamodel | sdamodelgroup | server | token | usage | usergroup | version. "
+     "Type 'show ?' for their usages."),
+    ("UPDATE Token", "Incomplete command: 'update token' goes on with access | desc | duplicable | priority | sda. "
+     "Type 'update token ?' for their usages."),
+    ("show foo", "Unknown command: 'show foo'. Type 'help' to list the commands."),
     # A long word comes back cut, with its length.
     ("delete backend " + "9x" * 5000,
      "Invalid backend id '9x9x9x9x9x9x9x9x9x9x9x9x9x9x9x9x9x9x9x9x'... (10000 characters): "

@@ -132,6 +132,7 @@ def test_clients_that_do_not_read_a_listing_lose_it_at_the_reply_deadline(capsys
     simulator.start()
     try:
         with grpc.insecure_channel(simulator.address) as idle:
+            # Held till the end: a call dropped would be cancelled by its client.
             _unread = [pb_grpc.SDAManagerStub(idle).ListTokens(pb.ListTokensRequest()) for _ in range(2)]
             time.sleep(0.5)  # both listings hold an admin worker, blocked on flow control
             status = main(["--port", str(simulator.port), "--timeout", "8", "--command", "show sdamodel"])
