@@ -14,8 +14,9 @@ class Watched:
     backend it indexes a `_touch` callable; assigning a watched field calls it,
     so no change of a device's or a backend's state escapes the index, whoever
     makes it.  The value lives in the instance's __dict__ under the field's own
-    name; the watcher is no field of the record (not compared, copied, shown or
-    saved).
+    name and, the descriptor having no __get__, is read from there as fast as
+    any attribute.  The watcher is no field of the record (not compared,
+    copied, shown or saved).
     """
 
     __slots__ = ("name", "default")
@@ -27,12 +28,9 @@ class Watched:
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
-        if obj is None:  # the class's default, which is how dataclasses find it
-            return self.default
-        return obj.__dict__[self.name]
-
     def __set__(self, obj: Any, value: Any) -> None:
+        if value is self:  # the dataclass's __init__ giving the field's default (this descriptor)
+            value = self.default
         state = obj.__dict__
         state[self.name] = value
         touch = state.get("_touch")

@@ -239,8 +239,11 @@ class IdleIndex:
 
     def _refresh(self) -> None:
         stale = self._stale
-        while stale:
-            self._reindex(stale.pop())
+        if stale:
+            backend_ids = list(stale)
+            stale.clear()  # the same set: the touches add to it
+            for backend_id in backend_ids:
+                self._reindex(backend_id)
 
     def _reindex(self, backend_id: int) -> None:
         old = self._indexed.pop(backend_id, None)
