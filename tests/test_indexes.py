@@ -24,9 +24,11 @@ from hypothesis import strategies as st
 from invariants import snapshot
 
 from sdamanager_stub import snapshot as snapshots
+from sdamanager_stub.convert import Converter
 from sdamanager_stub.entities import Backend, BackendStatus, Device, DeviceStatus, Job, JobStatus
 from sdamanager_stub.errors import DomainError
 from sdamanager_stub.manager import SDAManager
+from sdamanager_stub.rules.index import Table
 from sdamanager_stub.scheduler import choose_devices
 
 IDLE, SHUTDOWN = DeviceStatus.IDLE, DeviceStatus.SHUTDOWN
@@ -406,3 +408,48 @@ def test_a_deep_copy_of_the_state_leaves_the_index_alone(duplicate: Any) -> None
     check_indexes(m)
     device = duplicate(m.backends[1].devices[0])
     assert "_touch" not in vars(device) and device == m.backends[1].devices[0]
+
+
+# ---------------------------------------------------------------- single-entity calls pass over nothing
+
+
+class NoScan(Table):  # type: ignore[type-arg]
+    """A table that refuses to be walked: any pass over every record fails the test."""
+
+    def _walk(self, *args: Any) -> Any:
+        raise AssertionError("a single-entity operation walked every record")
+
+    __iter__ = keys = values = items = _walk  # type: ignore[assignment]
+
+
+def test_single_entity_operations_never_walk_the_jobs_or_the_sdas() -> None:
+    m = make(FakeClock(), backends=2, devices=8)
+    bulk = m.create_token("bulk", 0).value
+    m.update_token_duplicable(bulk, 0)
+    m.create_sda(bulk, "", 1)
+    for _ in range(40):  # 16 run, 24 wait
+        m.request_devices(bulk)
+    tok = m.create_token("team", 0).value
+    m.update_token_duplicable(tok, 0)
+    sda = m.create_sda(tok, "", 1)
+    m._jobs = NoScan(dict.items(m.jobs), on_set=m.job_index.added, on_del=m.job_index.removed)
+    m._sdas = NoScan(dict.items(m.sdas), on_set=m.sda_index.added, on_del=m.sda_index.removed)
+    # What GetToken, UpdateTokenPriority and RequestDevices do, conversion included.
+    Converter(m).token(m.token(tok))
+    Converter(m).token(m.update_token_priority(tok, 3))
+    job = m.request_devices(tok)
+    Converter(m).job(job)
+    Converter(m).sda(sda)
+    m.update_job_priority(job.feid, 1)
+    m.finish_job(job.feid, token=tok)
+    second = m.request_devices(tok)
+    with pytest.raises(DomainError):
+        m.delete_sda(tok)  # it has a live job
+    with pytest.raises(DomainError):
+        m.delete_token(tok)
+    assert m.release(token=tok) == [second.feid]
+    m.delete_sda(tok)
+    m.delete_token(tok)
+    m._jobs = Table(dict.items(m.jobs), on_set=m.job_index.added, on_del=m.job_index.removed)
+    m._sdas = Table(dict.items(m.sdas), on_set=m.sda_index.added, on_del=m.sda_index.removed)
+    check_indexes(m)

@@ -3,6 +3,10 @@
 State: every record by id, the id counters, the scheduler's queues and
 timeline (the jobs' rules keep them), the event log; lookups that find a
 record or say it does not exist, and the relations more than one entity needs.
+The relations a single-entity call asks for (a token's jobs and SDAs, what
+holds devices, each pool's idle devices) come from indexes kept as the
+records change (rules/index.py, scheduler.IdleIndex), never from a pass over
+every record: `jobs`, `sdas` and `backends` are tables that keep them.
 
 Operations (audit.py has the decorators): one re-entrant lock serialises
 them.  Each fixes its instant once, in `self.now`, and every rule reads that,
