@@ -30,6 +30,7 @@ from sdamanager_stub.errors import DomainError
 from sdamanager_stub.manager import SDAManager
 from sdamanager_stub.rules.index import Table
 from sdamanager_stub.scheduler import choose_devices
+from sdamanager_stub.store import Store
 
 IDLE, SHUTDOWN = DeviceStatus.IDLE, DeviceStatus.SHUTDOWN
 T0 = 1_700_000_000.0
@@ -453,3 +454,45 @@ def test_single_entity_operations_never_walk_the_jobs_or_the_sdas() -> None:
     m._jobs = Table(dict.items(m.jobs), on_set=m.job_index.added, on_del=m.job_index.removed)
     m._sdas = Table(dict.items(m.sdas), on_set=m.sda_index.added, on_del=m.sda_index.removed)
     check_indexes(m)
+
+
+def test_a_restart_from_the_state_file_indexes_what_it_restores_and_replays(tmp_path: Any) -> None:
+    clock = FakeClock()
+    path = tmp_path / "state.db"
+
+    def open_manager() -> tuple[SDAManager, Store]:
+        m = make(clock, backends=3, devices=4, prepare=1, clean=2)
+        store = Store(path)
+        store.attach(m)
+        return m, store
+
+    m, store = open_manager()
+    a = m.create_token("alpha", 1).value
+    b = m.create_token("beta", 0).value
+    m.update_token_duplicable(a, 0)
+    m.create_sda(a, "", 1)
+    m.create_sda(b, "", 2, reserved=True)
+    bg = m.create_backendgroup("bg1", [3])
+    m.update_device_status(1, 0, SHUTDOWN)
+    jobs = [m.request_devices(a) for _ in range(12)]
+    m.request_devices(b)
+    clock.now += 1.5
+    m.finish_job(jobs[0].feid, token=a)
+    m.update_job_priority(jobs[-1].feid, 2)
+    store.snapshot()  # what follows is replayed on top of this snapshot
+    m.release(jobs[1].feid)
+    m.add_backendgroup_backend(bg.id, 2)
+    m.update_backend_status(2, BackendStatus.SHUTDOWN)
+    clock.now += 0.5
+    m.request_devices(a)
+    check_indexes(m)
+    views = (m.job_index.view(), m.sda_index.view(), m.idle.view())
+    store.close()
+
+    again, store = open_manager()
+    again.advance()
+    check_indexes(again)
+    assert (again.job_index.view(), again.sda_index.view(), again.idle.view()) == views
+    again.release_all()
+    check_indexes(again)
+    store.close()
