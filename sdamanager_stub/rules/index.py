@@ -80,7 +80,7 @@ class Table(dict[K, V]):
 
 class JobIndex:
     """The live jobs by token and by SDA, and those holding devices (SUMMITED or RUNNING:
-    a placement), in the order they were added (FeID order)."""
+    a placement)."""
 
     def __init__(self) -> None:
         self._counted: dict[int, tuple[str, int, bool]] = {}  # feid -> (token, sda, holds devices) as indexed
@@ -147,13 +147,14 @@ class JobIndex:
         _drop(self._holding_by_sda, sda_id, feid)
 
     # ---- questions
+    # FeID order is the jobs' table order (FeIDs only grow), also for a job replaced in place.
     def of_token(self, token: str) -> list[int]:
-        """FeIDs of the token's live jobs."""
-        return list(self._by_token.get(token, ()))
+        """FeIDs of the token's live jobs, in FeID order."""
+        return sorted(self._by_token.get(token, ()))
 
     def of_sda(self, sda_id: int) -> list[int]:
-        """FeIDs of the SDA's live jobs."""
-        return list(self._by_sda.get(sda_id, ()))
+        """FeIDs of the SDA's live jobs, in FeID order."""
+        return sorted(self._by_sda.get(sda_id, ()))
 
     def count_of_sda(self, sda_id: int) -> int:
         return len(self._by_sda.get(sda_id, ()))
@@ -187,7 +188,7 @@ class JobIndex:
 
 
 class SdaIndex:
-    """The SDAs of each token, in the order they were added (id order)."""
+    """The SDAs of each token."""
 
     def __init__(self) -> None:
         self._counted: dict[int, str] = {}  # sda id -> its token, as indexed
@@ -210,7 +211,8 @@ class SdaIndex:
             _drop(self._by_token, token, sda_id)
 
     def of_token(self, token: str) -> list[int]:
-        return list(self._by_token.get(token, ()))
+        """Ids of the token's SDAs, in id order (the SDAs' table order: ids only grow)."""
+        return sorted(self._by_token.get(token, ()))
 
     def count_of_token(self, token: str) -> int:
         return len(self._by_token.get(token, ()))
