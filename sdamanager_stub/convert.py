@@ -1,13 +1,14 @@
 """Domain records to API messages, and API enums to domain enums.
 
 Callers hold the manager's lock while converting, so a message never mixes
-two states.  Listings build their lookup tables once per call (SDA counts per
-token, backend names), so converting N records costs O(N), not O(N^2).
+two states.  Counts per token and per SDA come from the manager's indexes
+(rules/index.py), so converting one record costs the same whatever the state
+holds; listings build their other lookup tables (user groups per token,
+backend names) once per call, so converting N records costs O(N), not O(N^2).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -91,23 +92,17 @@ class Converter:
 
     def __init__(self, manager: SDAManager) -> None:
         self.m = manager
-        self._sda_counts: Counter[str] | None = None
-        self._running: Counter[str] | None = None
         self._token_groups: dict[str, list[int]] | None = None
-        self._jobs_by_sda: dict[int, list[Job]] | None = None
         self._backends_by_group: dict[int, list[pb.BackendRef]] | None = None
 
     # ---- tokens
     def token(self, t: Token) -> pb.Token:
-        if self._sda_counts is None:
-            self._sda_counts = Counter(s.token for s in self.m.sdas.values())
-            self._running = Counter(j.token for j in self.m.holding_jobs())
+        if self._token_groups is None:
             groups: dict[str, list[int]] = {}
             for g in self.m.user_groups.values():
                 for member in g.tokens:
                     groups.setdefault(member, []).append(g.id)
             self._token_groups = groups
-        assert self._running is not None and self._token_groups is not None
         return pb.Token(
             value=t.value,
             description=t.description,
@@ -115,13 +110,13 @@ class Converter:
             access_level=_enum_to_pb("ACCESS_LEVEL_", pb.AccessLevel, t.access_level),
             max_sda=t.max_sda,
             current_sda=t.current_sda,
-            sda_count=self._sda_counts[t.value],
+            sda_count=self.m.sda_index.count_of_token(t.value),
             duplicable=t.duplicable,
             env=_env(t.env),
             worker_execute_info=t.worker_execute_info,
             create_time=timestamp(t.created),
             user_group_ids=self._token_groups.get(t.value, []),
-            running_jobs=self._running[t.value],
+            running_jobs=self.m.token_holding_count(t.value),
         )
 
     # ---- SDAs and models
@@ -137,16 +132,9 @@ class Converter:
                                           device_indexes=sorted(indexes)))
         return out
 
-    def _sda_jobs(self) -> dict[int, list[Job]]:
-        if self._jobs_by_sda is None:
-            self._jobs_by_sda = {}
-            for job in self.m.holding_jobs():
-                self._jobs_by_sda.setdefault(job.sda_id, []).append(job)
-        return self._jobs_by_sda
-
     def sda(self, s: Sda) -> pb.Sda:
         model = self.m.models.get(s.model_id)
-        jobs = self._sda_jobs().get(s.id, [])
+        jobs = self.m.sda_holding_jobs(s.id)
         # Devices it holds now: its reservation, else its running jobs' devices.
         held = s.held or [p for j in jobs for p in j.placement]
         return pb.Sda(
