@@ -47,7 +47,7 @@ from ..errors import DomainError, Internal, NotFound
 from ..journal import Journal, JournalError, NotAChange
 from ..scheduler import IdleIndex, PoolQueue
 from .groups import BackendGroups, ModelGroups, UserGroups
-from .index import JobIndex, SdaIndex, Table
+from .index import History, JobIndex, SdaIndex, Table
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class Rules(ABC):
         # user group id -> SDA model group ids, in the order they were added
         self.memberships: dict[int, list[int]] = {}
         self.jobs = {}  # live jobs by FeID
-        self.history: list[Job] = []  # ended jobs, oldest first
+        self.history = []  # ended jobs, oldest first
         self.versions: dict[str, Version] = {}
         self.events: deque[Event] = deque(maxlen=EVENT_LOG_LIMIT)
         self._next = {"sda": 1, "model": 1, "model_group": 1, "backend": 1, "backend_group": 1,
@@ -137,6 +137,14 @@ class Rules(ABC):
         index = self.sda_index
         self._sdas = Table(sdas, on_set=index.added, on_del=index.removed)
         index.rebuild(self._sdas.values())
+
+    @property
+    def history(self) -> History:
+        return self._history
+
+    @history.setter
+    def history(self, jobs: list[Job]) -> None:
+        self._history = History(jobs)
 
     @property
     def backends(self) -> dict[int, Backend]:

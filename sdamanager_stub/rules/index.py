@@ -228,3 +228,44 @@ def _drop(groups: dict[Any, dict[int, None]], key: Any, member: int) -> None:
     members.pop(member, None)
     if not members:
         del groups[key]
+
+
+class History(list[Job]):
+    """The ended jobs, oldest first, and the same jobs by FeID, so finding one
+    (`get history`) is no walk over up to 200,000 of them.
+
+    The rules only append and cut the oldest off; a restored snapshot or a
+    test's scene builds a new one.  Any other change of its members is refused.
+    """
+
+    def __init__(self, jobs: Iterable[Job] = ()) -> None:
+        super().__init__(jobs)
+        self.by_feid = {job.feid: job for job in self}
+
+    def append(self, job: Job) -> None:
+        super().append(job)
+        self.by_feid[job.feid] = job
+
+    def extend(self, jobs: Iterable[Job]) -> None:
+        for job in jobs:
+            self.append(job)
+
+    def __iadd__(self, jobs: Iterable[Job]) -> History:  # type: ignore[override,misc]
+        self.extend(jobs)
+        return self
+
+    def __delitem__(self, key: Any) -> None:
+        gone = self[key] if isinstance(key, slice) else [self[key]]
+        super().__delitem__(key)
+        for job in gone:
+            if self.by_feid.get(job.feid) is job:
+                del self.by_feid[job.feid]
+
+    def clear(self) -> None:
+        super().clear()
+        self.by_feid.clear()
+
+    def _refused(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("the history only grows at its end and is cut at its start")
+
+    __setitem__ = insert = remove = pop = __imul__ = _refused  # type: ignore[assignment]

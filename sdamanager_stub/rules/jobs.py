@@ -323,10 +323,10 @@ class JobRules(SdaRules):
 
     @query
     def history_job(self, feid: int) -> Job:
-        for job in reversed(self.history):
-            if job.feid == feid:
-                return job
-        raise NotFound(f"Job {feid} is not in the job history.")
+        job = self.history.by_feid.get(feid)
+        if job is None:
+            raise NotFound(f"Job {feid} is not in the job history.")
+        return job
 
     @query
     def list_history(self, count: int = 0, token: str = "") -> list[Job]:
