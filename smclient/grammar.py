@@ -51,6 +51,7 @@ class Arg(NamedTuple):
     complete: str = ""  # live completion source: tokens, feids, backends, ...
     key: str = ""  # attribute name for the handler; default: from the label
     form: str = ""  # how a text value is written (YYYY-MM-DD), for the usage line
+    named: tuple[tuple[str, int], ...] = ()  # words an INT may be given as, as tables show it ("off", 1)
 
     @property
     def takes_rest(self) -> bool:
@@ -64,6 +65,9 @@ class Arg(NamedTuple):
         """What values are allowed, for error messages and completion hints."""
         if self.kind is Kind.INT_OR_NULL:
             return "an id or null"
+        if self.kind is Kind.INT and self.named:
+            return Arg(self.label, Kind.INT, low=self.low, high=self.high).allowed() + ", " + \
+                " or ".join(word for word, _ in self.named)
         if self.kind is Kind.INT:
             if self.low is not None and self.high is not None:
                 return f"an integer from {self.low} to {self.high}"
@@ -108,7 +112,8 @@ class Arg(NamedTuple):
         if kind in (Kind.TEXT, Kind.REST):
             return text
         if kind is Kind.INT:
-            return self._int(text)
+            named = dict(self.named).get(text.lower())
+            return named if named is not None else self._int(text)
         if kind is Kind.INT_OR_NULL:
             return None if text.lower() == NULL else self._int(text)
         if kind is Kind.CHOICE:

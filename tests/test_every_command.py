@@ -189,3 +189,15 @@ def test_a_real_call_succeeds(name, command, world):
     else:
         # a change: the server recorded it as a success
         assert m.events[-1].result == "SUCCESS" and len(m.events) > events, (line, m.events[-1])
+
+
+@pytest.mark.parametrize(("word", "shown"), [("off", "off"), ("OFF", "off"), ("unlimited", "unlimited"), ("3", "3")])
+def test_duplicable_takes_the_words_the_table_shows(world, word, shown):
+    executor, tokens, m = world
+    token = tokens["U"]
+    m.update_token_duplicable(token, 5)
+    outcome = executor.execute_line(f"update token duplicable {token} {word}")
+    assert outcome.status == 0, render_outcome(outcome.result)
+    output, _ = render_outcome(executor.execute_line(f"get token {token}").result)
+    header, row = ([cell.strip() for cell in line.split("|")] for line in output.splitlines()[1:4:2])
+    assert row[header.index("Duplicable")] == shown, output
