@@ -11,6 +11,7 @@ exit, clear) are in commands.py, next to the table they read.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections.abc import Iterator
 from types import SimpleNamespace as Args
@@ -319,6 +320,18 @@ def remove_backendgroup(conn: Connection, a: Args) -> None:
 
 # ---------------------------------------------------------------- user groups and memberships
 
+def looks_like_token(word: str) -> bool:
+    """The original's token shape: base64 of a few characters and 13 digits
+    (`YmFidTE2NjcyOTE2NTI0MjU=` is `babu1667291652425`)."""
+    if not 16 <= len(word) <= 64 or len(word) % 4:
+        return False
+    try:
+        text = base64.b64decode(word.replace("-", "+").replace("_", "/"), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return len(text) >= 13 and text[-13:].isascii() and text[-13:].isdigit()
+
+
 def _all_tokens(conn: Connection, words: list[str]) -> bool:
     for word in words:
         try:
@@ -332,11 +345,14 @@ def create_usergroup(conn: Connection, a: Args) -> Message:
     description, tokens = a.description or "", a.token_list or []
     if a.description_or_tokens is not None:
         # `create usergroup {name} X`: the manual's token list if every item
-        # of X is a token, else the guide's description.
+        # of X is a token, else the guide's description.  Items that all look
+        # like tokens are a list even when one is not known: SDAManager then
+        # refuses the unknown token, rather than a mistyped token quietly
+        # becoming the group's description.
         items = a.description_or_tokens.split(",")
         if a.description_or_tokens.lower() == "null":
             tokens = []
-        elif all(items) and _all_tokens(conn, items):
+        elif all(items) and (all(map(looks_like_token, items)) or _all_tokens(conn, items)):
             tokens = items
         else:
             description = a.description_or_tokens

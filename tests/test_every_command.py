@@ -201,3 +201,28 @@ def test_duplicable_takes_the_words_the_table_shows(world, word, shown):
     output, _ = render_outcome(executor.execute_line(f"get token {token}").result)
     header, row = ([cell.strip() for cell in line.split("|")] for line in output.splitlines()[1:4:2])
     assert row[header.index("Duplicable")] == shown, output
+
+
+def test_a_mistyped_token_in_create_usergroup_is_refused_not_a_description(world):
+    executor, tokens, m = world
+    groups = len(m.user_groups)
+    for word in ("YmFidTE2NjcyOTE2NTI0MjU=", f"{tokens['T']},YmFidTE2NjcyOTE2NTI0MjU="):
+        outcome = executor.execute_line(f"create usergroup typo {word}")
+        output, error = render_outcome(outcome.result)
+        assert outcome.status == 1
+        assert error == "Create UserGroup failed. (Token 'YmFidTE2NjcyOTE2NTI0MjU=' does not exist.)"
+    assert len(m.user_groups) == groups
+    # A description stays one, as in the guide.
+    assert executor.execute_line("create usergroup group_H TEST").status == 0
+    assert m.user_groups[max(m.user_groups)].description == "TEST"
+
+
+@pytest.mark.parametrize("description", ["babu", "x", "", "고객사", "a b c d e", "TEST"])
+def test_every_token_the_server_makes_looks_like_a_token(description):
+    m = new_manager(backends=0, devices=0)
+    assert all(handlers.looks_like_token(m.create_token(description or "d", 0).value) for _ in range(20))
+
+
+@pytest.mark.parametrize("word", ["TEST", "small_customers", "group-A", "nosuchtoken", "a" * 24, "YWJjZA=="])
+def test_descriptions_do_not_look_like_tokens(word):
+    assert not handlers.looks_like_token(word)
