@@ -291,7 +291,7 @@ COMMANDS: list[Command] = [
     C(("update", "version", "health_check"), "Update version health check GPU command",
       (Arg("version", complete="versions"), Arg("command", Kind.REST)), h.update_version_health_check),
     C(("update", "version", "latest"), "Update Version Supported",
-      (Arg("version", complete="versions"),), h.update_version_latest, title="Update Version Latest"),
+      (Arg("version", complete="versions"),), h.update_version_latest),  # "Supported" (sic) in its messages too
     C(("update", "version", "path"), "Update version working directory",
       (Arg("version", complete="versions"), Arg("installed path", Kind.REST)), h.update_version_path),
     C(("update", "version", "query"), "Update each version of worker query execution command",

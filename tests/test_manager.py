@@ -775,13 +775,13 @@ def test_delete_sdamodel_refused_while_used(m: SDAManager) -> None:
     tok = token(m)
     sda = m.create_sda(tok, "", 3)
     refused(m, FailedPrecondition, m.delete_sdamodel, 3,
-            reason=f"1 SDA still uses SDAModel 3 ({sda.id}): change or delete it first.")
+            reason=f"1 SDA still uses SDAModel 3 (SDA ID {sda.id}): change or delete it first.")
     other = token(m)
     m.update_token_max_sda(other, 11)
     ids = [m.create_sda(other, "", 3).id for _ in range(11)]
     shown = ", ".join(map(str, sorted([sda.id] + ids)[:10]))
     refused(m, FailedPrecondition, m.delete_sdamodel, 3,
-            reason=f"12 SDAs still use SDAModel 3 ({shown}, ...): change or delete them first.")
+            reason=f"12 SDAs still use SDAModel 3 (SDA IDs {shown}, ...): change or delete them first.")
     m.delete_sda(other)
     m.delete_sda(tok)
     m.delete_sdamodel(3)

@@ -66,7 +66,8 @@ class ModelRules(Rules):
             shown = ", ".join(map(str, users[:10])) + (", ..." if len(users) > 10 else "")
             one = len(users) == 1
             raise FailedPrecondition(
-                f"{plural(len(users), 'SDA')} still {'uses' if one else 'use'} SDAModel {model_id} ({shown}): "
+                f"{plural(len(users), 'SDA')} still {'uses' if one else 'use'} SDAModel {model_id} "
+                f"({'SDA ID' if one else 'SDA IDs'} {shown}): "
                 f"change or delete {'it' if one else 'them'} first."
             )
         for group in self.model_groups.values():
