@@ -11,12 +11,14 @@ variants are accepted too (SPEC section 4).
 
 from __future__ import annotations
 
+import shlex
 from types import SimpleNamespace as Args
 from typing import Any
 
 from . import handlers as h
-from .grammar import Arg, Command, Grammar, Kind, bind_in_order, is_int
-from .results import Clear, Exit, HelpListing
+from .errors import UsageError
+from .grammar import Arg, Command, Grammar, Invocation, Kind, bind_in_order, is_int
+from .results import Clear, Exit, HelpListing, Watch
 from .transport import Connection
 
 # ---------------------------------------------------------------- argument kinds used below
@@ -114,6 +116,30 @@ def exit_shell(conn: Connection, a: Args) -> Exit:
 
 def clear_screen(conn: Connection, a: Args) -> Clear:
     return Clear()
+
+
+WATCH_DEFAULT = 2.0
+WATCH_SECONDS = Arg("seconds", Kind.NUMBER, optional=True, low=0.5, high=86_400)
+
+
+def bind_watch(command: Command, words: list[str]) -> dict[str, Any]:
+    """`watch [SECONDS] COMMAND`: a leading number is the interval."""
+    seconds = WATCH_DEFAULT
+    if words and WATCH_SECONDS.fits(words[0]):
+        seconds = WATCH_SECONDS.parse(words[0])
+        words = words[1:]
+    if not words:
+        raise command.usage_error()
+    return {"seconds": seconds, "command": tuple(words)}
+
+
+def watch(conn: Connection, a: Args) -> Watch:
+    """Checked now, so a mistyped command is told at once; run by the shell (repl.py)."""
+    line = shlex.join(a.command)
+    parsed = GRAMMAR.parse(line)
+    if not isinstance(parsed, Invocation) or parsed.command.words[0] not in ("show", "get"):
+        raise UsageError("watch repeats a show or get command (e.g. watch 5 show job).")
+    return Watch(a.seconds, line)
 
 
 # ---------------------------------------------------------------- the table
@@ -300,6 +326,9 @@ COMMANDS: list[Command] = [
       (Arg("version", complete="versions"), Arg("supported", Kind.BOOL)), h.update_version_support),
     C(("update", "version", "worker"), "Update each version of worker execution command",
       (Arg("version", complete="versions"), Arg("command", Kind.REST)), h.update_version_worker),
+    # ---- this shell's own (not in the original's listing)
+    C(("watch",), f"Run a show or get command every SECONDS (default {WATCH_DEFAULT:g}) until Ctrl-C",
+      (WATCH_SECONDS, Arg("command", Kind.COMMAND)), watch, binder=bind_watch, own=True),
 ]
 
 GRAMMAR = Grammar(COMMANDS)

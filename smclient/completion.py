@@ -119,10 +119,19 @@ def locate(text: str, grammar: Grammar = GRAMMAR) -> Position:
         return Position(state, next_words)
     command, used = found
     index, last = len(words) - used, len(command.args) - 1
-    if last >= 0 and command.args[last].kind is Kind.COMMAND and index >= last:
-        # Command words again, continuing those typed in that argument.
-        return Position(state, {**next_words, **_next_words(grammar, words[used + last:])}, command,
-                        index, tuple(words[used:]), naming_commands=True)
+    if last >= 0 and command.args[last].kind is Kind.COMMAND:
+        # The words of a command come after the arguments before them; an
+        # optional one among those is there only if the word fits it (watch's seconds).
+        start, missing = used, False
+        for arg in command.args[:last]:
+            if start < len(words) and (not arg.optional or arg.fits(words[start])):
+                start += 1
+            elif not arg.optional:
+                missing = True  # a required argument is still to come
+        if not missing:
+            # Command words again, continuing those typed in that argument.
+            return Position(state, {**next_words, **_next_words(grammar, words[start:])}, command,
+                            index, tuple(words[used:]), naming_commands=True)
     return Position(state, next_words, command, index, tuple(words[used:]))
 
 

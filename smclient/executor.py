@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from .commands import GRAMMAR
 from .errors import EXIT_OK, EXIT_REFUSED, ServerError, SmclientError, UsageError
 from .grammar import Invocation
-from .results import Clear, Exit, Failure, Note, Success
+from .results import Clear, Exit, Failure, Note, Success, Watch
 from .transport import Connection
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,11 @@ class Outcome(NamedTuple):
 
 
 class Executor:
-    def __init__(self, connection: Connection) -> None:
+    """`interactive`: the lines come from the shell at a terminal, which can run `watch`."""
+
+    def __init__(self, connection: Connection, interactive: bool = False) -> None:
         self.connection = connection
+        self.interactive = interactive
 
     def execute_line(self, line: str) -> Outcome:
         try:
@@ -62,6 +65,10 @@ class Executor:
         if result is None or isinstance(result, Note):
             # A change that worked is told in the command's own words.
             return Outcome(Success(command.message_title, result.text if result else ""))
+        if isinstance(result, Watch) and not self.interactive:
+            err = UsageError("watch runs in the interactive shell only (moreh_smclient with no --command, "
+                             "at a terminal).")
+            return Outcome(Failure(err), err.exit_status)
         return Outcome(result)
 
 

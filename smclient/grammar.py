@@ -22,6 +22,7 @@ class Kind(Enum):
     TEXT = "text"  # one word (quote it for spaces)
     REST = "rest"  # the rest of the line, words joined by one space
     INT = "int"
+    NUMBER = "number"  # a decimal number such as 0.5 (seconds)
     INT_OR_NULL = "int or null"  # an id, or null for none
     CHOICE = "choice"  # one of `choices`, case-insensitive, returned upper-case
     BOOL = "bool"  # true|false
@@ -32,6 +33,7 @@ class Kind(Enum):
 
 NULL = "null"
 _INT = re.compile(r"[-+]?[0-9]+")
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 
 
 def is_int(text: str) -> bool:
@@ -45,8 +47,8 @@ class Arg(NamedTuple):
     label: str  # how the usage line and error messages name it
     kind: Kind = Kind.TEXT
     optional: bool = False
-    low: int | None = None
-    high: int | None = None
+    low: float | None = None
+    high: float | None = None
     choices: tuple[str, ...] = ()
     complete: str = ""  # live completion source: tokens, feids, backends, ...
     key: str = ""  # attribute name for the handler; default: from the label
@@ -61,8 +63,19 @@ class Arg(NamedTuple):
     def name(self) -> str:
         return self.key or self.label.lower().replace(" ", "_").replace("'", "")
 
+    def fits(self, word: str) -> bool:
+        """The word has this argument's form (its range aside): how an optional
+        argument that may be left out is told from what follows it."""
+        if self.kind is Kind.NUMBER:
+            return _NUMBER.fullmatch(word) is not None
+        if self.kind is Kind.INT:
+            return is_int(word)
+        return True
+
     def allowed(self) -> str:
         """What values are allowed, for error messages and completion hints."""
+        if self.kind is Kind.NUMBER:
+            return f"a number from {self.low:g} to {self.high:g}"
         if self.kind is Kind.INT_OR_NULL:
             return "an id or null"
         if self.kind is Kind.INT and self.named:
@@ -111,6 +124,10 @@ class Arg(NamedTuple):
         kind = self.kind
         if kind in (Kind.TEXT, Kind.REST):
             return text
+        if kind is Kind.NUMBER:
+            if not self.fits(text) or not self.low <= float(text) <= self.high:  # type: ignore[operator]
+                raise UsageError(f"Invalid {self.label} {shown(text)}: expected {self.allowed()}.")
+            return float(text)
         if kind is Kind.INT:
             named = dict(self.named).get(text.lower())
             return named if named is not None else self._int(text)
@@ -164,6 +181,7 @@ class Command(NamedTuple):
     handler: Callable[..., Any]  # (connection, bound arguments) -> a result (results.py)
     title: str | None = None  # base of "<title> success." / "<title> failed. (...)"
     hidden: bool = False  # the guide's variants, not in the original's listing
+    own: bool = False  # this shell's addition: listed after the original's commands
     binder: Binder | None = None
     aliases: tuple[str, ...] = ()  # other names; the listing has a line for each
     # The listing's usage where the original's words are not derived from the
@@ -324,10 +342,12 @@ class Grammar:
         if found:  # `create sda ?`, also `create sda TOKEN ?`
             return HelpListing((found[0].entry(),))
         prefix = tuple(w.lower() for w in words)
-        topics = [t for key, t in self.by_words.items() if key[: len(prefix)] == prefix and not t.command.hidden]
+        topics = sorted((t for key, t in self.by_words.items() if key[: len(prefix)] == prefix
+                         and not t.command.hidden), key=lambda t: t.name)
         if not topics:
             raise unknown_command(words)
-        return HelpListing(tuple(t.entry() for t in sorted(topics, key=lambda t: t.name)))
+        return HelpListing(tuple(t.entry() for t in topics if not t.command.own),
+                           tuple(t.entry() for t in topics if t.command.own))
 
     def _incomplete(self, words: Sequence[str]) -> UsageError | None:
         """`show` alone: the words begin commands but name none; say how they go on."""

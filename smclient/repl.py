@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any, TextIO
 
 from prompt_toolkit import PromptSession
@@ -31,6 +32,7 @@ from .executor import Executor, Outcome
 from .history import ShellHistory, default_path
 from .live_names import SOURCE_FEEDS, LiveNames
 from .render import render_outcome
+from .results import Watch
 from .transport import Connection
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ class Shell:
         self.connection = connection
         self.stdout = sys.stdout if stdout is None else stdout
         self.stderr = sys.stderr if stderr is None else stderr
-        self.executor = Executor(connection)
+        self.executor = Executor(connection, interactive=True)
         self._history = history
         self.live = live if live is not None else LiveNames(
             connection.clone(timeout=min(connection.timeout, COMPLETION_TIMEOUT)))
@@ -123,6 +125,9 @@ class Shell:
             except KeyboardInterrupt:  # Ctrl-C while a command runs: stop it, and the rest of a paste
                 self._error("Interrupted.")
                 break
+            if isinstance(outcome.result, Watch):
+                self._watch(outcome.result)
+                continue
             self._show(outcome)
             if outcome.exit:
                 return True
@@ -136,11 +141,33 @@ class Shell:
             self._print(output)
         if error:
             self._error(error)
-        if outcome.clear and self.session is not None:
+        if outcome.clear:
+            self._clear_screen()
+
+    def _clear_screen(self) -> None:
+        if self.session is not None:
             out = self.session.output
             out.erase_screen()
             out.cursor_goto(0, 0)
             out.flush()
+
+    def _watch(self, watch: Watch) -> None:
+        """The command again every `watch.seconds`, counted from the start of the last
+        run, so a slow server is never asked twice at once; each run's output
+        replaces the last under a header line.  Ctrl-C ends it."""
+        try:
+            while True:
+                started = time.monotonic()
+                output, error = render_outcome(self.executor.execute_line(watch.line).result)
+                self._clear_screen()  # after the call: the last output stays while it runs
+                self._print(f"Every {watch.seconds:.1f}s: {watch.line}    {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+                if output:
+                    self._print(output)
+                if error:
+                    self._error(error)
+                time.sleep(max(0.0, watch.seconds - (time.monotonic() - started)))
+        except KeyboardInterrupt:
+            self._print("")
 
     def _print(self, text: str) -> None:
         try:

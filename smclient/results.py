@@ -11,6 +11,7 @@ turns any of them into the original's text.  Failures are raised as
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 # A cell is one line of text, several lines (a multi-line cell), or, in a
@@ -79,9 +80,11 @@ class HelpEntry(NamedTuple):
 
 
 class HelpListing(NamedTuple):
-    """`help`, `help WORDS`, `WORDS ?`."""
+    """`help`, `help WORDS`, `WORDS ?`: the original's entries, then this shell's own
+    commands (not in the original's listing), shown under a heading of their own."""
 
     entries: tuple[HelpEntry, ...]
+    own: tuple[HelpEntry, ...] = ()
 
 
 # Not named tuples: two empty tuples would be equal, and an exit is no clear.
@@ -97,3 +100,12 @@ class Clear:
     """`clear`: the screen is cleared (nothing to print)."""
 
     __slots__ = ()
+
+
+@dataclass(frozen=True)
+class Watch:
+    """`watch [SECONDS] COMMAND`: the interactive shell runs `line` every `seconds` until
+    Ctrl-C (not a tuple: the renderer takes tuples for lists of results)."""
+
+    seconds: float
+    line: str

@@ -13,6 +13,7 @@ from smclient import handlers
 from smclient.commands import COMMANDS
 from smclient.executor import Executor
 from smclient.render import render_outcome
+from smclient.results import Watch
 from smclient.transport import Address, Connection
 
 # One working line per command; {T} a token with an SDA and a running job,
@@ -117,6 +118,7 @@ EXAMPLES = {
     "update version query": "update version query 23.9.2 moreh-smi --query",
     "update version support": "update version support 23.9.2 false",
     "update version worker": "update version worker 23.9.2 python -m moreh.worker",
+    "watch": "watch 5 show job",
 }
 
 
@@ -178,6 +180,10 @@ def test_a_real_call_succeeds(name, command, world):
     executor, tokens, m = world
     line = EXAMPLES[name].format(**tokens)
     events = len(m.events)
+    if command.words == ("watch",):  # the interactive shell runs it (test_repl_smoke); elsewhere a usage error
+        assert executor.execute_line(line).status == 2
+        assert Executor(executor.connection, interactive=True).execute_line(line).result == Watch(5.0, "show job")
+        return
     outcome = executor.execute_line(line)
     output, error = render_outcome(outcome.result)
     assert outcome.status == 0, error

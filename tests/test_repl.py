@@ -545,6 +545,14 @@ def test_quoted_words_and_values_with_spaces(completer):
     assert shown(completer, "help create sda") == ["sda", "sdamodel", "sdamodelgroup"]
 
 
+@pytest.mark.parametrize(("text", "words"), [
+    ("watch sh", ["show"]), ("watch 5 sh", ["show"]), ("watch 0.5 show jo", ["job"]), ("watch show jo", ["job"]),
+    ("watch 2 get job ", ["feid", "token"]),
+])
+def test_watch_completes_the_command_it_repeats_after_its_optional_seconds(completer, text, words):
+    assert shown(completer, text) == words
+
+
 def test_toolbar_shows_the_usage_with_the_current_argument():
     hint = usage_hint("update token priority TOKEN ")
     assert "".join(text for _, text in hint).startswith("update token priority {token} {priority}")

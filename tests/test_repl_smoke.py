@@ -267,3 +267,62 @@ def test_ctrl_c_stops_a_slow_command_and_the_session_goes_on(tmp_path):
         release.set()
         server.stop(0)
     assert child.exitstatus == 0
+
+
+def test_watch_redraws_until_ctrl_c_and_never_stacks_calls(tmp_path):
+    """`watch 0.5 show sdamodel` on a server that takes 0.8 s per call: the output is
+    redrawn under its header again and again, the next call starts only when the
+    last has answered, and Ctrl-C brings the prompt back."""
+    # Per peer: the shell's completion fetches the models too, on a channel of its own.
+    now: dict[str, int] = {}
+    calls = {"most": 0, "total": 0}
+    lock = threading.Lock()
+
+    class Slow(grpc.ServerInterceptor):
+        def intercept_service(self, continuation, details):  # type: ignore[no-untyped-def]
+            handler = continuation(details)
+            if not details.method.endswith("/ListSdaModels"):
+                return handler
+            inner = handler.unary_unary
+
+            def slow(request, context):  # type: ignore[no-untyped-def]
+                peer = context.peer()
+                with lock:
+                    now[peer] = now.get(peer, 0) + 1
+                    calls["total"] += 1
+                    calls["most"] = max(calls["most"], now[peer])
+                try:
+                    time.sleep(0.8)
+                    return inner(request, context)
+                finally:
+                    with lock:
+                        now[peer] -= 1
+
+            return grpc.unary_unary_rpc_method_handler(slow, handler.request_deserializer,
+                                                       handler.response_serializer)
+
+    from sdamanager_stub.manager import new_manager
+
+    server, port = create_server("127.0.0.1:0", new_manager(2, 8), interceptors=[Slow()])
+    server.start()
+    child = spawn_shell(port, tmp_path)
+    try:
+        child.expect(">")
+        child.sendline("watch 0.5 show sdamodel")
+        for _ in range(3):  # three redraws, each under its header
+            child.expect(r"Every 0\.5s: show sdamodel    \d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+            child.expect("48xLarge.24576GB")
+        with lock:
+            most, total = calls["most"], calls["total"]
+        child.send("\x03")
+        child.expect(">")
+        child.sendline("watch 1 create token x")  # a change is never repeated
+        child.expect(r"watch repeats a show or get command \(e\.g\. watch 5 show job\)\.")
+        child.expect(">")
+        child.sendeof()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+        server.stop(0)
+    assert child.exitstatus == 0
+    assert most == 1 and total >= 3
