@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from .errors import SmclientError
@@ -249,29 +250,26 @@ def _table_blocks(table: Table) -> Iterator[list[str]]:
         # Short rows get blank cells rather than an IndexError on server data;
         # cells beyond the columns are not shown.
         rows = [row[:ncol] if len(row) >= ncol else [*row, *([""] * (ncol - len(row)))] for row in rows]
-    cols = list(zip(*rows)) if rows else [()] * ncol
-
     widths: list[int] = []
     # Column index -> the column's cells made ready for _pad (a str, or a list
     # of two or more lines): only for columns that are not plain ASCII text.
     general: dict[int, list[str | list[str]]] = {}
     odd_rows: set[int] = set()
     for j, col in enumerate(columns):
-        cells = cols[j]
+        cells = list(map(itemgetter(j), rows))  # one column at a time: a list of pointers
         if col.parts == 1 and _plain_ascii(cells):
             content_width = max(map(len, cells), default=0)
         else:
             if col.parts > 1:
-                data, content_width = _parts_column(list(cells), col.parts)
+                data, content_width = _parts_column(cells, col.parts)
             else:
-                data, content_width = _plain_column(list(cells))
+                data, content_width = _plain_column(cells)
             general[j] = data
             # A row goes the general way when this column changed its cell
             # (cleaned, joined, split into lines) or left non-ASCII text in it.
             odd_rows.update(i for i, (out, cell) in enumerate(zip(data, cells))
                             if out is not cell or not cell.isascii())
         widths.append(max(_width(_clean(col.header)), content_width))
-    del cols
 
     rights = [col.align == RIGHT for col in columns]
     blanks = [" " * (w + 4) for w in widths]

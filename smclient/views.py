@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from sys import intern  # a listing repeats its few tokens on every row: one string each
 from typing import Any
 
 from .api import sdamanager_pb2 as pb
@@ -48,8 +49,8 @@ def when(ts: Any) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", local) + f".{ts.nanos // 10_000_000:02d}"
 
 
-_SECONDS = [f"{s:02d}" for s in range(60)]
-_HUNDREDTHS = [f".{c:02d}" for c in range(100)]
+# `SS.cc` for each second of a minute and hundredth: index second * 100 + hundredths.
+_SECONDS_HUNDREDTHS = [f"{s:02d}.{c:02d}" for s in range(60) for c in range(100)]
 
 
 def _minute_prefix(start: int) -> str | None:
@@ -84,14 +85,14 @@ def time_formatter() -> Callable[[Any], str]:
         nanos = ts.nanos
         if not seconds and not nanos:
             return ""
-        minute, second = divmod(seconds, 60)
+        minute = seconds // 60
         try:
             prefix = minutes[minute]
         except KeyError:
             prefix = minutes[minute] = _minute_prefix(minute * 60)
         hundredths = nanos // 10_000_000
         if prefix is not None and 0 <= hundredths < 100:
-            return prefix + _SECONDS[second] + _HUNDREDTHS[hundredths]
+            return prefix + _SECONDS_HUNDREDTHS[(seconds - minute * 60) * 100 + hundredths]
         text = seconds_text.get(seconds)
         if text is None:
             text = seconds_text[seconds] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
@@ -221,7 +222,7 @@ JOB_COLUMNS = [Column("FeID", RIGHT), Column("Token"), Column("PRY", RIGHT), Col
 def jobs_table(jobs: Iterable[Any]) -> Table:
     when_ = time_formatter()
     status = JOB_STATUS
-    rows = [(str(j.feid), j.token, str(j.priority), status[j.status], str(j.client_pid),
+    rows = [(str(j.feid), intern(j.token), str(j.priority), status[j.status], str(j.client_pid),
              j.process_name, when_(j.start_time)) for j in jobs]
     return Table(JOB_COLUMNS, rows)  # type: ignore[arg-type]
 
@@ -263,13 +264,13 @@ def history_table(jobs: Iterable[Any], devices: bool = False) -> Table:
     when_ = time_formatter()
     status = JOB_STATUS
     if not devices:
-        rows = [(str(j.feid), j.token, str(j.priority), status[j.status], str(j.client_pid), j.process_name,
+        rows = [(str(j.feid), intern(j.token), str(j.priority), status[j.status], str(j.client_pid), j.process_name,
                  when_(j.request_time), when_(j.start_time), when_(j.end_time)) for j in jobs]
         return Table(columns, rows)  # type: ignore[arg-type]
     columns += [Column("Device count", RIGHT), Column("Device Information")]
     rows = []
     for j in jobs:
-        rows.append((str(j.feid), j.token, str(j.priority), status[j.status], str(j.client_pid), j.process_name,
+        rows.append((str(j.feid), intern(j.token), str(j.priority), status[j.status], str(j.client_pid), j.process_name,
                      when_(j.request_time), when_(j.start_time), when_(j.end_time), str(j.device_count),
                      [f"{p.backend_name or p.backend_id} | {','.join(map(str, p.device_indexes))}"
                       for p in j.placement]))
