@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from functools import cache
 from sys import intern  # a listing repeats its few tokens on every row: one string each
 from typing import Any
 
@@ -49,8 +50,11 @@ def when(ts: Any) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", local) + f".{ts.nanos // 10_000_000:02d}"
 
 
-# `SS.cc` for each second of a minute and hundredth: index second * 100 + hundredths.
-_SECONDS_HUNDREDTHS = [f"{s:02d}.{c:02d}" for s in range(60) for c in range(100)]
+@cache
+def _seconds_hundredths() -> list[str]:
+    """`SS.cc` for each second of a minute and hundredth: index second * 100 + hundredths
+    (made on the first listing with times: a command that has none never pays for it)."""
+    return [f"{s:02d}.{c:02d}" for s in range(60) for c in range(100)]
 
 
 def _minute_prefix(start: int) -> str | None:
@@ -79,6 +83,7 @@ def time_formatter() -> Callable[[Any], str]:
     """
     minutes: dict[int, str | None] = {}
     seconds_text: dict[int, str] = {}
+    seconds_hundredths = _seconds_hundredths()
 
     def format_time(ts: Any) -> str:
         seconds = ts.seconds
@@ -92,7 +97,7 @@ def time_formatter() -> Callable[[Any], str]:
             prefix = minutes[minute] = _minute_prefix(minute * 60)
         hundredths = nanos // 10_000_000
         if prefix is not None and 0 <= hundredths < 100:
-            return prefix + _SECONDS_HUNDREDTHS[(seconds - minute * 60) * 100 + hundredths]
+            return prefix + seconds_hundredths[(seconds - minute * 60) * 100 + hundredths]
         text = seconds_text.get(seconds)
         if text is None:
             text = seconds_text[seconds] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
