@@ -245,7 +245,7 @@ def _table_blocks(table: Table) -> Iterator[list[str]]:
     """
     columns: Sequence[Column] = table.columns
     ncol = len(columns)
-    rows: Sequence[Sequence[Any]] = table.rows
+    rows: Sequence[Sequence[Any]] = table.rows if ncol else []  # no columns: no row lines either
     if set(map(len, rows)) - {ncol}:
         # Short rows get blank cells rather than an IndexError on server data;
         # cells beyond the columns are not shown.

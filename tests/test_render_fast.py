@@ -118,6 +118,12 @@ def test_any_table_renders_as_before(rows: list, headers: list) -> None:
     assert render_table(table) == legacy.render_table(table)
 
 
+def test_tables_with_no_columns_or_no_rows_render_as_before() -> None:
+    for table in [Table([], [["a"], [], ("b", "c")]), Table([], []), Table([Column("A")], []),
+                  Table([Column("A"), Column("B", RIGHT)], [[], ("x",)])]:
+        assert render_table(table) == legacy.render_table(table)
+
+
 def test_printable_ascii_is_what_isprintable_says() -> None:
     # The fast path's check of a column's text stands for str.isprintable below 0x80.
     from smclient.render import _PRINTABLE_ASCII
