@@ -109,12 +109,15 @@ def test_results_and_lists_of_them_render_as_before() -> None:
         assert render(item) == legacy.render(item)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.lists(st.one_of(st.text(max_size=12), st.lists(st.text(max_size=6), max_size=3),
-                                   st.integers()), min_size=0, max_size=4), max_size=8),
-       st.lists(st.tuples(st.text(max_size=8), st.sampled_from(["L", RIGHT])), min_size=1, max_size=4))
+                                   st.integers(), st.tuples(st.text(max_size=4), st.text(max_size=4)),
+                                   st.lists(st.tuples(st.text(max_size=4), st.text(max_size=4)), max_size=3)),
+                         min_size=0, max_size=4), max_size=8),
+       st.lists(st.tuples(st.text(max_size=8), st.sampled_from(["L", RIGHT]), st.sampled_from([1, 1, 2])),
+                min_size=0, max_size=4))
 def test_any_table_renders_as_before(rows: list, headers: list) -> None:
-    table = Table([Column(h, a) for h, a in headers], rows)
+    table = Table([Column(h, a, parts) for h, a, parts in headers], rows)
     assert render_table(table) == legacy.render_table(table)
 
 
