@@ -61,13 +61,14 @@ def client_args(port: int, command: str) -> list[str]:
     return ["--port", str(port), "--timeout", "60", "--command", command]
 
 
-def measure(argvs: list[list[str]], runs: int) -> list[tuple[float, float]]:
-    """(median seconds, max peak RSS MiB) of each argv, their runs interleaved."""
-    samples: list[list[tuple[float, float]]] = [[] for _ in argvs]
+def measure(argvs: list[list[str]], runs: int) -> list[tuple[float, float, float]]:
+    """(median seconds, max peak RSS MiB, median CPU seconds) of each argv, their runs interleaved."""
+    samples: list[list[tuple[float, float, float]]] = [[] for _ in argvs]
     for _ in range(runs):
         for k, argv in enumerate(argvs):
             samples[k].append(run_measured(argv))
-    return [(median([s for s, _ in runs_]), max(r for _, r in runs_)) for runs_ in samples]
+    return [(median([s for s, _, _ in runs_]), max(r for _, r, _ in runs_), median([c for _, _, c in runs_]))
+            for runs_ in samples]
 
 
 def main() -> None:
@@ -81,9 +82,9 @@ def main() -> None:
     server, port = serve(manager)
     with tempfile.TemporaryDirectory(prefix="bench-old-client-") as directory:
         old = old_client(directory)
-        (base, base_rss), = measure([[SMCLIENT, *client_args(port, "show sdamodel")]], runs)
+        (base, base_rss, base_cpu), = measure([[SMCLIENT, *client_args(port, "show sdamodel")]], runs)
         report("baseline: --command 'show sdamodel' (13 rows)", base * 1000, "ms", "", None)
-        print(f"  {'':<52} peak RSS {base_rss:.0f} MiB")
+        print(f"  {'':<52} peak RSS {base_rss:.0f} MiB; client CPU {base_cpu * 1000:.0f} ms")
         if old is None:
             print(f"  (no git checkout with {BASELINE_COMMIT}: no comparison with the client as it was)")
         cases = [("show backend (1,000 backends x 8 devices)", "show backend", 0, False, "", ""),
@@ -101,21 +102,23 @@ def main() -> None:
                 if old is not None:
                     argvs.append([*old, *client_args(port, command)])
             results = measure(argvs, runs)
-            seconds, rss = results[0]
+            seconds, rss, cpu = results[0]
             rows = len(manager.history) if history else (len(manager.jobs) if "job" in command else 1000)
             per_row[name] = (seconds - base) / rows * 1e6
             report(name, seconds * 1000, "ms", "baseline", seconds / base, goal)
             print(f"  {'':<52} {per_row[name]:.1f} us/row beyond start-up; peak RSS {rss:.0f} MiB "
-                  f"({rss / base_rss:.2f}x baseline)")
+                  f"({rss / base_rss:.2f}x baseline); client CPU {cpu * 1000:.0f} ms")
             if method:
-                floor, _ = results[1]
+                floor, _, floor_cpu = results[1]
                 report("  server's floor: the stream read, no table", floor * 1000, "ms", "this listing",
                        floor / seconds)
+                print(f"  {'':<52} client CPU {floor_cpu * 1000:.0f} ms")
             if method and old is not None:
-                old_seconds, old_rss = results[2]
+                old_seconds, old_rss, old_cpu = results[2]
                 report(f"  the client at {BASELINE_COMMIT} (before)", old_seconds * 1000, "ms", "this listing",
                        old_seconds / seconds)
-                print(f"  {'':<52} peak RSS {old_rss:.0f} MiB ({old_rss / rss:.2f}x this listing's)")
+                print(f"  {'':<52} peak RSS {old_rss:.0f} MiB ({old_rss / rss:.2f}x this listing's); "
+                      f"client CPU {old_cpu * 1000:.0f} ms ({old_cpu / cpu:.2f}x)")
     ratio = per_row["show job (100,000 jobs)"] / per_row["show job (10,000 jobs)"]
     print(f"  linearity: cost per row at 100,000 jobs / at 10,000 jobs = {ratio:.2f} (1.00 is linear)")
     server.stop(0)

@@ -103,18 +103,19 @@ if pid == 0:
         os._exit(127)
 _, status, usage = os.wait4(pid, 0)
 elapsed = time.perf_counter() - started
-print(elapsed, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+print(elapsed, usage.ru_maxrss, os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime)
 """
 
 
-def run_measured(argv: list[str]) -> tuple[float, float]:
-    """(seconds, the command's own peak RSS in MiB) of one run, output discarded."""
+def run_measured(argv: list[str]) -> tuple[float, float, float]:
+    """(seconds, the command's own peak RSS in MiB, its CPU seconds) of one run, output
+    discarded.  CPU time is the figure that a busy machine moves least."""
     proc = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *argv], capture_output=True, text=True,
                           check=False)
     try:
-        elapsed, maxrss_kib, status = proc.stdout.split()
+        elapsed, maxrss_kib, status, cpu = proc.stdout.split()
     except ValueError:
         raise RuntimeError(f"{argv}: launcher failed: {proc.stderr.strip()}") from None
     if int(status):
         raise RuntimeError(f"{argv} exited {status}: {proc.stderr.strip()}")
-    return float(elapsed), int(maxrss_kib) / 1024
+    return float(elapsed), int(maxrss_kib) / 1024, float(cpu)
