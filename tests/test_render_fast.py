@@ -14,6 +14,8 @@ import calendar
 import io
 import os
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -309,3 +311,42 @@ def test_big_history_and_job_listings_render_as_before(zone, name: str) -> None:
     events = [pb.Event(id=i, token=j.token, action="CreateSDA", request=j.process_name, result="ok",
                        time=j.start_time) for i, j in enumerate(jobs)]
     assert render(views.events_table(events)) == legacy.render(legacy.events_table(events))
+
+
+# ---------------------------------------------------------------- the console script, end to end
+
+SCRIPT = Path(sys.executable).with_name("moreh_smclient")
+
+
+@pytest.mark.cluster(backends=4, devices=8)
+def test_one_shot_listings_print_what_the_old_code_printed(simulator, stub, zone) -> None:
+    """`--command 'show history N'` and `show job` through the console script (streamed rows,
+    the writer in pieces) against the old views and renderer on the same stream."""
+    m = simulator.manager
+    token = m.create_token("e2e", 0).value
+    m.create_sda(token, "e2e", 1)
+    m.update_token_duplicable(token, 0)  # unlimited: many live jobs on one SDA
+    # The simulator takes printable text only (control characters are the unit tests' part).
+    names = [text for text in [*PROTO_TEXTS, "python train.py --epochs 3", "x" * 77, "", "%s %d {}"]
+             if text.isprintable()]
+    for i in range(3 * _CHUNK_LINES):
+        job = m.request_devices(token, client_pid=i, process_name=names[i % len(names)])
+        m.finish_job(job.feid, token=token, failed=i % 5 == 0)
+    for i in range(700):
+        m.request_devices(token, client_pid=i, process_name=names[i % len(names)])
+    zone("America/New_York")
+    env = {**os.environ, "TZ": "America/New_York"}
+
+    def listing(method: str, request: object) -> list:
+        return [job for page in getattr(stub, method)(request, timeout=30) for job in page.jobs]
+
+    history = listing("ListHistory", pb.ListHistoryRequest(count=100000))
+    live = listing("ListJobs", pb.ListJobsRequest())
+    for command, expected in [("show history 100000", legacy.render(legacy.history_table(history))),
+                              ("show history device 100000",
+                               legacy.render(legacy.history_table(history, devices=True))),
+                              ("show job", legacy.render(legacy.jobs_table(live)))]:
+        result = subprocess.run([str(SCRIPT), "--port", str(simulator.port), "--command", command],
+                                capture_output=True, timeout=60, env=env)
+        assert (result.returncode, result.stderr) == (0, b"")
+        assert result.stdout == (expected + "\n").encode(), command
