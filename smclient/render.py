@@ -239,9 +239,10 @@ def _table_blocks(table: Table) -> Iterator[list[str]]:
     for the widths, then row by row for the lines.  A column whose cells are
     all printable ASCII ``str`` (nearly every column of a big listing) is
     measured with ``len`` and padded by a ``%``-format of the whole row, which
-    is exact there: a code point is a column.  Any other cell (wide or
-    control characters, several lines, sub-cells, not a ``str``) makes its
-    row go through the general path, cell by cell, as before.
+    is exact there: a code point is a column.  Other columns are measured cell
+    by cell, as before; a row whose cells all come out as one line of
+    printable ASCII still takes the format, and any other row (wide text,
+    several lines) goes through the general path, cell by cell, as before.
     """
     columns: Sequence[Column] = table.columns
     ncol = len(columns)
@@ -265,10 +266,10 @@ def _table_blocks(table: Table) -> Iterator[list[str]]:
             else:
                 data, content_width = _plain_column(cells)
             general[j] = data
-            # A row goes the general way when this column changed its cell
-            # (cleaned, joined, split into lines) or left non-ASCII text in it.
-            odd_rows.update(i for i, (out, cell) in enumerate(zip(data, cells))
-                            if out is not cell or not cell.isascii())
+            # A row goes the general way when this column left several lines or
+            # non-ASCII text in its cell; a cell it only cleaned, joined or took
+            # out of a one-line list is printable ASCII still, fit for the format.
+            odd_rows.update(i for i, out in enumerate(data) if type(out) is not str or not out.isascii())
         widths.append(max(_width(_clean(col.header)), content_width))
 
     rights = [col.align == RIGHT for col in columns]
@@ -306,7 +307,17 @@ def _table_blocks(table: Table) -> Iterator[list[str]]:
             out.append("|" + "|".join(line_cells) + "|")
         return out
 
-    if not odd_rows:
+    replaced = list(general.items())
+
+    def plain_line(i: int, row: Sequence[Any]) -> str:
+        if not replaced:
+            return fmt % tuple(row)
+        cells = list(row)
+        for j, data in replaced:
+            cells[j] = data[i]
+        return fmt % tuple(cells)
+
+    if not odd_rows and not replaced:
         lines = map(fmt.__mod__, map(tuple, rows))
         while block := list(islice(lines, _CHUNK_LINES)):
             yield block
@@ -316,7 +327,7 @@ def _table_blocks(table: Table) -> Iterator[list[str]]:
             if i in odd_rows:
                 block.extend(general_lines(i, row))
             else:
-                block.append(fmt % tuple(row))
+                block.append(plain_line(i, row))
             if len(block) >= _CHUNK_LINES:
                 yield block
                 block = []
