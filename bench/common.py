@@ -83,3 +83,39 @@ def report(name: str, value: float, unit: str, baseline: str = "", ratio: float 
     extra = f"  ({ratio:.2f}x {baseline})" if ratio is not None else ""
     tail = f"  goal: {goal}" if goal else ""
     print(f"  {name:<52} {value:>10.3f} {unit:<6}{extra}{tail}", flush=True)
+
+
+# A child's ru_maxrss counts the memory of the process it was forked from: at exec,
+# Linux keeps the old address space's high-water mark (and a benchmark that holds a
+# big simulator is big).  So a small launcher forks the measured command: its peak
+# is then the command's own.  Time is taken in the launcher, around fork and wait.
+_LAUNCHER = r"""
+import os, sys, time
+argv = sys.argv[1:]
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    try:
+        os.execv(argv[0], argv)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+elapsed = time.perf_counter() - started
+print(elapsed, usage.ru_maxrss, os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime)
+"""
+
+
+def run_measured(argv: list[str]) -> tuple[float, float, float]:
+    """(seconds, the command's own peak RSS in MiB, its CPU seconds) of one run, output
+    discarded.  CPU time is the figure that a busy machine moves least."""
+    proc = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *argv], capture_output=True, text=True,
+                          check=False)
+    try:
+        elapsed, maxrss_kib, status, cpu = proc.stdout.split()
+    except ValueError:
+        raise RuntimeError(f"{argv}: launcher failed: {proc.stderr.strip()}") from None
+    if int(status):
+        raise RuntimeError(f"{argv} exited {status}: {proc.stderr.strip()}")
+    return float(elapsed), int(maxrss_kib) / 1024, float(cpu)

@@ -103,16 +103,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _emit(result: Any, flush: bool = False) -> None:
-    from .render import render_outcome
+    from .render import render_chunks, render_outcome
+    from .results import Failure
 
-    output, error = render_outcome(result)
     try:
-        if output:
-            sys.stdout.write(output + "\n")
-        if error:
-            sys.stdout.flush()
-            sys.stderr.write(error + "\n")
-            sys.stderr.flush()
+        if isinstance(result, Failure):
+            _, error = render_outcome(result)
+            if error:
+                sys.stdout.flush()
+                sys.stderr.write(error + "\n")
+                sys.stderr.flush()
+        else:
+            # Written piece by piece: a long listing is never held whole as text.
+            wrote = False
+            for piece in render_chunks(result):
+                if piece:
+                    sys.stdout.write(piece)
+                    wrote = True
+            if wrote:
+                sys.stdout.write("\n")
         if flush:
             sys.stdout.flush()
     except BrokenPipeError:

@@ -451,13 +451,16 @@ def release_all(conn: Connection, a: Args) -> None:
     conn.call("ReleaseAll", pb.ReleaseAllRequest())
 
 
+# Listings are made into rows page by page as they stream in: a page's messages
+# are dropped once its rows are made, never held for the whole listing.
+
 def show_history(conn: Connection, a: Args) -> Table:
-    jobs = list(_items(conn, "ListHistory", pb.ListHistoryRequest(count=a.count_of_history or 0), "jobs"))
+    jobs = _items(conn, "ListHistory", pb.ListHistoryRequest(count=a.count_of_history or 0), "jobs")
     return views.history_table(jobs)
 
 
 def show_history_device(conn: Connection, a: Args) -> Table:
-    jobs = list(_items(conn, "ListHistory", pb.ListHistoryRequest(count=a.count_of_history or 0), "jobs"))
+    jobs = _items(conn, "ListHistory", pb.ListHistoryRequest(count=a.count_of_history or 0), "jobs")
     return views.history_table(jobs, devices=True)
 
 
@@ -467,7 +470,7 @@ def get_history_feid(conn: Connection, a: Args) -> Table:
 
 def get_history_token(conn: Connection, a: Args) -> Table:
     request = pb.ListHistoryRequest(token=a.token, count=a.count_of_history or 0)
-    return views.history_table(list(_items(conn, "ListHistory", request, "jobs")), devices=True)
+    return views.history_table(_items(conn, "ListHistory", request, "jobs"), devices=True)
 
 
 # ---------------------------------------------------------------- versions and workers

@@ -18,14 +18,16 @@ cell can break the frame.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
+from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from .errors import SmclientError
 from .results import RIGHT, Clear, Column, Exit, Failure, HelpEntry, HelpListing, Message, Success, Table
 
-__all__ = ["display_width", "render", "render_outcome", "render_table"]
+__all__ = ["display_width", "render", "render_chunks", "render_outcome", "render_table", "table_lines"]
 
 # Separator between the sub-cells of a ``parts > 1`` column (``0  |  IDLE``).
 _SUB_SEP = "  |  "
@@ -215,60 +217,138 @@ def _parts_column(cells: list[Any], parts: int) -> tuple[list[str | list[str]], 
 
 def render_table(table: Table) -> list[str]:
     """Lines of ``table`` in the original's frame (no trailing newline)."""
+    return [line for block in _table_blocks(table) for line in block]
+
+
+# Rows per piece of text handed to the writer: big enough that joining and
+# writing cost little per line, small enough that a listing of any length is
+# never held whole as text.
+_CHUNK_LINES = 2048
+
+
+def table_lines(table: Table) -> Iterator[str]:
+    """Lines of ``table`` in the original's frame, one at a time."""
+    for block in _table_blocks(table):
+        yield from block
+
+
+def _table_blocks(table: Table) -> Iterator[list[str]]:
+    """Lines of ``table`` in the original's frame, in lists of at most about _CHUNK_LINES.
+
+    Widths need every row, so the rows are read twice: once column by column
+    for the widths, then row by row for the lines.  A column whose cells are
+    all printable ASCII ``str`` (nearly every column of a big listing) is
+    measured with ``len`` and padded by a ``%``-format of the whole row, which
+    is exact there: a code point is a column.  Other columns are measured cell
+    by cell, as before; a row whose cells all come out as one line of
+    printable ASCII still takes the format, and any other row (wide text,
+    several lines) goes through the general path, cell by cell, as before.
+    """
     columns: Sequence[Column] = table.columns
     ncol = len(columns)
-    # Short rows get blank cells rather than an IndexError on server data.
-    rows = [row if len(row) >= ncol else [*row, *([""] * (ncol - len(row)))]
-            for row in table.rows]
-
-    padded_cols: list[list[str | list[str]]] = []
-    headers: list[str] = []
-    blanks: list[str] = []
-    multi = False
+    rows: Sequence[Sequence[Any]] = table.rows if ncol else []  # no columns: no row lines either
+    if set(map(len, rows)) - {ncol}:
+        # Short rows get blank cells rather than an IndexError on server data;
+        # cells beyond the columns are not shown.
+        rows = [row[:ncol] if len(row) >= ncol else [*row, *([""] * (ncol - len(row)))] for row in rows]
+    widths: list[int] = []
+    # Column index -> the column's cells made ready for _pad (a str, or a list
+    # of two or more lines): only for columns that are not plain ASCII text.
+    general: dict[int, list[str | list[str]]] = {}
+    odd_rows: set[int] = set()
     for j, col in enumerate(columns):
-        cells = [row[j] for row in rows]
-        if col.parts > 1:
-            data, content_width = _parts_column(cells, col.parts)
+        cells = list(map(itemgetter(j), rows))  # one column at a time: a list of pointers
+        if col.parts == 1 and _plain_ascii(cells):
+            content_width = max(map(len, cells), default=0)
         else:
-            data, content_width = _plain_column(cells)
-        header = _clean(col.header)
-        w = max(_width(header), content_width)
-        right = col.align == RIGHT
-        # Column-major padding keeps the per-cell work in tight comprehensions.
-        padded: list[str | list[str]] = []
-        for cell in data:
-            if type(cell) is str:
-                padded.append(_pad(cell, w, right))
+            if col.parts > 1:
+                data, content_width = _parts_column(cells, col.parts)
             else:
-                multi = True
-                padded.append([_pad(line, w, right) for line in cell])
-        padded_cols.append(padded)
-        headers.append(_centre(header, w))
-        blanks.append(" " * (w + 4))
+                data, content_width = _plain_column(cells)
+            general[j] = data
+            # A row goes the general way when this column left several lines or
+            # non-ASCII text in its cell; a cell it only cleaned, joined or took
+            # out of a one-line list is printable ASCII still, fit for the format.
+            odd_rows.update(i for i, out in enumerate(data) if type(out) is not str or not out.isascii())
+        widths.append(max(_width(_clean(col.header)), content_width))
 
+    rights = [col.align == RIGHT for col in columns]
+    blanks = [" " * (w + 4) for w in widths]
     inner = max(sum(len(b) for b in blanks) + ncol - 1, 0)
     top = "+" + "-" * inner + "+"
-    lines = [top, "|" + "|".join(headers) + "|", "+" + "=" * inner + "+"]
+    yield [top, "|" + "|".join(_centre(_clean(col.header), w) for col, w in zip(columns, widths)) + "|",
+           "+" + "=" * inner + "+"]
 
-    if not multi:
-        lines.extend("|" + "|".join(cells) + "|" for cells in zip(*padded_cols, strict=True))
+    # Only plain ASCII text reaches this format, where "%-Ns" pads to N columns.
+    fmt = "|" + "|".join(
+        "  %s  " if w == 0 else ("  %%%ds  " if right else "  %%-%ds  ") % w
+        for w, right in zip(widths, rights)) + "|"
+
+    def general_lines(i: int, row: Sequence[Any]) -> list[str]:
+        cells: list[str | list[str]] = []
+        for j in range(ncol):
+            data = general.get(j)
+            cell = row[j] if data is None else data[i]
+            if type(cell) is str:
+                cells.append(_pad(cell, widths[j], rights[j]))
+            else:
+                cells.append([_pad(line, widths[j], rights[j]) for line in cell])
+        height = max((len(c) for c in cells if type(c) is list), default=1)
+        if height == 1:
+            return ["|" + "|".join(cells) + "|"]  # type: ignore[arg-type]
+        out = []
+        for k in range(height):
+            line_cells = []
+            for j, cell in enumerate(cells):
+                if type(cell) is list:
+                    line_cells.append(cell[k] if k < len(cell) else blanks[j])
+                else:
+                    line_cells.append(cell if k == 0 else blanks[j])
+            out.append("|" + "|".join(line_cells) + "|")
+        return out
+
+    replaced = list(general.items())
+
+    def plain_line(i: int, row: Sequence[Any]) -> str:
+        if not replaced:
+            return fmt % tuple(row)
+        cells = list(row)
+        for j, data in replaced:
+            cells[j] = data[i]
+        return fmt % tuple(cells)
+
+    if not odd_rows and not replaced:
+        lines = map(fmt.__mod__, map(tuple, rows))
+        while block := list(islice(lines, _CHUNK_LINES)):
+            yield block
     else:
-        for cells in zip(*padded_cols, strict=True):
-            height = max((len(c) for c in cells if type(c) is list), default=1)
-            if height == 1:
-                lines.append("|" + "|".join(cells) + "|")
-                continue
-            for k in range(height):
-                line_cells = []
-                for j, cell in enumerate(cells):
-                    if type(cell) is list:
-                        line_cells.append(cell[k] if k < len(cell) else blanks[j])
-                    else:
-                        line_cells.append(cell if k == 0 else blanks[j])
-                lines.append("|" + "|".join(line_cells) + "|")
+        block = []
+        for i, row in enumerate(rows):
+            if i in odd_rows:
+                block.extend(general_lines(i, row))
+            else:
+                block.append(plain_line(i, row))
+            if len(block) >= _CHUNK_LINES:
+                yield block
+                block = []
+        if block:
+            yield block
+    yield [top]
 
-    lines.append(top)
-    return lines
+
+# ASCII's printable characters, the ones str.isprintable accepts below 0x80.
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+
+
+def _plain_ascii(cells: Sequence[Any]) -> bool:
+    """Every cell is a printable ASCII ``str``: checked on the column's text at once,
+    in C (a str method per cell costs more than the rest of the row's work)."""
+    if not cells:
+        return True
+    if set(map(type, cells)) != {str}:
+        return False
+    text = "".join(cells)
+    return text.isascii() and not text.encode("ascii").translate(None, _PRINTABLE_ASCII)
 
 
 def help_entry(entry: HelpEntry) -> list[str]:
@@ -291,22 +371,39 @@ def failure_line(failure: Failure) -> str:
 def render(result: Any) -> str:
     """Text of a result: Table, Message, Success, Failure, HelpListing, a list of them,
     or None, Exit or Clear (nothing to show)."""
+    return "".join(render_chunks(result))
+
+
+def render_chunks(result: Any) -> Iterator[str]:
+    """The text of ``render(result)`` in pieces, so a long listing can be written
+    as it is made instead of being held whole: ``"".join`` of them is ``render(result)``."""
     if result is None or isinstance(result, (Exit, Clear)):
-        return ""
+        return
     if isinstance(result, Message):
-        return _clean(result.text)
-    if isinstance(result, Table):
-        return "\n".join(render_table(result))
-    if isinstance(result, Success):
-        return f"{result.title} success." + (f"\n{_clean(result.note)}" if result.note else "")
-    if isinstance(result, Failure):
-        return failure_line(result)
-    if isinstance(result, HelpListing):
-        return "\n".join(line for entry in result.entries for line in help_entry(entry))
-    if isinstance(result, (list, tuple)):
+        yield _clean(result.text)
+    elif isinstance(result, Table):
+        separator = ""
+        for block in _table_blocks(result):
+            yield separator + "\n".join(block)
+            separator = "\n"
+    elif isinstance(result, Success):
+        yield f"{result.title} success." + (f"\n{_clean(result.note)}" if result.note else "")
+    elif isinstance(result, Failure):
+        yield failure_line(result)
+    elif isinstance(result, HelpListing):
+        yield "\n".join(line for entry in result.entries for line in help_entry(entry))
+    elif isinstance(result, (list, tuple)):
         # None items are results with nothing to show: no blank line for them.
-        return "\n".join(render(item) for item in result if item is not None)
-    raise TypeError(f"cannot render {type(result).__name__}")
+        first = True
+        for item in result:
+            if item is None:
+                continue
+            if not first:
+                yield "\n"
+            first = False
+            yield from render_chunks(item)
+    else:
+        raise TypeError(f"cannot render {type(result).__name__}")
 
 
 def render_outcome(result: Any) -> tuple[str, str]:

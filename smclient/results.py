@@ -11,6 +11,7 @@ turns any of them into the original's text.  Failures are raised as
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -30,11 +31,11 @@ class Column(NamedTuple):
 
 
 class Table:
-    """Columns and rows; rows may grow after the table is made."""
+    """Columns and rows (each a list or a tuple of cells); rows may grow after the table is made."""
 
     __slots__ = ("columns", "rows")
 
-    def __init__(self, columns: list[Column], rows: list[list[Cell]] | None = None) -> None:
+    def __init__(self, columns: list[Column], rows: list[Sequence[Cell]] | None = None) -> None:
         self.columns = columns
         self.rows = rows if rows is not None else []
 

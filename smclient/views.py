@@ -8,7 +8,9 @@ counts and ids right).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
+from sys import intern  # a listing repeats its few tokens on every row: one string each
 from typing import Any
 
 from .api import sdamanager_pb2 as pb
@@ -46,6 +48,62 @@ def when(ts: Any) -> str:
         return ""
     local = time.localtime(ts.seconds)
     return time.strftime("%Y-%m-%d %H:%M:%S", local) + f".{ts.nanos // 10_000_000:02d}"
+
+
+@cache
+def _seconds_hundredths() -> list[str]:
+    """`SS.cc` for each second of a minute and hundredth: index second * 100 + hundredths
+    (made on the first listing with times: a command that has none never pays for it)."""
+    return [f"{s:02d}.{c:02d}" for s in range(60) for c in range(100)]
+
+
+def _minute_prefix(start: int) -> str | None:
+    """`YYYY-MM-DD HH:MM:` shared by the local times of the 60 seconds from `start`
+    (a multiple of 60), or None when they do not share one."""
+    try:
+        first, last = time.localtime(start), time.localtime(start + 59)
+    except (OverflowError, OSError, ValueError):
+        return None
+    # The minute is regular when it runs from :00 to :59 of the same local minute:
+    # no change of offset inside it (a DST switch, a zone's new rule), an offset in
+    # whole minutes (not a local mean time such as +00:19:32), no leap second.
+    if first.tm_sec != 0 or last.tm_sec != 59 or first[:5] != last[:5]:
+        return None
+    return time.strftime("%Y-%m-%d %H:%M:", first)
+
+
+def time_formatter() -> Callable[[Any], str]:
+    """A `when` for one listing, with the same text, that calls localtime and strftime
+    about once per minute of the listing's times instead of once per time.
+
+    A minute's `YYYY-MM-DD HH:MM:` is formatted once and the seconds appended; a
+    minute that is not regular (see _minute_prefix) falls back to `when`'s own
+    computation, once per second.  The caches live as long as the formatter (one
+    listing), so a change of time zone between listings is always seen.
+    """
+    minutes: dict[int, str | None] = {}
+    seconds_text: dict[int, str] = {}
+    seconds_hundredths = _seconds_hundredths()
+
+    def format_time(ts: Any) -> str:
+        seconds = ts.seconds
+        nanos = ts.nanos
+        if not seconds and not nanos:
+            return ""
+        minute = seconds // 60
+        try:
+            prefix = minutes[minute]
+        except KeyError:
+            prefix = minutes[minute] = _minute_prefix(minute * 60)
+        hundredths = nanos // 10_000_000
+        if prefix is not None and 0 <= hundredths < 100:
+            return prefix + seconds_hundredths[(seconds - minute * 60) * 100 + hundredths]
+        text = seconds_text.get(seconds)
+        if text is None:
+            text = seconds_text[seconds] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+        return text + f".{hundredths:02d}"
+
+    return format_time
 
 
 def duplicable(value: int) -> str:
@@ -167,9 +225,11 @@ JOB_COLUMNS = [Column("FeID", RIGHT), Column("Token"), Column("PRY", RIGHT), Col
 
 
 def jobs_table(jobs: Iterable[Any]) -> Table:
-    rows = [[str(j.feid), j.token, str(j.priority), JOB_STATUS[j.status], str(j.client_pid),
-             j.process_name, when(j.start_time)] for j in jobs]
-    return Table(JOB_COLUMNS, rows)
+    when_ = time_formatter()
+    status = JOB_STATUS
+    rows = [(str(j.feid), intern(j.token), str(j.priority), status[j.status], str(j.client_pid),
+             j.process_name, when_(j.start_time)) for j in jobs]
+    return Table(JOB_COLUMNS, rows)  # type: ignore[arg-type]
 
 
 def job_detail_table(job: Any) -> Table:
@@ -203,20 +263,23 @@ HISTORY_COLUMNS = [Column("FeID", RIGHT), Column("Token"), Column("PRY", RIGHT),
                    Column("End Time")]
 
 
-def history_table(jobs: Sequence[Any], devices: bool = False) -> Table:
+def history_table(jobs: Iterable[Any], devices: bool = False) -> Table:
+    """`jobs` may be a stream: each job is read once, and only its row is kept."""
     columns = list(HISTORY_COLUMNS)
-    if devices:
-        columns += [Column("Device count", RIGHT), Column("Device Information")]
+    when_ = time_formatter()
+    status = JOB_STATUS
+    if not devices:
+        rows = [(str(j.feid), intern(j.token), str(j.priority), status[j.status], str(j.client_pid), j.process_name,
+                 when_(j.request_time), when_(j.start_time), when_(j.end_time)) for j in jobs]
+        return Table(columns, rows)  # type: ignore[arg-type]
+    columns += [Column("Device count", RIGHT), Column("Device Information")]
     rows = []
     for j in jobs:
-        row: list[Any] = [str(j.feid), j.token, str(j.priority), JOB_STATUS[j.status], str(j.client_pid),
-                          j.process_name, when(j.request_time), when(j.start_time), when(j.end_time)]
-        if devices:
-            row += [str(j.device_count),
-                    [f"{p.backend_name or p.backend_id} | {','.join(map(str, p.device_indexes))}"
-                     for p in j.placement]]
-        rows.append(row)
-    return Table(columns, rows)
+        rows.append((str(j.feid), intern(j.token), str(j.priority), status[j.status], str(j.client_pid), j.process_name,
+                     when_(j.request_time), when_(j.start_time), when_(j.end_time), str(j.device_count),
+                     [f"{p.backend_name or p.backend_id} | {','.join(map(str, p.device_indexes))}"
+                      for p in j.placement]))
+    return Table(columns, rows)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- versions, events, server
@@ -229,7 +292,8 @@ def versions_table(versions: Iterable[Any]) -> Table:
 
 
 def events_table(events: Iterable[Any]) -> Table:
-    rows = [[str(e.id), when(e.time), e.token, e.action, e.request, e.result] for e in events]
+    when_ = time_formatter()
+    rows = [(str(e.id), when_(e.time), e.token, e.action, e.request, e.result) for e in events]
     return Table([Column("ID", RIGHT), Column("Time"), Column("Token"), Column("Action"), Column("Request"),
                   Column("Result")], rows)
 
