@@ -351,6 +351,9 @@ def _plain_ascii(cells: Sequence[Any]) -> bool:
     return text.isascii() and not text.encode("ascii").translate(None, _PRINTABLE_ASCII)
 
 
+OWN_HEADING = "Commands of this shell (not in the original moreh_smclient):"
+
+
 def help_entry(entry: HelpEntry) -> list[str]:
     """One command as the original's listing shows it."""
     lines = [f"{entry.name:<33} : {entry.description}"]
@@ -391,7 +394,11 @@ def render_chunks(result: Any) -> Iterator[str]:
     elif isinstance(result, Failure):
         yield failure_line(result)
     elif isinstance(result, HelpListing):
-        yield "\n".join(line for entry in result.entries for line in help_entry(entry))
+        lines = [line for entry in result.entries for line in help_entry(entry)]
+        if result.own:  # after the original's listing, which stays as it was
+            lines += ["", OWN_HEADING] if lines else [OWN_HEADING]
+            lines += [line for entry in result.own for line in help_entry(entry)]
+        yield "\n".join(lines)
     elif isinstance(result, (list, tuple)):
         # None items are results with nothing to show: no blank line for them.
         first = True
