@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from . import __version__
-from .errors import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
+from .errors import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
                                      "$MOREH_SDA_MANAGER_ADDRESS, else 127.0.0.1)")
     parser.add_argument("--port", help="SDAManager port (default: $SDAMANAGER_PORT, else 30105)")
     parser.add_argument("--command", "-c", metavar="CMD",
-                        help="run CMD (several separated by ';') and exit; only their output is printed")
+                        help="run CMD (several separated by ';') and exit; only their output is printed; "
+                             "the chain stops at the first failure")
+    parser.add_argument("--file", "-f", metavar="PATH",
+                        help="run the lines of PATH ('-': standard input) as if typed, skipping blank lines "
+                             "and # comments; stops at the first failure")
+    parser.add_argument("--force", action="store_true",
+                        help="with --command or --file, run every command even after a failure "
+                             "(the exit status is still the first failure's)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="connect and call timeout in seconds (default 5)")
     parser.add_argument("--tls-ca", metavar="PEM",
@@ -45,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is not None and args.file is not None:
+        parser.error("--command and --file go alone: give one of them")
+    if args.force and args.command is None and args.file is None:
+        parser.error("--force goes with --command or --file")
     # A terminal or pipe that cannot show some character gets a replacement, not a traceback.
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
@@ -86,14 +97,19 @@ def main(argv: list[str] | None = None) -> int:
     connection = Connection(address, timeout=timeout, credentials=credentials, admin_secret=secret)
     try:
         if args.command is not None:
-            return run_commands(connection, args.command)
+            from .executor import split_commands
+
+            return run_script(connection, ((None, line) for line in split_commands(args.command)), force=args.force)
+        if args.file is not None:
+            return run_file(connection, args.file, force=args.force)
         if sys.stdin.isatty() and sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb":
             from .repl import run_repl
 
             return run_repl(connection)
         # Bytes that are not UTF-8 become a usage error for that line, not a traceback.
         sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
-        return run_lines(connection, sys.stdin)
+        # A terminal that cannot draw (TERM=dumb) still gets the banner and a plain prompt.
+        return run_lines(connection, sys.stdin, prompt=sys.stdin.isatty() and sys.stdout.isatty())
     except KeyboardInterrupt:
         return 130
     finally:
@@ -102,7 +118,25 @@ def main(argv: list[str] | None = None) -> int:
             simulator.stop()
 
 
-def _emit(result: Any, flush: bool = False) -> None:
+def _prompted(stream):  # type: ignore[no-untyped-def]
+    """The lines of a terminal that cannot draw: `> ` before each, as the shell's prompt."""
+    while True:
+        sys.stdout.write("> ")
+        sys.stdout.flush()
+        line = stream.readline()
+        if not line:
+            sys.stdout.write("\n")
+            return
+        yield line
+
+
+class OutputFailed(Exception):
+    """Standard output cannot be written (a full disk, a closed file): said once, on stderr."""
+
+
+def _emit(result: Any, flush: bool = False, where: str = "") -> None:
+    """Print a result: a failure on stderr (prefixed `where`, a script's PATH:LINE: ),
+    anything else on stdout, piece by piece."""
     from .render import render_chunks, render_outcome
     from .results import Failure
 
@@ -111,7 +145,7 @@ def _emit(result: Any, flush: bool = False) -> None:
             _, error = render_outcome(result)
             if error:
                 sys.stdout.flush()
-                sys.stderr.write(error + "\n")
+                sys.stderr.write(where + error + "\n")
                 sys.stderr.flush()
         else:
             # Written piece by piece: a long listing is never held whole as text.
@@ -127,41 +161,78 @@ def _emit(result: Any, flush: bool = False) -> None:
     except BrokenPipeError:
         # The reader went away (`... | head -1`): the rest of the output goes nowhere,
         # quietly, and the commands' own exit status stands.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        _silence_stdout()
+    except OSError as err:
+        _silence_stdout()
+        raise OutputFailed(f"moreh_smclient: cannot write the output: {err.strerror or err}") from None
 
 
-def run_commands(connection, text: str) -> int:  # type: ignore[no-untyped-def]
-    """One-shot mode: run each `;`-separated command; the status is the last failure's."""
-    from .executor import Executor, split_commands
-
-    executor = Executor(connection)
-    status = EXIT_OK
-    for line in split_commands(text):
-        outcome = executor.execute_line(line)
-        _emit(outcome.result)
-        if outcome.status:
-            status = outcome.status
-        if outcome.exit or outcome.status == EXIT_UNREACHABLE:
-            break
-    _emit(None, flush=True)
-    return status
+def _silence_stdout() -> None:
+    """What is left to write (Python's own flush at exit too) goes nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
-def run_lines(connection, stream) -> int:  # type: ignore[no-untyped-def]
-    """No terminal (a pipe, kubectl exec without -t, TERM=dumb): read commands line
-    by line, print only their output, exit at end of input with the last failure's status."""
+def run_script(connection, lines, force: bool = False) -> int:  # type: ignore[no-untyped-def]
+    """`--command` and `--file`: run `(where, line)` pairs in order.  The first failure
+    stops them (all run with `force`); the status is the first failure's, else 0."""
     from .executor import Executor
 
     executor = Executor(connection)
     status = EXIT_OK
-    for line in stream:
-        outcome = executor.execute_line(line.rstrip("\r\n"))
-        # Someone may be typing into the pipe (kubectl exec -i without -t): answer each line now.
-        _emit(outcome.result, flush=True)
-        if outcome.status:
-            status = outcome.status
-        if outcome.exit:
-            break
+    try:
+        for where, line in lines:
+            outcome = executor.execute_line(line)
+            _emit(outcome.result, where=where or "")
+            if outcome.status and status == EXIT_OK:
+                status = outcome.status
+            if outcome.exit or (outcome.status and not force):
+                break
+        _emit(None, flush=True)
+    except OutputFailed as err:
+        print(err, file=sys.stderr)
+        return status or EXIT_REFUSED
+    return status
+
+
+def run_file(connection, path: str, force: bool = False) -> int:  # type: ignore[no-untyped-def]
+    """`--file PATH`: its lines as if typed; a failure names its place, `PATH:LINE: `."""
+    name = "<stdin>" if path == "-" else path
+    try:
+        stream = sys.stdin if path == "-" else open(path, encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
+    except OSError as err:
+        print(f"moreh_smclient: cannot read {path}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_USAGE
+    if path == "-":
+        sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
+    with stream:
+        return run_script(connection, ((f"{name}:{number}: ", line.rstrip("\r\n"))
+                                       for number, line in enumerate(stream, 1)), force=force)
+
+
+def run_lines(connection, stream, prompt: bool = False) -> int:  # type: ignore[no-untyped-def]
+    """No terminal (a pipe, kubectl exec without -t), or TERM=dumb: read commands line
+    by line, print only their output (with `prompt`, the banner and a plain `> `
+    before each line too), exit at end of input with the last failure's status."""
+    from .executor import Executor
+
+    executor = Executor(connection)
+    status = EXIT_OK
+    if prompt:
+        from .render import banner
+
+        print(banner(connection), flush=True)
+    try:
+        for line in _prompted(stream) if prompt else stream:
+            outcome = executor.execute_line(line.rstrip("\r\n"))
+            # Someone may be typing into the pipe (kubectl exec -i without -t): answer each line now.
+            _emit(outcome.result, flush=True)
+            if outcome.status:
+                status = outcome.status
+            if outcome.exit:
+                break
+    except OutputFailed as err:
+        print(err, file=sys.stderr)
+        return status or EXIT_REFUSED
     return status

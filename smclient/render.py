@@ -354,6 +354,14 @@ def _plain_ascii(cells: Sequence[Any]) -> bool:
 OWN_HEADING = "Commands of this shell (not in the original moreh_smclient):"
 
 
+def banner(connection: Any) -> str:
+    """What the interactive shell says first."""
+    from . import __version__
+
+    return (f"SDAManager's Client. Connect to {connection.address}\n"
+            f"moreh_smclient {__version__} (open re-implementation). Type 'help' for the commands.")
+
+
 def help_entry(entry: HelpEntry) -> list[str]:
     """One command as the original's listing shows it."""
     lines = [f"{entry.name:<33} : {entry.description}"]

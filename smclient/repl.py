@@ -25,13 +25,12 @@ from prompt_toolkit.key_binding.bindings.search import accept_search_and_accept_
 from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
 
-from . import __version__
 from .completion import ShellCompleter, usage_hint
 from .errors import EXIT_OK, EXIT_REFUSED
 from .executor import Executor, Outcome
 from .history import ShellHistory, default_path
 from .live_names import SOURCE_FEEDS, LiveNames
-from .render import render_outcome
+from .render import banner, render_outcome
 from .results import Watch
 from .transport import Connection
 
@@ -52,11 +51,6 @@ STYLE = Style.from_dict({
     "hint.current": "bold reverse",
     "hint.error": "fg:ansired",
 })
-
-
-def banner(connection: Connection) -> str:
-    return (f"SDAManager's Client. Connect to {connection.address}\n"
-            f"moreh_smclient {__version__} (open re-implementation). Type 'help' for the commands.")
 
 
 class Shell:

@@ -40,14 +40,74 @@ def test_one_shot_prints_only_the_output(simulator):
     assert result.stdout == f"Create SDA Success (Token : {token})\n"
 
 
-def test_several_commands_run_in_order_and_the_last_failure_sets_the_status(simulator, capsys):
+def test_a_chain_stops_at_its_first_failure_with_its_status(simulator, capsys):
     status = main(["--port", str(simulator.port), "--command",
                    "create token first; delete token nope; create token 'second one' 3"])
     out, err = capsys.readouterr()
     assert status == 1
-    assert out.count("Create SDA Success (Token : ") == 2
+    assert out.count("Create SDA Success (Token : ") == 1
     assert err == "Delete Token failed. (Token 'nope' does not exist.)\n"
+    assert [t.description for t in simulator.manager.list_tokens()] == ["first"]
+
+
+def test_a_forced_chain_runs_everything_and_exits_with_the_first_failure(simulator, capsys):
+    status = main(["--port", str(simulator.port), "--force", "--command",
+                   "create token first; delete token nope; create token; create token 'second one' 3"])
+    out, err = capsys.readouterr()
+    assert status == 1  # the first failure's (1), not the last's (2: the usage error)
+    assert out.count("Create SDA Success (Token : ") == 2
+    assert err.splitlines() == ["Delete Token failed. (Token 'nope' does not exist.)",
+                                "Invalid arguments. (usages : create token {description} {priority : optional})"]
     assert [t.description for t in simulator.manager.list_tokens()] == ["first", "second one"]
+
+
+SCRIPT_TEXT = """# tokens for the new team
+create token team-a 3
+
+   # an indented comment, then a blank line
+create token
+create token team-b 1
+"""
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["stops", "forced"])
+def test_a_script_runs_as_typed_and_names_the_failing_line(simulator, tmp_path, force):
+    path = tmp_path / "tokens.smc"
+    path.write_text(SCRIPT_TEXT)
+    result = run_script("--port", str(simulator.port), "--file", str(path), *(["--force"] if force else []))
+    assert result.returncode == 2
+    assert result.stderr == (f"{path}:5: Invalid arguments. (usages : create token {{description}} "
+                             "{priority : optional})\n")
+    made = [t.description for t in simulator.manager.list_tokens()]
+    assert made == (["team-a", "team-b"] if force else ["team-a"])
+    assert result.stdout.count("Create SDA Success") == len(made)
+
+
+def test_a_script_on_standard_input(simulator):
+    result = run_script("--port", str(simulator.port), "--file", "-", stdin="show sdamodel\nget token nope\n")
+    assert result.returncode == 1
+    assert "48xLarge.24576GB" in result.stdout
+    assert result.stderr == "<stdin>:2: Get Token information failed. (Token 'nope' does not exist.)\n"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--file", "/nonexistent/script"], "moreh_smclient: cannot read /nonexistent/script: No such file or directory"),
+    (["--force"], "moreh_smclient: error: --force goes with --command or --file"),
+    (["--file", "-", "--command", "show token"],
+     "moreh_smclient: error: --command and --file go alone: give one of them"),
+])
+def test_script_options_that_cannot_work_are_one_line_and_exit_2(args, message):
+    result = run_script("--port", "1", *args)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == message
+
+
+def test_output_to_a_full_disk_is_one_line_not_a_traceback(simulator):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([str(SCRIPT), "--port", str(simulator.port), "--command", "show membership"],
+                                stdout=full, stderr=subprocess.PIPE, text=True, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr == "moreh_smclient: cannot write the output: No space left on device\n"
 
 
 def test_usage_errors_exit_2_and_name_help(simulator, capsys):

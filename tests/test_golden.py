@@ -58,7 +58,8 @@ from sdamanager_stub.server import create_server
 from smclient.cli import main
 from smclient.history import ShellHistory
 from smclient.live_names import LiveNames
-from smclient.repl import Shell, banner
+from smclient.render import banner
+from smclient.repl import Shell
 from smclient.transport import Address, Connection
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -30,7 +30,8 @@ from smclient.completion import ShellCompleter, _quoted, scan, usage_hint
 from smclient.executor import Outcome
 from smclient.history import ShellHistory, default_path
 from smclient.live_names import SOURCE_FEEDS, Chained, LiveNames, Names
-from smclient.repl import Shell, banner
+from smclient.render import banner
+from smclient.repl import Shell
 from smclient.results import Message
 from smclient.transport import Address, Connection
 

@@ -199,22 +199,30 @@ def test_the_shell_says_when_sdamanager_is_gone_and_reconnects_when_it_is_back(t
     assert child.exitstatus == 0
 
 
-def test_term_dumb_reads_lines_without_prompt_decoration(simulator, tmp_path):
+def test_term_dumb_on_a_terminal_has_the_banner_and_a_plain_prompt(simulator, tmp_path):
+    """A terminal that cannot draw (TERM=dumb) must not look hung: the banner, then
+    `> ` before each line, and no escape sequences."""
     child = pexpect.spawn(str(SCRIPT), ["--port", str(simulator.port)], encoding="utf-8", timeout=20,
                           env=shell_env(tmp_path, TERM="dumb"))
     try:
+        child.expect_exact(f"SDAManager's Client. Connect to 127.0.0.1:{simulator.port}")
+        child.expect_exact("\r\n> ")
+        seen = child.before
         child.sendline("show sdamodel")
         child.expect(r"\+=+\+")
         child.expect("Small.64GB")
+        child.expect_exact("\r\n> ")
+        seen += child.before
         child.sendline("get token nope")
         child.expect_exact("Get Token information failed. (Token 'nope' does not exist.)")
+        child.expect_exact("> ")
         child.sendeof()
         child.expect(pexpect.EOF)
-        seen = child.before
+        seen += child.before
     finally:
         child.close()
     assert child.exitstatus == 1  # the last failure's status
-    assert "SDAManager's Client" not in seen and "\x1b[" not in seen
+    assert "\x1b" not in seen
 
 
 def test_piped_input_prints_only_the_command_output(simulator):
