@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.completion import CompleteEvent, get_common_complete_suffix
 from prompt_toolkit.filters import Condition, is_searching
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.history import History
@@ -210,6 +211,28 @@ class Shell:
         # Enter in a Ctrl-R search runs the line found, as readline does (prompt_toolkit
         # would only end the search).
         bindings.add("enter", filter=is_searching)(accept_search_and_accept_input)
+
+        @bindings.add("tab", filter=~is_searching)
+        def _tab(event: KeyPressEvent) -> None:
+            # With a menu for this very text, Tab moves through it (prompt_toolkit's way).
+            # Without one (the text came in the same instant as the Tab: a fast typist,
+            # a paste), the completion typing started has not finished and would only
+            # open the menu: complete now, and insert what is certain, as readline does.
+            buffer = event.current_buffer
+            if buffer.complete_state is not None:
+                buffer.complete_next()
+                return
+            completions = list(self.completer.get_completions(buffer.document,
+                                                              CompleteEvent(completion_requested=True)))
+            if len(completions) == 1:
+                buffer.apply_completion(completions[0])
+                return
+            common = get_common_complete_suffix(buffer.document, completions)
+            if common:
+                buffer.insert_text(common)
+            else:
+                buffer.start_completion(select_first=False)
+
         return bindings
 
     def _toolbar(self) -> StyleAndTextTuples:

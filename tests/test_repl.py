@@ -166,6 +166,23 @@ def test_tab_completes_verbs_and_nouns_then_the_command_runs(connection, tmp_pat
     assert session.stderr.getvalue() == ""
 
 
+def test_tab_in_the_same_instant_as_the_text_inserts_a_unique_completion(connection, tmp_path):
+    """A fast typist or a paste: the text and Tab arrive together, before the
+    completion started by typing has finished; readline inserts the one
+    completion there is, and so does the shell."""
+    def typist(t: Typist) -> None:
+        t.at_prompt()
+        t.pipe.send_text("sh" + TAB)
+        wait_for(lambda: t.text == "show ", what=lambda: repr(t.text))
+        t.pipe.send_text("sdamodelg" + TAB)
+        wait_for(lambda: t.text == "show sdamodelgroup ", what=lambda: repr(t.text))
+        t.pipe.send_text(CTRL_C)
+        t.ctrl_d()
+
+    session = Session(connection, tmp_path / "history")
+    assert session.run(typist) == 0
+
+
 def test_tab_completes_argument_choices_by_position(connection, tmp_path, simulator):
     def typist(t: Typist) -> None:
         t.at_prompt()
