@@ -16,6 +16,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import grpc
@@ -101,6 +102,10 @@ class Listing(NamedTuple):
     item: str
     page: Callable[[list[Any]], Any]
     detach: Callable[[list[Any]], list[Any]] | None = None
+    # For records that never change (ended jobs, events): the key that names one
+    # for good; their messages are then kept serialized (Wire) and a listing of
+    # them is bytes joined, not converted again.
+    key: Callable[[Any], int] | None = None
 
 
 def record(kind: str) -> Callable[[Converter, Any, tuple[Any, ...]], Any]:
@@ -266,7 +271,7 @@ RPCS: dict[str, Unary | Listing] = {
     "Release": Unary("release", _release_target, released),
     "ReleaseAll": Unary("release_all", lambda r: (), released),
     "ListHistory": Listing("list_history", lambda r: (_count(r, "Count of history"), r.token), "job",
-                           lambda p: pb.JobPage(jobs=p), as_they_are),
+                           lambda p: pb.JobPage(jobs=p), as_they_are, key=attrgetter("feid")),
     "GetHistory": Unary("history_job", lambda r: (r.feid,), _JOB),
     # ---- versions
     "CreateVersion": Unary("create_version", lambda r: (r.version, r.path), _VERSION),
@@ -284,7 +289,7 @@ RPCS: dict[str, Unary | Listing] = {
     # ---- usage and audit
     "GetUsage": Unary("usage", _interval, lambda c, report, _: usage_report(report)),
     "ListEvents": Listing("list_events", lambda r: (r.token, r.action, _count(r, "Count")), "event",
-                          lambda p: pb.EventPage(events=p), as_they_are),
+                          lambda p: pb.EventPage(events=p), as_they_are, key=attrgetter("id")),
     # ---- the VM side
     "RequestDevices": Unary("request_devices", lambda r: (r.token, r.client_pid, r.process_name, r.client,
                                                           r.version, _opt(r, "sda_id") or 0), _JOB),
@@ -294,6 +299,56 @@ RPCS: dict[str, Unary | Listing] = {
 
 
 # ---------------------------------------------------------------- running a row
+
+
+class Wire:
+    """Serialized messages of records that never change, as last made with these
+    `Names` (a renamed token, backend or group makes them again).  A page of them is
+    the bytes of its repeated field (tag, length, message each), exactly what
+    serializing the page message would give, without converting anything."""
+
+    LIMIT = 250_000  # records kept; beyond, the cache starts again (the history holds 200,000)
+
+    def __init__(self) -> None:
+        self._names: Names | None = None
+        self._blobs: dict[int, bytes] = {}
+
+    def blobs(self, records: Iterable[Any], key: Callable[[Any], int], names: Names,
+              convert: Callable[[Any], Any]) -> Iterator[bytes]:
+        if names != self._names or len(self._blobs) > self.LIMIT:
+            self._names, self._blobs = names, {}
+        blobs = self._blobs  # this listing's, even if another listing starts a new one
+        for record in records:
+            number = key(record)
+            blob = blobs.get(number)
+            if blob is None:
+                blob = blobs[number] = convert(record).SerializeToString()
+            yield blob
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _byte_pages(blobs: Iterable[bytes], page_size: int) -> Iterator[bytes]:
+    """_pages for serialized items: each page the bytes of a page message whose field 1
+    (the repeated items, as in every page message of the API) holds them."""
+    size = page_size if 0 < page_size <= MAX_PAGE else DEFAULT_PAGE
+    page: list[bytes] = []
+    count = used = 0
+    for blob in blobs:
+        if count and (count >= size or used + len(blob) > PAGE_BYTES):
+            yield b"".join(page)
+            page, count, used = [], 0, 0
+        page += (b"\x0a", _varint(len(blob)), blob)
+        count += 1
+        used += len(blob)
+    yield b"".join(page)
 
 
 def _pages(items: Iterable[Any], page_size: int, make: Callable[[list[Any]], Any]) -> Iterator[Any]:
@@ -334,6 +389,7 @@ class Servicer:
 
     def __init__(self, manager: SDAManager) -> None:
         self.m = manager
+        self._wire = {name: Wire() for name, row in RPCS.items() if isinstance(row, Listing) and row.key}
         for name, row in RPCS.items():
             method = self._listing(name, row) if isinstance(row, Listing) else self._unary(name, row)
             setattr(self, name, method)
@@ -371,13 +427,28 @@ class Servicer:
                     messages: Iterable[Any] = self._run(row, request, converted)
                 else:  # converted outside the lock, a page at a time
                     records, names = self._run(row, request, detached)
-                    messages = map(getattr(Converter(self.m, names), row.item), records)
+                    convert = getattr(Converter(self.m, names), row.item)
+                    if row.key is not None:
+                        blobs = self._wire[name].blobs(records, row.key, names, convert)
+                        yield from _byte_pages(blobs, request.page_size)
+                        return
+                    messages = map(convert, records)
                 yield from _pages(messages, request.page_size, row.page)
             except Exception as err:  # every failure becomes a status
                 _fail(context, err, name)
 
         listing.__name__ = name
         return listing
+
+
+def _serializer(message_type: Any) -> Callable[[Any], bytes]:
+    """A message's bytes; a page already serialized (Wire) as it is."""
+    serialize = message_type.SerializeToString
+
+    def to_bytes(message: Any) -> bytes:
+        return message if type(message) is bytes else serialize(message)
+
+    return to_bytes
 
 
 def add_to_server(servicer: Servicer, server: grpc.Server,
@@ -397,5 +468,5 @@ def add_to_server(servicer: Servicer, server: grpc.Server,
         if pool_of is not None:
             behaviour.experimental_thread_pool = pool_of(method.name)
         handlers[method.name] = make(behaviour, request_deserializer=request_type.FromString,
-                                     response_serializer=response_type.SerializeToString)
+                                     response_serializer=_serializer(response_type))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),))

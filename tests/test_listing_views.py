@@ -111,3 +111,37 @@ def test_a_failure_while_converting_outside_the_lock_is_internal(simulator, stub
         listed(stub, "ListJobs", pb.ListJobsRequest())
     assert failed.value.code() == grpc.StatusCode.INTERNAL
     assert failed.value.details() == "Internal error in ListJobs: see the simulator's log."
+
+
+# ---------------------------------------------------------------- records that never change, kept serialized
+
+
+def test_pages_of_kept_bytes_are_the_pages_a_message_would_make():
+    from sdamanager_stub.servicer import PAGE_BYTES, RPCS, _byte_pages
+
+    for name, row in RPCS.items():
+        if getattr(row, "key", None) is not None:  # their page messages hold the items in field 1
+            page = row.page([])
+            assert [f.number for f in page.DESCRIPTOR.fields] == [1], name
+    jobs = [pb.Job(feid=i, token="t" * (i % 7), process_name="p" * (i * 997 % 4000)) for i in range(1, 3000)]
+    blobs = [job.SerializeToString() for job in jobs]
+    for size in (0, 1, 7, 1000):
+        pages = [pb.JobPage.FromString(page) for page in _byte_pages(blobs, size)]
+        assert [job for page in pages for job in page.jobs] == jobs
+        assert all(len(page.jobs) <= (size or 1000) for page in pages)
+        assert all(page.ByteSize() <= PAGE_BYTES + 8000 for page in pages)
+    assert list(_byte_pages([], 10)) == [b""]  # an empty listing is one empty page
+
+
+@pytest.mark.cluster(backends=2, devices=8)
+def test_kept_history_messages_follow_renames(simulator, stub):
+    m = simulator.manager
+    token = fill(m, jobs=0, history=50)
+    first = listed(stub, "ListHistory", pb.ListHistoryRequest(count=0))
+    assert listed(stub, "ListHistory", pb.ListHistoryRequest(count=0)) == first  # the second from the kept bytes
+    m.update_token_description(token, "renamed")
+    again = listed(stub, "ListHistory", pb.ListHistoryRequest(count=0))
+    assert [j.feid for j in again] == [j.feid for j in first]
+    assert {j.token_description for j in again} == {"renamed"}
+    events = listed(stub, "ListEvents", pb.ListEventsRequest())
+    assert listed(stub, "ListEvents", pb.ListEventsRequest()) == events
