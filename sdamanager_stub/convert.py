@@ -13,7 +13,7 @@ backend names) once per call, so converting N records costs O(N), not O(N^2).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -245,6 +245,10 @@ class Converter:
         return pb.Relationship(user_group=self.ref(ug), links=links)
 
     # ---- jobs
+    def job_state(self, state: tuple[Any, ...]) -> pb.Job:
+        """A job from what `Job.state()` took."""
+        return self.job(Job.from_state(state))
+
     def job(self, j: Job) -> pb.Job:
         if self.names is not None:
             description = self.names.token_descriptions.get(j.token, "")

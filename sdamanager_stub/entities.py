@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 
@@ -187,13 +188,17 @@ class Job:
     # (backend id, device index) pairs the job holds.
     placement: list[tuple[int, int]] = field(default_factory=list)
 
-    def copy(self) -> Job:
-        """A twin that later changes to this job do not reach (a listing takes these
-        under the lock and converts them outside it); a fraction of copy.copy's cost."""
-        twin = object.__new__(Job)
-        twin.__dict__.update(self.__dict__)
-        twin.placement = list(self.placement)
-        return twin
+    def state(self) -> tuple[Any, ...]:
+        """Every field's value as of now, hashable (the placement as a tuple): what a
+        listing takes under the lock, converts outside it, and knows a job's message by."""
+        return (*_JOB_FIELDS(self), tuple(self.placement))
+
+    @classmethod
+    def from_state(cls, state: tuple[Any, ...]) -> Job:
+        return cls(*state[:-1], placement=list(state[-1]))  # type: ignore[arg-type]
+
+
+_JOB_FIELDS = attrgetter(*(f.name for f in fields(Job) if f.name != "placement"))
 
 
 @dataclass

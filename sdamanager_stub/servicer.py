@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent import futures
 from operator import attrgetter
 from typing import Any, NamedTuple
@@ -102,10 +102,10 @@ class Listing(NamedTuple):
     item: str
     page: Callable[[list[Any]], Any]
     detach: Callable[[list[Any]], list[Any]] | None = None
-    # For records that never change (ended jobs, events): the key that names one
-    # for good; their messages are then kept serialized (Wire) and a listing of
-    # them is bytes joined, not converted again.
-    key: Callable[[Any], int] | None = None
+    # What names a record's message for good (an ended job's FeID, a live job's
+    # whole state): messages are then kept serialized (Wire) and a listing of
+    # records already seen is bytes joined, not converted again.
+    key: Callable[[Any], Hashable] | None = None
 
 
 def record(kind: str) -> Callable[[Converter, Any, tuple[Any, ...]], Any]:
@@ -131,9 +131,13 @@ def membership_of(c: Converter, result: Any, arguments: tuple[Any, ...]) -> pb.M
     return c.membership_of(arguments[0])
 
 
-def copies(jobs: list[Job]) -> list[Job]:
-    """Live jobs change: their copies, as of now."""
-    return [job.copy() for job in jobs]
+def states(jobs: list[Job]) -> list[tuple[Any, ...]]:
+    """Live jobs change: their states as of now (each also names its message in Wire)."""
+    return [job.state() for job in jobs]
+
+
+def itself(record: Any) -> Any:
+    return record
 
 
 def as_they_are(records: list[Any]) -> list[Any]:
@@ -265,7 +269,7 @@ RPCS: dict[str, Unary | Listing] = {
                                    relationships=[c.relationship(g, mgs) for g, mgs in rows])),
     # ---- jobs and history
     "ListJobs": Listing("list_jobs", lambda r: (job_status(r.status) if r.HasField("status") else None, r.token),
-                        "job", lambda p: pb.JobPage(jobs=p), copies),
+                        "job_state", lambda p: pb.JobPage(jobs=p), states, key=itself),
     "GetJob": Unary("job", lambda r: (r.feid,), _JOB),
     "UpdateJobPriority": Unary("update_job_priority", lambda r: (r.feid, r.priority), _JOB),
     "Release": Unary("release", _release_target, released),
@@ -302,18 +306,19 @@ RPCS: dict[str, Unary | Listing] = {
 
 
 class Wire:
-    """Serialized messages of records that never change, as last made with these
-    `Names` (a renamed token, backend or group makes them again).  A page of them is
-    the bytes of its repeated field (tag, length, message each), exactly what
-    serializing the page message would give, without converting anything."""
+    """Serialized messages by the key that names their content (an ended job's FeID,
+    a live job's whole state), as last made with these `Names` (a renamed token,
+    backend or group makes them again).  A page of them is the bytes of its
+    repeated field (tag, length, message each), exactly what serializing the page
+    message would give, without converting anything."""
 
-    LIMIT = 250_000  # records kept; beyond, the cache starts again (the history holds 200,000)
+    LIMIT = 250_000  # messages kept; beyond, the cache starts again (the history holds 200,000)
 
     def __init__(self) -> None:
         self._names: Names | None = None
-        self._blobs: dict[int, bytes] = {}
+        self._blobs: dict[Hashable, bytes] = {}
 
-    def blobs(self, records: Iterable[Any], key: Callable[[Any], int], names: Names,
+    def blobs(self, records: Iterable[Any], key: Callable[[Any], Hashable], names: Names,
               convert: Callable[[Any], Any]) -> Iterator[bytes]:
         if names != self._names or len(self._blobs) > self.LIMIT:
             self._names, self._blobs = names, {}

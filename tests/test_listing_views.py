@@ -145,3 +145,34 @@ def test_kept_history_messages_follow_renames(simulator, stub):
     assert {j.token_description for j in again} == {"renamed"}
     events = listed(stub, "ListEvents", pb.ListEventsRequest())
     assert listed(stub, "ListEvents", pb.ListEventsRequest()) == events
+
+
+def test_a_jobs_state_is_all_of_it_and_gives_the_job_back():
+    from dataclasses import fields
+
+    from sdamanager_stub.entities import Job
+
+    job = Job(7, "tok", 3, 1, 2, 4, 0, client_pid=9, process_name="p", status=JobStatus.RUNNING,
+              start_time=5.5, placement=[(1, 0), (1, 1)])
+    assert fields(Job)[-1].name == "placement"  # from_state relies on it
+    state = job.state()
+    assert len(state) == len(fields(Job)) and hash(state) is not None
+    assert Job.from_state(state) == job
+    job.placement.append((2, 0))  # the state taken is not reached by later changes
+    assert Job.from_state(state).placement == [(1, 0), (1, 1)]
+
+
+@pytest.mark.cluster(backends=2, devices=8)
+def test_kept_live_job_messages_follow_every_change_of_the_job(simulator, stub):
+    m = simulator.manager
+    fill(m, jobs=40, history=0)
+    before = {j.feid: j for j in listed(stub, "ListJobs", pb.ListJobsRequest())}
+    waiting = next(f for f, j in m.jobs.items() if j.status is JobStatus.QUEUED)
+    m.update_job_priority(waiting, 7)
+    running = next(f for f, j in m.jobs.items() if j.status is not JobStatus.QUEUED)
+    m.finish_job(running, token=m.jobs[running].token)  # its devices go to the head of the queue
+    after = {j.feid: j for j in listed(stub, "ListJobs", pb.ListJobsRequest())}
+    assert after[waiting].priority == 7 and before[waiting].priority != 7
+    assert running not in after
+    fresh = [Converter(m).job(job) for job in m.jobs.values()]
+    assert list(after.values()) == fresh  # every message as a conversion now makes it

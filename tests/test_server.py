@@ -298,7 +298,8 @@ LISTENING = re.compile(r"^SDAManager simulator listening on 127\.0\.0\.1:(\d+)$"
 def stub_process(*args: str) -> Iterator[subprocess.Popen]:
     """`sdamanager-stub ARGS` with pipes; killed at the end if it is still running."""
     proc = subprocess.Popen([str(STUB_SCRIPT), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     try:
         yield proc
     finally:
@@ -337,7 +338,9 @@ def test_cli_serves_and_stops_on_signal(sig):
         try:
             rc = proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"sdamanager-stub did not exit within 5 s of {sig.name}")
+            proc.send_signal(signal.SIGABRT)  # its threads' stacks (PYTHONFAULTHANDLER) say where it hangs
+            _, err = proc.communicate(timeout=10)
+            pytest.fail(f"sdamanager-stub did not exit within 5 s of {sig.name}:\n{err[-6000:]}")
         assert rc == 0
         _, err = proc.communicate(timeout=5)
         assert "Traceback" not in err

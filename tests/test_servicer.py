@@ -33,11 +33,16 @@ class Face:
         return response, code, details
 
     def listing(self, method: str, request: Any) -> tuple[list[Any], grpc.StatusCode, str]:
-        rpc = self.server.invoke_unary_stream(SERVICE.methods_by_name[method], (), request, 10)
+        descriptor = SERVICE.methods_by_name[method]
+        rpc = self.server.invoke_unary_stream(descriptor, (), request, 10)
+        page_type = getattr(pb, descriptor.output_type.name)
         pages = []
         while True:
             try:
-                pages.append(rpc.take_response())
+                page = rpc.take_response()
+                # Pages kept serialized (servicer.Wire) are bytes, which the server's
+                # serializer sends as they are; grpc_testing serializes nothing.
+                pages.append(page_type.FromString(page) if isinstance(page, bytes) else page)
             except ValueError:  # "No more responses!": the call has ended
                 break
         _, code, details = rpc.termination()
