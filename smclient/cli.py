@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true",
                         help="with --command or --file, run every command even after a failure "
                              "(the exit status is still the first failure's)")
+    parser.add_argument("--output", "-o", metavar="FORMAT", default=None,
+                        help="print tables as FORMAT: table (the original's, default), csv, tsv or a tabulate "
+                             "format (github, grid, psql, ...); default $SMCLIENT_OUTPUT")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="connect and call timeout in seconds (default 5)")
     parser.add_argument("--tls-ca", metavar="PEM",
@@ -63,6 +66,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from .api.address import resolve_address
     from .transport import DEFAULT_TIMEOUT, Connection
+
+    output = args.output or os.environ.get("SMCLIENT_OUTPUT") or "table"
+    if output != "table":  # the default imports no format module
+        from .errors import UsageError
+        from .formats import check
+
+        try:
+            output = check(output)
+        except UsageError as err:
+            print(f"moreh_smclient: {err}", file=sys.stderr)
+            return EXIT_USAGE
 
     timeout = args.timeout if args.timeout is not None else DEFAULT_TIMEOUT
     if not 0 < timeout <= 3600:
@@ -99,17 +113,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is not None:
             from .executor import split_commands
 
-            return run_script(connection, ((None, line) for line in split_commands(args.command)), force=args.force)
+            return run_script(connection, ((None, line) for line in split_commands(args.command)),
+                              force=args.force, output=output)
         if args.file is not None:
-            return run_file(connection, args.file, force=args.force)
+            return run_file(connection, args.file, force=args.force, output=output)
         if sys.stdin.isatty() and sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb":
             from .repl import run_repl
 
-            return run_repl(connection)
+            return run_repl(connection, output_format=output)
         # Bytes that are not UTF-8 become a usage error for that line, not a traceback.
         sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
         # A terminal that cannot draw (TERM=dumb) still gets the banner and a plain prompt.
-        return run_lines(connection, sys.stdin, prompt=sys.stdin.isatty() and sys.stdout.isatty())
+        return run_lines(connection, sys.stdin, prompt=sys.stdin.isatty() and sys.stdout.isatty(), output=output)
     except KeyboardInterrupt:
         return 130
     finally:
@@ -134,9 +149,9 @@ class OutputFailed(Exception):
     """Standard output cannot be written (a full disk, a closed file): said once, on stderr."""
 
 
-def _emit(result: Any, flush: bool = False, where: str = "") -> None:
+def _emit(result: Any, flush: bool = False, where: str = "", fmt: str = "table") -> None:
     """Print a result: a failure on stderr (prefixed `where`, a script's PATH:LINE: ),
-    anything else on stdout, piece by piece."""
+    anything else on stdout, piece by piece, tables in format `fmt`."""
     from .render import render_chunks, render_outcome
     from .results import Failure
 
@@ -150,7 +165,7 @@ def _emit(result: Any, flush: bool = False, where: str = "") -> None:
         else:
             # Written piece by piece: a long listing is never held whole as text.
             wrote = False
-            for piece in render_chunks(result):
+            for piece in render_chunks(result, fmt):
                 if piece:
                     sys.stdout.write(piece)
                     wrote = True
@@ -174,17 +189,17 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
-def run_script(connection, lines, force: bool = False) -> int:  # type: ignore[no-untyped-def]
+def run_script(connection, lines, force: bool = False, output: str = "table") -> int:  # type: ignore[no-untyped-def]
     """`--command` and `--file`: run `(where, line)` pairs in order.  The first failure
     stops them (all run with `force`); the status is the first failure's, else 0."""
     from .executor import Executor
 
-    executor = Executor(connection)
+    executor = Executor(connection, output=output)
     status = EXIT_OK
     try:
         for where, line in lines:
             outcome = executor.execute_line(line)
-            _emit(outcome.result, where=where or "")
+            _emit(outcome.result, where=where or "", fmt=executor.output)
             if outcome.status and status == EXIT_OK:
                 status = outcome.status
             if outcome.exit or (outcome.status and not force):
@@ -196,7 +211,7 @@ def run_script(connection, lines, force: bool = False) -> int:  # type: ignore[n
     return status
 
 
-def run_file(connection, path: str, force: bool = False) -> int:  # type: ignore[no-untyped-def]
+def run_file(connection, path: str, force: bool = False, output: str = "table") -> int:  # type: ignore[no-untyped-def]
     """`--file PATH`: its lines as if typed; a failure names its place, `PATH:LINE: `."""
     name = "<stdin>" if path == "-" else path
     try:
@@ -208,16 +223,16 @@ def run_file(connection, path: str, force: bool = False) -> int:  # type: ignore
         sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
     with stream:
         return run_script(connection, ((f"{name}:{number}: ", line.rstrip("\r\n"))
-                                       for number, line in enumerate(stream, 1)), force=force)
+                                       for number, line in enumerate(stream, 1)), force=force, output=output)
 
 
-def run_lines(connection, stream, prompt: bool = False) -> int:  # type: ignore[no-untyped-def]
+def run_lines(connection, stream, prompt: bool = False, output: str = "table") -> int:  # type: ignore[no-untyped-def]
     """No terminal (a pipe, kubectl exec without -t), or TERM=dumb: read commands line
     by line, print only their output (with `prompt`, the banner and a plain `> `
     before each line too), exit at end of input with the last failure's status."""
     from .executor import Executor
 
-    executor = Executor(connection)
+    executor = Executor(connection, output=output)
     status = EXIT_OK
     if prompt:
         from .render import banner
@@ -227,7 +242,7 @@ def run_lines(connection, stream, prompt: bool = False) -> int:  # type: ignore[
         for line in _prompted(stream) if prompt else stream:
             outcome = executor.execute_line(line.rstrip("\r\n"))
             # Someone may be typing into the pipe (kubectl exec -i without -t): answer each line now.
-            _emit(outcome.result, flush=True)
+            _emit(outcome.result, flush=True, fmt=executor.output)
             if outcome.status:
                 status = outcome.status
             if outcome.exit:

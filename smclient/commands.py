@@ -18,7 +18,7 @@ from typing import Any
 from . import handlers as h
 from .errors import UsageError
 from .grammar import Arg, Command, Grammar, Invocation, Kind, bind_in_order, is_int
-from .results import Clear, Exit, HelpListing, Watch
+from .results import Clear, Exit, HelpListing, SetOutput, Watch
 from .transport import Connection
 
 # ---------------------------------------------------------------- argument kinds used below
@@ -131,6 +131,11 @@ def bind_watch(command: Command, words: list[str]) -> dict[str, Any]:
     if not words:
         raise command.usage_error()
     return {"seconds": seconds, "command": tuple(words)}
+
+
+def set_output(conn: Connection, a: Args) -> SetOutput:
+    """Checked and kept by the executor, which renders every line's result."""
+    return SetOutput(a.format)
 
 
 def watch(conn: Connection, a: Args) -> Watch:
@@ -327,6 +332,8 @@ COMMANDS: list[Command] = [
     C(("update", "version", "worker"), "Update each version of worker execution command",
       (Arg("version", complete="versions"), Arg("command", Kind.REST)), h.update_version_worker),
     # ---- this shell's own (not in the original's listing)
+    C(("set", "output"), "Print tables as table (the original's), csv, tsv or a tabulate format; "
+                         "alone, say which", (Arg("format", optional=True),), set_output, own=True),
     C(("watch",), f"Run a show or get command every SECONDS (default {WATCH_DEFAULT:g}) until Ctrl-C",
       (WATCH_SECONDS, Arg("command", Kind.COMMAND)), watch, binder=bind_watch, own=True),
 ]

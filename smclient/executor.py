@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from .commands import GRAMMAR
 from .errors import EXIT_OK, EXIT_REFUSED, ServerError, SmclientError, UsageError
 from .grammar import Invocation
-from .results import Clear, Exit, Failure, Note, Success, Watch
+from .results import Clear, Exit, Failure, Message, Note, SetOutput, Success, Watch
 from .transport import Connection
 
 log = logging.getLogger(__name__)
@@ -35,11 +35,13 @@ class Outcome(NamedTuple):
 
 
 class Executor:
-    """`interactive`: the lines come from the shell at a terminal, which can run `watch`."""
+    """`interactive`: the lines come from the shell at a terminal, which can run `watch`.
+    `output`: the format tables are printed in (`set output` changes it)."""
 
-    def __init__(self, connection: Connection, interactive: bool = False) -> None:
+    def __init__(self, connection: Connection, interactive: bool = False, output: str = "table") -> None:
         self.connection = connection
         self.interactive = interactive
+        self.output = output
 
     def execute_line(self, line: str) -> Outcome:
         try:
@@ -65,6 +67,12 @@ class Executor:
         if result is None or isinstance(result, Note):
             # A change that worked is told in the command's own words.
             return Outcome(Success(command.message_title, result.text if result else ""))
+        if isinstance(result, SetOutput):
+            if result.name is not None:
+                from .formats import check
+
+                self.output = check(result.name)
+            return Outcome(Message(f"Output format: {self.output}"))
         if isinstance(result, Watch) and not self.interactive:
             err = UsageError("watch runs in the interactive shell only (moreh_smclient with no --command, "
                              "at a terminal).")

@@ -55,7 +55,7 @@ def _sanitizing_table() -> dict[int, str]:
 _SANITIZE = _sanitizing_table()
 
 
-def _clean(s: str) -> str:
+def clean(s: str) -> str:
     """Cell text made safe for one frame line."""
     # isprintable() is a single C loop and true for almost all real data, so
     # the translate() cost is only paid by odd text.
@@ -102,11 +102,11 @@ def _width(s: str) -> int:
 def _text(value: Any) -> str:
     """One line of a cell as clean text, whatever a handler put there."""
     if type(value) is str:
-        return _clean(value)
+        return clean(value)
     if isinstance(value, tuple):
         # A pair in a plain column: show it the way a pair column would.
-        return _SUB_SEP.join(_clean(str(v)) for v in value)
-    return _clean(str(value))
+        return _SUB_SEP.join(clean(str(v)) for v in value)
+    return clean(str(value))
 
 
 def _pad(s: str, w: int, right: bool) -> str:
@@ -139,7 +139,7 @@ def _plain_column(cells: list[Any]) -> tuple[list[str | list[str]], int]:
     width = 0
     for cell in cells:
         if type(cell) is str:
-            line = _clean(cell)
+            line = clean(cell)
             n = len(line) if line.isascii() else _in_frame_width(line)
             if n > width:
                 width = n
@@ -270,13 +270,13 @@ def _table_blocks(table: Table) -> Iterator[list[str]]:
             # non-ASCII text in its cell; a cell it only cleaned, joined or took
             # out of a one-line list is printable ASCII still, fit for the format.
             odd_rows.update(i for i, out in enumerate(data) if type(out) is not str or not out.isascii())
-        widths.append(max(_width(_clean(col.header)), content_width))
+        widths.append(max(_width(clean(col.header)), content_width))
 
     rights = [col.align == RIGHT for col in columns]
     blanks = [" " * (w + 4) for w in widths]
     inner = max(sum(len(b) for b in blanks) + ncol - 1, 0)
     top = "+" + "-" * inner + "+"
-    yield [top, "|" + "|".join(_centre(_clean(col.header), w) for col, w in zip(columns, widths)) + "|",
+    yield [top, "|" + "|".join(_centre(clean(col.header), w) for col, w in zip(columns, widths)) + "|",
            "+" + "=" * inner + "+"]
 
     # Only plain ASCII text reaches this format, where "%-Ns" pads to N columns.
@@ -379,26 +379,30 @@ def failure_line(failure: Failure) -> str:
     return f"Internal error: {type(error).__name__}: {error}"
 
 
-def render(result: Any) -> str:
+def render(result: Any, fmt: str = "table") -> str:
     """Text of a result: Table, Message, Success, Failure, HelpListing, a list of them,
-    or None, Exit or Clear (nothing to show)."""
-    return "".join(render_chunks(result))
+    or None, Exit or Clear (nothing to show); tables in output format `fmt`."""
+    return "".join(render_chunks(result, fmt))
 
 
-def render_chunks(result: Any) -> Iterator[str]:
+def render_chunks(result: Any, fmt: str = "table") -> Iterator[str]:
     """The text of ``render(result)`` in pieces, so a long listing can be written
     as it is made instead of being held whole: ``"".join`` of them is ``render(result)``."""
     if result is None or isinstance(result, (Exit, Clear)):
         return
     if isinstance(result, Message):
-        yield _clean(result.text)
+        yield clean(result.text)
+    elif isinstance(result, Table) and fmt != "table":
+        from .formats import render_table
+
+        yield render_table(result, fmt)
     elif isinstance(result, Table):
         separator = ""
         for block in _table_blocks(result):
             yield separator + "\n".join(block)
             separator = "\n"
     elif isinstance(result, Success):
-        yield f"{result.title} success." + (f"\n{_clean(result.note)}" if result.note else "")
+        yield f"{result.title} success." + (f"\n{clean(result.note)}" if result.note else "")
     elif isinstance(result, Failure):
         yield failure_line(result)
     elif isinstance(result, HelpListing):
@@ -416,13 +420,13 @@ def render_chunks(result: Any) -> Iterator[str]:
             if not first:
                 yield "\n"
             first = False
-            yield from render_chunks(item)
+            yield from render_chunks(item, fmt)
     else:
         raise TypeError(f"cannot render {type(result).__name__}")
 
 
-def render_outcome(result: Any) -> tuple[str, str]:
+def render_outcome(result: Any, fmt: str = "table") -> tuple[str, str]:
     """(stdout, stderr) text of what a line returned: a failure is one line on stderr,
     anything else goes to stdout; "" prints nothing."""
-    text = render(result)
+    text = render(result, fmt)
     return ("", text) if isinstance(result, Failure) else (text, "")

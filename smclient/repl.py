@@ -61,11 +61,11 @@ class Shell:
 
     def __init__(self, connection: Connection, *, input: Input | None = None, output: Output | None = None,
                  history: History | None = None, live: LiveNames | None = None,
-                 stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
+                 stdout: TextIO | None = None, stderr: TextIO | None = None, output_format: str = "table") -> None:
         self.connection = connection
         self.stdout = sys.stdout if stdout is None else stdout
         self.stderr = sys.stderr if stderr is None else stderr
-        self.executor = Executor(connection, interactive=True)
+        self.executor = Executor(connection, interactive=True, output=output_format)
         self._history = history
         self.live = live if live is not None else LiveNames(
             connection.clone(timeout=min(connection.timeout, COMPLETION_TIMEOUT)))
@@ -131,7 +131,7 @@ class Shell:
         return False
 
     def _show(self, outcome: Outcome) -> None:
-        output, error = render_outcome(outcome.result)
+        output, error = render_outcome(outcome.result, self.executor.output)
         if output:
             self._print(output)
         if error:
@@ -153,7 +153,7 @@ class Shell:
         try:
             while True:
                 started = time.monotonic()
-                output, error = render_outcome(self.executor.execute_line(watch.line).result)
+                output, error = render_outcome(self.executor.execute_line(watch.line).result, self.executor.output)
                 self._clear_screen()  # after the call: the last output stays while it runs
                 self._print(f"Every {watch.seconds:.1f}s: {watch.line}    {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
                 if output:

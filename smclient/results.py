@@ -110,3 +110,10 @@ class Watch:
 
     seconds: float
     line: str
+
+
+@dataclass(frozen=True)
+class SetOutput:
+    """`set output [FORMAT]`: the session's output format from now on (None: say which it is)."""
+
+    name: str | None

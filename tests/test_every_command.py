@@ -119,6 +119,7 @@ EXAMPLES = {
     "update version support": "update version support 23.9.2 false",
     "update version worker": "update version worker 23.9.2 python -m moreh.worker",
     "watch": "watch 5 show job",
+    "set output": "set output csv",
 }
 
 

@@ -489,7 +489,7 @@ def test_help_text_reproduces_the_manual() -> None:
 
     ours = render(GRAMMAR.help()).splitlines()
     own = ours.index(OWN_HEADING)
-    assert ours[own - 1] == "" and ours[own + 1].startswith("watch ")
+    assert ours[own - 1] == "" and ours[own + 1].startswith("set output ")
     ours = ours[: own - 1]
     added = ours.index("update token duplicable" + " " * 10 + " : Update Token Duplicable")
     assert ours[added + 1] == "      (usages : update token duplicable {token} {value})"

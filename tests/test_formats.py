@@ -1,0 +1,103 @@
+"""Output formats (SPEC section 7): `--output`/`-o`, `$SMCLIENT_OUTPUT` and `set output`;
+csv, tsv and tabulate's formats print the same rows and values as the original's
+table; the default format loads neither the formats module nor tabulate."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+
+import pytest
+from test_every_command import EXAMPLES, world  # noqa: F401 - the fixture
+
+from smclient.cli import main
+from smclient.executor import Executor
+from smclient.formats import field, names
+from smclient.render import render
+from smclient.results import Table
+
+LISTINGS = sorted(name for name in EXAMPLES if name.split()[0] in ("show", "get"))
+
+
+def frame_rows(text: str) -> list[list[str]]:
+    """The data rows of the original's frame, cell text stripped (single-line rows)."""
+    lines = text.splitlines()
+    return [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines[3:-1]]
+
+
+@pytest.mark.parametrize("name", LISTINGS)
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_every_listing_in_csv_and_tsv_has_the_tables_rows_and_values(world, name, fmt):  # noqa: F811
+    executor, tokens, _ = world
+    line = EXAMPLES[name].format(**tokens)
+    result = executor.execute_line(line).result
+    tables = result if isinstance(result, list) else [result]  # get job token: a table per job
+    assert tables and all(isinstance(table, Table) for table in tables), name
+    text = render(Executor(executor.connection, output=fmt).execute_line(line).result, fmt)
+    blocks = text.split("\n\n") if len(tables) > 1 else [text]
+    assert len(blocks) == len(tables)
+    for table, block in zip(tables, blocks):
+        parsed = list(csv.reader(io.StringIO(block), delimiter="," if fmt == "csv" else "\t"))
+        assert parsed[0] == [column.header for column in table.columns]
+        assert parsed[1:] == [[field(cell) for cell in row] for row in table.rows]
+        # Where every cell is one line, the values are the frame's, as printed.
+        if all(isinstance(cell, str) for row in table.rows for cell in row):
+            assert [[value.strip() for value in row] for row in parsed[1:]] == frame_rows(render(table))
+
+
+@pytest.mark.parametrize("fmt", ["github", "grid", "psql", "plain", "html", "rst"])
+def test_tabulate_formats_show_every_value(world, fmt):  # noqa: F811
+    executor, tokens, m = world
+    executor.output = fmt
+    text = render(executor.execute_line("show token").result, fmt)
+    for token in m.tokens:
+        assert token in text
+    assert "Max SDA" in text
+
+
+def test_cells_are_neutralised_in_every_format(world):  # noqa: F811
+    executor, tokens, m = world
+    # This simulator refuses such text; another SDAManager may send it.
+    m.tokens[tokens["U"]].description = "evil\x1b[31m\u202ered"
+    for fmt in ("csv", "github"):
+        text = render(executor.execute_line(f"get token {tokens['U']}").result, fmt)
+        assert "\x1b" not in text and "\u202e" not in text and "evil" in text
+
+
+def test_set_output_changes_the_sessions_format_and_says_which(world):  # noqa: F811
+    executor, _, _ = world
+    assert render(executor.execute_line("set output").result) == "Output format: table"
+    assert render(executor.execute_line("set output CSV").result) == "Output format: csv"
+    assert executor.output == "csv"
+    bad = executor.execute_line("set output nope")
+    assert bad.status == 2 and executor.output == "csv"
+    assert render(bad.result).startswith("Unknown output format 'nope': expected one of table, csv, tsv, ")
+
+
+def test_the_flag_and_the_environment_choose_the_format(simulator, capsys, monkeypatch):
+    assert main(["--port", str(simulator.port), "-o", "csv", "--command", "show sdamodel"]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == ["ID,Name,Devices", "1,Small.64GB,1"]
+    monkeypatch.setenv("SMCLIENT_OUTPUT", "tsv")
+    assert main(["--port", str(simulator.port), "--command", "show sdamodel"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "ID\tName\tDevices"
+    assert main(["--port", str(simulator.port), "--output", "table", "--command", "show sdamodel"]) == 0
+    assert capsys.readouterr().out.startswith("+---")
+
+
+def test_an_unknown_format_is_a_usage_error_listing_the_valid_ones(capsys):
+    assert main(["--port", "1", "-o", "yaml", "--command", "show token"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("moreh_smclient: Unknown output format 'yaml': expected one of table, csv, tsv, ")
+    assert "github" in err and "unsafehtml" not in err and err.count("\n") == 1
+    assert "unsafehtml" not in names()
+
+
+def test_the_default_format_loads_no_format_module(simulator):
+    code = ("import sys; from smclient.cli import main; status = main(['--port', sys.argv[1], '--command', "
+            "'show sdamodel']); print(status, 'tabulate' in sys.modules, 'smclient.formats' in sys.modules, "
+            "file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code, str(simulator.port)], capture_output=True, text=True,
+                            timeout=30)
+    assert result.stderr.split() == ["0", "False", "False"]
