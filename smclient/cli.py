@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --command or --file, run every command even after a failure "
                              "(the exit status is still the first failure's)")
     parser.add_argument("--output", "-o", metavar="FORMAT", default=None,
-                        help="print tables as FORMAT: table (the original's, default), csv, tsv or a tabulate "
+                        help="print tables as FORMAT: table (the original's, default), json, csv, tsv or a tabulate "
                              "format (github, grid, psql, ...); default $SMCLIENT_OUTPUT")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="connect and call timeout in seconds (default 5)")
@@ -157,7 +157,7 @@ def _emit(result: Any, flush: bool = False, where: str = "", fmt: str = "table")
 
     try:
         if isinstance(result, Failure):
-            _, error = render_outcome(result)
+            _, error = render_outcome(result, fmt)
             if error:
                 sys.stdout.flush()
                 sys.stderr.write(where + error + "\n")

@@ -332,7 +332,7 @@ COMMANDS: list[Command] = [
     C(("update", "version", "worker"), "Update each version of worker execution command",
       (Arg("version", complete="versions"), Arg("command", Kind.REST)), h.update_version_worker),
     # ---- this shell's own (not in the original's listing)
-    C(("set", "output"), "Print tables as table (the original's), csv, tsv or a tabulate format; "
+    C(("set", "output"), "Print tables as table (the original's), json, csv, tsv or a tabulate format; "
                          "alone, say which", (Arg("format", optional=True),), set_output, own=True),
     C(("watch",), f"Run a show or get command every SECONDS (default {WATCH_DEFAULT:g}) until Ctrl-C",
       (WATCH_SECONDS, Arg("command", Kind.COMMAND)), watch, binder=bind_watch, own=True),

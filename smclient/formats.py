@@ -1,5 +1,5 @@
-"""Output formats other than the original's table (SPEC section 7): `csv`, `tsv`
-and tabulate's table formats by name.
+"""Output formats other than the original's table (SPEC section 7): `json`, `csv`,
+`tsv` and tabulate's table formats by name.
 
 The default, `table`, never comes here: render.py draws the original's frame,
 and a one-shot command in that format imports neither this module nor
@@ -13,15 +13,19 @@ pairs of `show backend`) becomes one field, its values joined with `;`.
 from __future__ import annotations
 
 import csv
+import datetime
 import io
+import json
+import re
 from typing import Any
 
-from .errors import UsageError
+from .errors import EXIT_REFUSED, UsageError
+from .grammar import is_int
 from .render import clean
-from .results import Table
+from .results import Failure, HelpListing, Message, Success, Table
 
 TABLE = "table"
-OWN = ("table", "csv", "tsv")
+OWN = ("table", "json", "csv", "tsv")
 # Not offered: tabulate's unsafehtml writes the cells' text into HTML unescaped.
 UNSAFE = frozenset({"unsafehtml"})
 
@@ -68,3 +72,104 @@ def render_table(table: Table, fmt: str) -> str:
     import tabulate
 
     return tabulate.tabulate(rows, headers, tablefmt=fmt, disable_numparse=True)
+
+
+# ---------------------------------------------------------------- json
+
+def snake(header: str) -> str:
+    """A column's key: `Cur SDA` -> cur_sda, `ENV value` -> env_value, `Min(%)` -> min_percent."""
+    return re.sub(r"[^0-9a-z]+", "_", header.replace("%", "percent").lower()).strip("_")
+
+
+_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d\d")
+
+
+def _time(text: str) -> str:
+    """A local `YYYY-MM-DD HH:MM:SS.cc` as ISO 8601 with its offset."""
+    moment = datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").astimezone()
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _int(text: str) -> int | str:
+    return int(text) if is_int(text) else text
+
+
+def _lines(cell: Any) -> list[Any]:
+    return [cell] if isinstance(cell, (str, tuple)) else list(cell)
+
+
+def value(cell: Any, kind: str) -> Any:
+    """A cell as a typed JSON value; an empty cell is null."""
+    if cell == "" or cell == []:
+        return [] if kind in ("list", "ints", "int_lists", "devices") and cell == [] else None
+    if kind == "int":
+        return _int(clean(cell))
+    if kind == "number":
+        return float(cell)
+    if kind == "bool":
+        return cell == "True"
+    if kind == "time":
+        return _time(cell)
+    if kind == "auto":
+        text = clean(cell) if isinstance(cell, str) else field(cell)
+        return _time(text) if _TIME.fullmatch(text) else _int(text)
+    if kind == "list":
+        items = _lines(cell)
+        if len(items) == 1 and isinstance(items[0], str):
+            items = items[0].split(", ")
+        return [clean(item) for item in items]
+    if kind == "ints":
+        return [_int(line) for line in _lines(cell)]
+    if kind == "int_lists":
+        return [[_int(n) for n in line.split(",") if n] for line in _lines(cell)]
+    if kind == "env":
+        return dict(clean(line).partition("=")[::2] for line in _lines(cell))
+    if kind == "devices":
+        return [{"index": _int(index), "status": status} for index, status in _lines(cell)]
+    return field(cell)
+
+
+def records(table: Table) -> list[dict[str, Any]]:
+    """Each row as an object keyed by the snake_case headers; the columns of a
+    backend's devices are one `devices` array, in index order."""
+    out = []
+    for row in table.rows:
+        record: dict[str, Any] = {}
+        devices: list[dict[str, Any]] | None = None
+        for column, cell in zip(table.columns, row):
+            if column.kind == "devices":
+                devices = (devices or []) + (value(cell, "devices") or [])
+            else:
+                record[snake(column.header)] = value(cell, column.kind)
+        if devices is not None:  # the two columns hold alternate indexes: back in index order
+            record["devices"] = sorted(devices, key=lambda d: str(d["index"]).zfill(9))
+        out.append(record)
+    return out
+
+
+def data(result: Any) -> Any:
+    """What json prints for a result."""
+    if isinstance(result, Table):
+        if result.record and [c.header for c in result.columns] == ["Name", "Value"]:
+            return {snake(name): value(cell, "auto") for name, cell in result.rows}
+        rows = records(result)
+        return rows[0] if result.record and len(rows) == 1 else rows
+    if isinstance(result, Message):
+        return {"message": clean(result.text)}
+    if isinstance(result, Success):
+        return {"message": f"{result.title} success.", **({"note": clean(result.note)} if result.note else {})}
+    if isinstance(result, HelpListing):
+        entries = [*result.entries, *result.own]
+        return [{"command": e.name, "description": e.description, "usage": e.usage} for e in entries]
+    if isinstance(result, (list, tuple)):
+        return [data(item) for item in result if item is not None]
+    raise TypeError(f"cannot render {type(result).__name__} as json")
+
+
+def render_json(result: Any) -> str:
+    if isinstance(result, Failure):
+        from .render import failure_line
+
+        status = getattr(result.error, "exit_status", EXIT_REFUSED)
+        return json.dumps({"error": failure_line(result), "exit": status}, ensure_ascii=False)
+    return json.dumps(data(result), ensure_ascii=False, indent=2)

@@ -48,7 +48,9 @@ def delete_token(conn: Connection, a: Args) -> None:
 
 
 def get_token(conn: Connection, a: Args) -> Table:
-    return views.tokens_table([conn.call("GetToken", pb.GetTokenRequest(token=a.token))])
+    table = views.tokens_table([conn.call("GetToken", pb.GetTokenRequest(token=a.token))])
+    table.record = True  # one token: json prints an object
+    return table
 
 
 def show_token(conn: Connection, a: Args) -> Table:

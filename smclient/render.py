@@ -390,7 +390,11 @@ def render_chunks(result: Any, fmt: str = "table") -> Iterator[str]:
     as it is made instead of being held whole: ``"".join`` of them is ``render(result)``."""
     if result is None or isinstance(result, (Exit, Clear)):
         return
-    if isinstance(result, Message):
+    if fmt == "json":
+        from .formats import render_json
+
+        yield render_json(result)
+    elif isinstance(result, Message):
         yield clean(result.text)
     elif isinstance(result, Table) and fmt != "table":
         from .formats import render_table

@@ -28,16 +28,24 @@ class Column(NamedTuple):
     header: str
     align: str = LEFT  # LEFT or RIGHT, for the data (headers are centred)
     parts: int = 1  # >1: each line of a cell is a tuple of `parts` sub-cells
+    # What the cells hold, for formats with types (json): text, int, number, bool,
+    # time (local `YYYY-MM-DD HH:MM:SS.cc`), list (lines, or a ", " list), ints
+    # (lines of integers), int_lists (lines of "0,1"), env (lines of NAME=VALUE),
+    # devices (`idx STATE` pairs), auto (an integer or a time where it is one).
+    kind: str = "text"
 
 
 class Table:
-    """Columns and rows (each a list or a tuple of cells); rows may grow after the table is made."""
+    """Columns and rows (each a list or a tuple of cells); rows may grow after the table is made.
+    `record`: the table shows one record (`get token`), which json prints as one object."""
 
-    __slots__ = ("columns", "rows")
+    __slots__ = ("columns", "rows", "record")
 
-    def __init__(self, columns: list[Column], rows: list[Sequence[Cell]] | None = None) -> None:
+    def __init__(self, columns: list[Column], rows: list[Sequence[Cell]] | None = None,
+                 record: bool = False) -> None:
         self.columns = columns
         self.rows = rows if rows is not None else []
+        self.record = record
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Table) and (self.columns, self.rows) == (other.columns, other.rows)

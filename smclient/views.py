@@ -130,8 +130,9 @@ def placement_lines(placement: Iterable[Any]) -> tuple[list[str], list[str]]:
 # ---------------------------------------------------------------- tokens and SDAs
 
 TOKEN_COLUMNS = [
-    Column("Token"), Column("Description"), Column("Cur SDA"), Column("Max SDA"), Column("Duplicable"),
-    Column("Priority"), Column("Access Level"), Column("Worker Execute Info"), Column("ENV value"),
+    Column("Token"), Column("Description"), Column("Cur SDA", kind="int"), Column("Max SDA", kind="int"),
+    Column("Duplicable", kind="auto"), Column("Priority", kind="int"), Column("Access Level"),
+    Column("Worker Execute Info"), Column("ENV value", kind="env"),
 ]
 
 
@@ -145,8 +146,8 @@ def tokens_table(tokens: Iterable[Any]) -> Table:
     return Table(TOKEN_COLUMNS, rows)
 
 
-SDA_COLUMNS = [Column("ID", RIGHT), Column("Token"), Column("SDAModel"), Column("Reserved"), Column("Be_ID"),
-               Column("Device_ID")]
+SDA_COLUMNS = [Column("ID", RIGHT, kind="int"), Column("Token"), Column("SDAModel", kind="int"),
+               Column("Reserved", kind="bool"), Column("Be_ID", kind="ints"), Column("Device_ID", kind="int_lists")]
 
 
 def sdas_table(sdas: Iterable[Any]) -> Table:
@@ -161,10 +162,15 @@ def sdamodels_table(models: Iterable[Any]) -> Table:
     # The guide lists models by size (52, 12 devices, between 4 and 5).
     ordered = sorted(models, key=lambda m: (m.devices, m.id))
     rows = [[str(m.id), m.name, str(m.devices)] for m in ordered]
-    return Table([Column("ID", RIGHT), Column("Name"), Column("Devices", RIGHT)], rows)
+    return Table([Column("ID", RIGHT, kind="int"), Column("Name"), Column("Devices", RIGHT, kind="int")], rows)
 
 
 # ---------------------------------------------------------------- groups
+
+GROUP_COLUMNS = [Column("ID", RIGHT, kind="int"), Column("Name"), Column("Childs", kind="list")]
+# A record shown as Name/Value rows: json makes it one object, keyed by the names.
+NAME_VALUE_COLUMNS = [Column("Name"), Column("Value", kind="auto")]
+
 
 def ref(r: Any) -> str:
     return f"{r.name}({r.id})"
@@ -172,24 +178,26 @@ def ref(r: Any) -> str:
 
 def usergroups_table(groups: Iterable[Any]) -> Table:
     rows = [[str(g.id), g.name, g.description, ", ".join(g.tokens)] for g in groups]
-    return Table([Column("ID", RIGHT), Column("Name"), Column("Description"), Column("Childs")], rows)
+    return Table([Column("ID", RIGHT, kind="int"), Column("Name"), Column("Description"),
+                  Column("Childs", kind="list")], rows)
 
 
 def sdamodelgroups_table(groups: Iterable[Any]) -> Table:
     rows = [[str(g.id), g.name, f"{g.backend_group_name}({g.backend_group_id})",
              ", ".join(m.name for m in g.models)] for g in groups]
-    return Table([Column("ID", RIGHT), Column("Name"), Column("Backend Group"), Column("Childs")], rows)
+    return Table([Column("ID", RIGHT, kind="int"), Column("Name"), Column("Backend Group"),
+                  Column("Childs", kind="list")], rows)
 
 
 def backendgroups_table(groups: Iterable[Any]) -> Table:
     rows = [[str(g.id), g.name, ", ".join(b.name for b in g.backends)] for g in groups]
-    return Table([Column("ID", RIGHT), Column("Name"), Column("Childs")], rows)
+    return Table(GROUP_COLUMNS, rows)
 
 
 def memberships_table(memberships: Iterable[Any]) -> Table:
     rows = [[str(m.user_group.id), m.user_group.name, ", ".join(g.name for g in m.model_groups)]
             for m in memberships]
-    return Table([Column("ID", RIGHT), Column("Name"), Column("Childs")], rows)
+    return Table(GROUP_COLUMNS, rows)
 
 
 def relationships_table(relationships: Iterable[Any]) -> Table:
@@ -197,14 +205,15 @@ def relationships_table(relationships: Iterable[Any]) -> Table:
     for r in relationships:
         rows.append([[ref(r.user_group)], [ref(link.model_group) for link in r.links],
                      [ref(link.backend_group) for link in r.links]])
-    return Table([Column("User Group(id)"), Column("SDAModel Group(id)"), Column("Backend Group(id)")], rows)
+    return Table([Column("User Group(id)", kind="list"), Column("SDAModel Group(id)", kind="list"),
+                  Column("Backend Group(id)", kind="list")], rows)
 
 
 # ---------------------------------------------------------------- backends
 
 BACKEND_COLUMNS = [
-    Column("ID"), Column("Name"), Column("Ip"), Column("Group"), Column("Status"),
-    Column("Device", parts=2), Column("Device", parts=2),
+    Column("ID", kind="int"), Column("Name"), Column("Ip"), Column("Group"), Column("Status"),
+    Column("Device", parts=2, kind="devices"), Column("Device", parts=2, kind="devices"),
 ]
 
 
@@ -220,8 +229,8 @@ def backends_table(backends: Iterable[Any]) -> Table:
 
 # ---------------------------------------------------------------- jobs
 
-JOB_COLUMNS = [Column("FeID", RIGHT), Column("Token"), Column("PRY", RIGHT), Column("Status"), Column("PID", RIGHT),
-               Column("Process Name"), Column("Start Time")]
+JOB_COLUMNS = [Column("FeID", RIGHT, kind="int"), Column("Token"), Column("PRY", RIGHT, kind="int"), Column("Status"),
+               Column("PID", RIGHT, kind="int"), Column("Process Name"), Column("Start Time", kind="time")]
 
 
 def jobs_table(jobs: Iterable[Any]) -> Table:
@@ -255,12 +264,13 @@ def job_detail_table(job: Any) -> Table:
         if job.end_reason:
             rows.insert(13, ["End reason", job.end_reason])
     rows.extend([p.backend_name or str(p.backend_id), ",".join(map(str, p.device_indexes))] for p in job.placement)
-    return Table([Column("Name"), Column("Value")], rows)
+    return Table(NAME_VALUE_COLUMNS, rows, record=True)
 
 
-HISTORY_COLUMNS = [Column("FeID", RIGHT), Column("Token"), Column("PRY", RIGHT), Column("Status"),
-                   Column("PID", RIGHT), Column("Process Name"), Column("Request Time"), Column("Start Time"),
-                   Column("End Time")]
+HISTORY_COLUMNS = [Column("FeID", RIGHT, kind="int"), Column("Token"), Column("PRY", RIGHT, kind="int"),
+                   Column("Status"), Column("PID", RIGHT, kind="int"), Column("Process Name"),
+                   Column("Request Time", kind="time"), Column("Start Time", kind="time"),
+                   Column("End Time", kind="time")]
 
 
 def history_table(jobs: Iterable[Any], devices: bool = False) -> Table:
@@ -272,7 +282,7 @@ def history_table(jobs: Iterable[Any], devices: bool = False) -> Table:
         rows = [(str(j.feid), intern(j.token), str(j.priority), status[j.status], str(j.client_pid), j.process_name,
                  when_(j.request_time), when_(j.start_time), when_(j.end_time)) for j in jobs]
         return Table(columns, rows)  # type: ignore[arg-type]
-    columns += [Column("Device count", RIGHT), Column("Device Information")]
+    columns += [Column("Device count", RIGHT, kind="int"), Column("Device Information", kind="list")]
     rows = []
     for j in jobs:
         rows.append((str(j.feid), intern(j.token), str(j.priority), status[j.status], str(j.client_pid), j.process_name,
@@ -287,15 +297,15 @@ def history_table(jobs: Iterable[Any], devices: bool = False) -> Table:
 def versions_table(versions: Iterable[Any]) -> Table:
     rows = [[v.version, v.path, "True" if v.latest else "False", "True" if v.supported else "False",
              v.health_check, v.query, v.worker, env_lines(v.env)] for v in versions]
-    return Table([Column("Version"), Column("Path"), Column("Latest"), Column("Supported"), Column("Health Check"),
-                  Column("Query"), Column("Worker"), Column("ENV value")], rows)
+    return Table([Column("Version"), Column("Path"), Column("Latest", kind="bool"), Column("Supported", kind="bool"),
+                  Column("Health Check"), Column("Query"), Column("Worker"), Column("ENV value", kind="env")], rows)
 
 
 def events_table(events: Iterable[Any]) -> Table:
     when_ = time_formatter()
     rows = [(str(e.id), when_(e.time), e.token, e.action, e.request, e.result) for e in events]
-    return Table([Column("ID", RIGHT), Column("Time"), Column("Token"), Column("Action"), Column("Request"),
-                  Column("Result")], rows)
+    return Table([Column("ID", RIGHT, kind="int"), Column("Time", kind="time"), Column("Token"), Column("Action"),
+                  Column("Request"), Column("Result")], rows)
 
 
 def usage_table(report: Any) -> Table:
@@ -307,10 +317,11 @@ def usage_table(report: Any) -> Table:
 
     rows = [row(e, e.token, e.description) for e in report.entries]
     rows.append(row(report.total, "Total", f"all {report.total_devices} devices"))
-    return Table([Column("Token"), Column("Description"), Column("Min", RIGHT), Column("Max", RIGHT),
-                  Column("Average", RIGHT), Column("Min(%)", RIGHT), Column("Max(%)", RIGHT),
-                  Column("Average(%)", RIGHT)], rows)
+    return Table([Column("Token"), Column("Description"), Column("Min", RIGHT, kind="int"),
+                  Column("Max", RIGHT, kind="int"), Column("Average", RIGHT, kind="number"),
+                  Column("Min(%)", RIGHT, kind="number"), Column("Max(%)", RIGHT, kind="number"),
+                  Column("Average(%)", RIGHT, kind="number")], rows)
 
 
 def name_value_table(pairs: Sequence[tuple[str, str]]) -> Table:
-    return Table([Column("Name"), Column("Value")], [[n, v] for n, v in pairs])
+    return Table(NAME_VALUE_COLUMNS, [[n, v] for n, v in pairs], record=True)

@@ -5,7 +5,9 @@ table; the default format loads neither the formats module nor tabulate."""
 from __future__ import annotations
 
 import csv
+import datetime
 import io
+import json
 import subprocess
 import sys
 
@@ -14,7 +16,7 @@ from test_every_command import EXAMPLES, world  # noqa: F401 - the fixture
 
 from smclient.cli import main
 from smclient.executor import Executor
-from smclient.formats import field, names
+from smclient.formats import field, names, snake
 from smclient.render import render
 from smclient.results import Table
 
@@ -73,7 +75,7 @@ def test_set_output_changes_the_sessions_format_and_says_which(world):  # noqa: 
     assert executor.output == "csv"
     bad = executor.execute_line("set output nope")
     assert bad.status == 2 and executor.output == "csv"
-    assert render(bad.result).startswith("Unknown output format 'nope': expected one of table, csv, tsv, ")
+    assert render(bad.result).startswith("Unknown output format 'nope': expected one of table, json, csv, tsv, ")
 
 
 def test_the_flag_and_the_environment_choose_the_format(simulator, capsys, monkeypatch):
@@ -89,7 +91,7 @@ def test_the_flag_and_the_environment_choose_the_format(simulator, capsys, monke
 def test_an_unknown_format_is_a_usage_error_listing_the_valid_ones(capsys):
     assert main(["--port", "1", "-o", "yaml", "--command", "show token"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("moreh_smclient: Unknown output format 'yaml': expected one of table, csv, tsv, ")
+    assert err.startswith("moreh_smclient: Unknown output format 'yaml': expected one of table, json, csv, tsv, ")
     assert "github" in err and "unsafehtml" not in err and err.count("\n") == 1
     assert "unsafehtml" not in names()
 
@@ -101,3 +103,69 @@ def test_the_default_format_loads_no_format_module(simulator):
     result = subprocess.run([sys.executable, "-c", code, str(simulator.port)], capture_output=True, text=True,
                             timeout=30)
     assert result.stderr.split() == ["0", "False", "False"]
+
+
+# ---------------------------------------------------------------- json
+
+
+@pytest.mark.parametrize("name", LISTINGS)
+def test_every_listing_in_json_has_the_tables_rows_as_typed_objects(world, name):  # noqa: F811
+    executor, tokens, _ = world
+    line = EXAMPLES[name].format(**tokens)
+    result = executor.execute_line(line).result
+    tables = result if isinstance(result, list) else [result]
+    printed = json.loads(render(Executor(executor.connection, output="json").execute_line(line).result, "json"))
+    documents = printed if isinstance(result, list) else [printed]
+    assert len(documents) == len(tables)
+    for table, document in zip(tables, documents):
+        headers = [column.header for column in table.columns]
+        if table.record and headers == ["Name", "Value"]:  # one record, keyed by its names
+            assert list(document) == [snake(name) for name, _ in table.rows]
+            continue
+        objects = [document] if table.record else document
+        assert isinstance(objects, list) and len(objects) == len(table.rows)
+        keys = list(dict.fromkeys("devices" if c.kind == "devices" else snake(c.header) for c in table.columns))
+        for obj, row in zip(objects, table.rows):
+            assert list(obj) == keys
+            for column, cell in zip(table.columns, row):
+                got = obj["devices" if column.kind == "devices" else snake(column.header)]
+                if cell == "":
+                    assert got is None, (column.header, got)
+                elif column.kind == "int":
+                    assert got == int(cell)
+                elif column.kind == "bool":
+                    assert got is (cell == "True")
+                elif column.kind == "time":
+                    assert datetime.datetime.fromisoformat(got).astimezone().strftime("%Y-%m-%d %H:%M:%S") \
+                        == cell[:19]
+                elif column.kind == "text":
+                    assert got == field(cell)
+
+
+def test_json_types_multi_valued_cells(world):  # noqa: F811
+    executor, tokens, m = world
+    executor.output = "json"
+    token = json.loads(render(executor.execute_line(f"get token {tokens['T']}").result, "json"))
+    assert token["env_value"] == {"MOREH_ENV": "1"} and token["max_sda"] == 1 and token["cur_sda"] == 1
+    backends = json.loads(render(executor.execute_line("show backend").result, "json"))
+    assert [d["index"] for d in backends[0]["devices"]] == list(range(8))
+    assert {d["status"] for b in backends for d in b["devices"]} <= {"IDLE", "PREPARING", "PROCESSING", "CLEANING",
+                                                                    "SHUTDOWN"}
+    groups = json.loads(render(executor.execute_line("show usergroup").result, "json"))
+    assert groups[0]["childs"] == [tokens["T"]]
+    sdas = json.loads(render(executor.execute_line(f"get sda {tokens['T']}").result, "json"))
+    assert sdas[0]["be_id"] and all(isinstance(i, int) for i in sdas[0]["be_id"])
+    assert all(isinstance(i, int) for devices in sdas[0]["device_id"] for i in devices)
+
+
+def test_json_messages_and_errors(simulator, capsys):
+    port = str(simulator.port)
+    assert main(["--port", port, "-o", "json", "--command", "create token team 3"]) == 0
+    made = json.loads(capsys.readouterr().out)
+    assert made["message"].startswith("Create SDA Success (Token : ")
+    assert main(["--port", port, "-o", "json", "--command", "get token nope"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert json.loads(err) == {"error": "Get Token information failed. (Token 'nope' does not exist.)", "exit": 1}
+    assert main(["--port", port, "-o", "json", "--command", "create token"]) == 2
+    assert json.loads(capsys.readouterr().err)["exit"] == 2
