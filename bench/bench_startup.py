@@ -33,7 +33,8 @@ def main() -> None:
         "--command 'update token priority T 1' (a message)":
             [SMCLIENT, "--port", str(port), "--command", f"update token priority {token} 1"],
         "--command 'help' (no server call)": [SMCLIENT, "--port", str(port), "--command", "help"],
-        "-o csv --command 'show sdamodel'": [SMCLIENT, "--port", str(port), "-o", "csv", "--command", "show sdamodel"],
+        "-o json --command 'show sdamodel'":
+            [SMCLIENT, "--port", str(port), "-o", "json", "--command", "show sdamodel"],
         "-o github --command 'show sdamodel' (tabulate)":
             [SMCLIENT, "--port", str(port), "-o", "github", "--command", "show sdamodel"],
     }
