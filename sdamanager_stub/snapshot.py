@@ -3,12 +3,24 @@
 Only state is captured; what derives from it (queues, the timeline of
 transitions) is rebuilt on restore.  The devices' delays are kept by the
 store; the server's start time is not state.
+
+Two ways to take it.  `capture` builds the plain data at once (tests compare
+states with it).  A snapshot of a running server must not hold the manager's
+lock while it converts and writes hundreds of thousands of records, so it is
+taken in two steps: `freeze` (under the lock, cheap) copies what changes can
+still touch, each live record's fields into a dict of its own, and only
+references to what they never touch again (an ended job in the history, an
+event: each is made whole before it is appended and never changed after);
+`serialise` (anywhere, no lock) turns that frozen view into the same JSON
+text, record by record, so it never holds the interpreter for long either.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import deque
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .entities import (
@@ -66,6 +78,86 @@ def capture(m: SDAManager) -> dict[str, Any]:
         "clean_until": [[b, i, t] for (b, i), t in m._clean_until.items()],
         "ready_at": [[feid, t] for feid, t in m._ready_at.items()],
     }
+
+
+# ---------------------------------------------------------------- a frozen view, serialised later
+
+# Per record class, the fields holding containers (a Job's placement, a Backend's devices, a
+# Token's env): the ones a change may alter in place, so copied by freeze.  Every other
+# field holds an immutable value (str, number, enum, tuple) that a change can only replace.
+_CONTAINERS: dict[type, tuple[str, ...]] = {}
+
+
+def _containers(cls: type) -> tuple[str, ...]:
+    names = _CONTAINERS.get(cls)
+    if names is None:
+        names = _CONTAINERS[cls] = tuple(f.name for f in dataclasses.fields(cls)
+                                         if f.default_factory is not dataclasses.MISSING)
+    return names
+
+
+def _copy(record: Any) -> dict[str, Any]:
+    """A live record's fields as they are now, in a dict no later change reaches."""
+    fields = vars(record).copy()
+    for name in _containers(type(record)):
+        value = fields[name]
+        if isinstance(value, dict):
+            fields[name] = dict(value)
+        elif value and dataclasses.is_dataclass(value[0]):
+            fields[name] = [_copy(item) for item in value]  # a backend's devices
+        else:
+            fields[name] = list(value)  # of immutable items: (backend, device) pairs, ids, names
+    return fields
+
+
+def freeze(m: SDAManager) -> dict[str, Any]:
+    """The state as it is now, for `serialise` later (call it under the manager's lock)."""
+    return {
+        "next": dict(m._next),
+        "tokens": [_copy(t) for t in m.tokens.values()],
+        "sdas": [_copy(s) for s in m.sdas.values()],
+        "models": [_copy(x) for x in m.models.values()],
+        "model_groups": [_copy(g) for g in m.model_groups.values()],
+        "backends": [_copy(b) for b in m.backends.values()],
+        "backend_groups": [_copy(g) for g in m.backend_groups.values()],
+        "user_groups": [_copy(g) for g in m.user_groups.values()],
+        "memberships": [[ug, list(mgs)] for ug, mgs in m.memberships.items()],
+        "jobs": [_copy(j) for j in m.jobs.values()],
+        "queued_in": [[feid, key] for feid, key in m._pool.items()],
+        "history": list(m.history),  # ended jobs: never changed again
+        "versions": [_copy(v) for v in m.versions.values()],
+        "events": list(m.events),  # never changed once logged
+        "clean_until": [[b, i, t] for (b, i), t in m._clean_until.items()],
+        "ready_at": [[feid, t] for feid, t in m._ready_at.items()],
+    }
+
+
+def _json_value(value: Any) -> Any:
+    if hasattr(value, "value"):  # enums
+        return value.value
+    if dataclasses.is_dataclass(value):  # an ended job or an event, by reference
+        return vars(value)
+    raise TypeError(f"{type(value).__name__} is not state")
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_value).encode
+
+
+def serialise(frozen: dict[str, Any]) -> Iterator[str]:
+    """The JSON text of a frozen view (what `json.dumps(capture(m))` holds), in pieces."""
+    yield "{"
+    for n, (key, items) in enumerate(frozen.items()):
+        yield f'{"," if n else ""}{_encode(key)}:'
+        if not isinstance(items, list):
+            yield _encode(items)
+            continue
+        yield "["
+        for start in range(0, len(items), 256):  # a bounded piece: never the interpreter for long
+            piece = _encode(items[start:start + 256])[1:-1]
+            if piece:
+                yield ("," if start else "") + piece
+        yield "]"
+    yield "}"
 
 
 def _pairs(items: list[list[int]]) -> list[tuple[int, int]]:
