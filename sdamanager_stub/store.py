@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 SNAPSHOT_EVERY = 5000
+BATCH_ROWS = 500  # ops per INSERT of a group commit (SQLite allows 32,766 values in one)
 PART_CHARS = 1 << 20  # a snapshot's text is written in parts of this size, a transaction each
 WAL_LIMIT = 4 * 1024 * 1024
 
@@ -124,7 +125,7 @@ class Store:
         # of the last op appended and the last on disk.  The lock guards these only,
         # never held across a write; `_db_lock` is the connection's, one user at a time.
         self._pending_lock = threading.Lock()
-        self._committed = threading.Condition(self._pending_lock)
+        self._waiters: list[tuple[int, threading.Lock]] = []  # (op, its bell) of callers waiting
         self._db_lock = threading.Lock()
         self._pending: list[tuple[Any, ...]] = []
         self._appended = self._durable = self.db.execute(
@@ -273,31 +274,62 @@ class Store:
                     raise JournalError(self._failed)
                 if not self._committing:
                     break
-                self._committed.wait()
+                self._wait_for_commit(seq)
             batch, self._pending = self._pending, []
             self._committing = True
         try:
-            with self._db_lock, self._transaction():
-                self.db.executemany(
-                    "INSERT INTO ops (seq, time, kind, action, args, made, token, result, peer) "
-                    "VALUES (?,?,?,?,?,?,?,?,?)", batch)
+            with self._db_lock:
+                for start in range(0, len(batch), BATCH_ROWS):
+                    self._insert_ops(batch[start:start + BATCH_ROWS])
         except sqlite3.Error as err:
             with self._pending_lock:
                 self._failed = str(err)  # memory holds ops the file lacks: none is acknowledged
-                self._committing = False
-                self._committed.notify_all()
+                self._committed()
             raise JournalError(str(err)) from err
         except BaseException:
             with self._pending_lock:
                 self._pending[:0] = batch  # not written: the next leader's
-                self._committing = False
-                self._committed.notify_all()
+                self._committed()
             raise
         with self._pending_lock:
             if batch:
                 self._durable = batch[-1][0]
-            self._committing = False
-            self._committed.notify_all()
+            self._committed()
+
+    def _wait_for_commit(self, seq: int) -> None:
+        """Sleep (the pending lock let go meanwhile) until a commit wakes this caller: its op is
+        on disk, or the file failed, or it is to lead the next commit."""
+        bell = threading.Lock()
+        bell.acquire()
+        self._waiters.append((seq, bell))
+        self._pending_lock.release()
+        try:
+            bell.acquire()
+        finally:
+            self._pending_lock.acquire()
+
+    def _committed(self) -> None:
+        """A commit ended (under the pending lock): wake exactly the callers it concerns, those
+        now on disk (all, if the file failed), and one of the others to lead the next commit.
+        Waking every caller at each commit would cost each its turn at the interpreter lock,
+        taken from the caller applying changes under the manager's lock."""
+        self._committing = False
+        waiting, self._waiters = self._waiters, []
+        for seq, bell in waiting:
+            if seq <= self._durable or self._failed:
+                bell.release()
+            else:
+                self._waiters.append((seq, bell))
+        if self._waiters:
+            self._waiters.pop(0)[1].release()
+
+    def _insert_ops(self, rows: list[tuple[Any, ...]]) -> None:
+        """One statement, so its own transaction (autocommit): all the rows or none, one fsync,
+        and one call into SQLite (each call gives up the interpreter and waits to get it back,
+        which under load costs more than the write)."""
+        values = ",".join(["(?,?,?,?,?,?,?,?,?)"] * len(rows))
+        self.db.execute(f"INSERT INTO ops (seq, time, kind, action, args, made, token, result, peer) VALUES {values}",
+                        [field for row in rows for field in row])
 
     def snapshot(self) -> None:
         """Take a snapshot at the op appended last, and write it in the background.
