@@ -143,8 +143,56 @@ def _json_value(value: Any) -> Any:
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_value).encode
 
 
-def serialise(frozen: dict[str, Any]) -> Iterator[str]:
-    """The JSON text of a frozen view (what `json.dumps(capture(m))` holds), in pieces."""
+# The records a frozen view holds by reference (never changed again), by the field that
+# names each uniquely.  Their text is kept from one snapshot to the next (TextCache).
+_SETTLED = {"history": "feid", "events": "id"}
+_CHUNK = 256  # records per piece of text: never the interpreter for long in one call
+
+
+class TextCache:
+    """The text of settled records (ended jobs, events) from the last snapshot, by run.
+
+    The history and the event log only grow at the end and lose their oldest
+    records, so a run of records is named by its first record and its length: the
+    same first record is followed by the same records as long as it is there.
+    Runs start where a record's unique number is a multiple of _CHUNK, so they stay
+    where they are when the oldest records go; a snapshot then converts only the
+    records that are new since the last one.
+    """
+
+    def __init__(self) -> None:
+        self._texts: dict[tuple[str, int, int], str] = {}
+        self._used: dict[tuple[str, int, int], str] = {}
+
+    def text(self, kind: str, run: list[Any], name: str) -> str:
+        key = (kind, getattr(run[0], name), len(run))
+        text = self._texts.get(key)
+        if text is None:
+            text = _encode(run)[1:-1]
+        self._used[key] = text
+        return text
+
+    def done(self) -> None:
+        """Keep only the runs the last snapshot used."""
+        self._texts, self._used = self._used, {}
+
+
+def _runs(items: list[Any], name: str) -> Iterator[list[Any]]:
+    """`items` cut where a record's number is a multiple of _CHUNK (and after 4 x _CHUNK)."""
+    run: list[Any] = []
+    for item in items:
+        if run and (getattr(item, name) % _CHUNK == 0 or len(run) >= 4 * _CHUNK):
+            yield run
+            run = []
+        run.append(item)
+    if run:
+        yield run
+
+
+def serialise(frozen: dict[str, Any], cache: TextCache | None = None) -> Iterator[str]:
+    """The JSON text of a frozen view (what `json.dumps(capture(m))` holds), in pieces.
+
+    With a cache, settled records' text comes from the last snapshot where it can."""
     yield "{"
     for n, (key, items) in enumerate(frozen.items()):
         yield f'{"," if n else ""}{_encode(key)}:'
@@ -152,12 +200,19 @@ def serialise(frozen: dict[str, Any]) -> Iterator[str]:
             yield _encode(items)
             continue
         yield "["
-        for start in range(0, len(items), 256):  # a bounded piece: never the interpreter for long
-            piece = _encode(items[start:start + 256])[1:-1]
+        if cache is not None and key in _SETTLED:
+            pieces = (cache.text(key, run, _SETTLED[key]) for run in _runs(items, _SETTLED[key]))
+        else:
+            pieces = (_encode(items[start:start + _CHUNK])[1:-1] for start in range(0, len(items), _CHUNK))
+        first = True
+        for piece in pieces:
             if piece:
-                yield ("," if start else "") + piece
+                yield piece if first else "," + piece
+                first = False
         yield "]"
     yield "}"
+    if cache is not None:
+        cache.done()
 
 
 def _pairs(items: list[list[int]]) -> list[tuple[int, int]]:

@@ -134,6 +134,7 @@ class Store:
         self._committing = False
         self._failed = ""
         self._writer: threading.Thread | None = None  # the snapshot being written, if any
+        self._texts = snapshot.TextCache()  # settled records' text, from one snapshot to the next
         self._closing = False
 
     # ------------------------------------------------------------------ schema
@@ -377,19 +378,31 @@ class Store:
         leaves the previous snapshot and the ops after it, and start-up drops
         the stray parts.
         """
-        text = "".join(snapshot.serialise(frozen))
-        del frozen
-        self.sync(at)  # the ops it covers first: ops are never dropped before they are saved
-        parts = [text[i:i + PART_CHARS] for i in range(0, len(text), PART_CHARS)] or [""]
-        del text
-        for number, part in enumerate(parts[1:], start=1):
+        parts = self._parts(snapshot.serialise(frozen, self._texts))
+        first = next(parts)
+        for number, part in enumerate(parts, start=1):
             with self._db_lock, self._transaction():
                 self.db.execute("INSERT OR REPLACE INTO snapshot_parts VALUES (?, ?, ?)", (at, number, part))
+        del frozen
+        self.sync(at)  # the ops it covers first: ops are never dropped before they are saved
         with self._db_lock, self._transaction():
-            self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (at, when, parts[0]))
+            self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (at, when, first))
             self.db.execute("DELETE FROM snapshots WHERE seq < ?", (at,))
             self.db.execute("DELETE FROM ops WHERE seq <= ?", (at,))
         self._drop_stray_parts()
+
+    @staticmethod
+    def _parts(pieces: Iterator[str]) -> Iterator[str]:
+        """Pieces of text gathered into parts of about PART_CHARS (at least one part)."""
+        part: list[str] = []
+        size = 0
+        for piece in pieces:
+            part.append(piece)
+            size += len(piece)
+            if size >= PART_CHARS:
+                yield "".join(part)
+                part, size = [], 0
+        yield "".join(part)
 
     def _drop_stray_parts(self) -> None:
         """Drop the parts of snapshots that are gone (or never finished), a part per transaction."""

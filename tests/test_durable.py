@@ -387,3 +387,23 @@ def test_kill_9_in_the_middle_of_a_snapshot_loses_nothing_acknowledged(tmp_path)
         proc.stdout.close()
         proc.stderr.close()
     assert stray_parts(state) == 0  # dropped at start-up
+
+
+def test_settled_records_text_kept_between_snapshots_is_still_the_state(monkeypatch):
+    """The history and the event log lose their oldest records at their caps while
+    snapshots reuse the text of the runs they still hold."""
+    from sdamanager_stub.rules import base, jobs
+
+    monkeypatch.setattr(jobs, "HISTORY_LIMIT", 300)
+    monkeypatch.setattr(base, "EVENT_LOG_LIMIT", 700)
+    m = new_manager(backends=4, devices=8)
+    token = m.create_token("t", 0).value
+    m.create_sda(token, "", 1)
+    m.update_token_duplicable(token, 0)
+    cache = snapshot.TextCache()
+    for _ in range(8):
+        for _ in range(150):
+            m.finish_job(m.request_devices(token, 1, "p").feid)
+        text = "".join(snapshot.serialise(snapshot.freeze(m), cache))
+        assert json.loads(text) == snapshot.capture(m)
+    assert len(m.history) == 300 and len(m.events) == 700  # both did lose their oldest records
