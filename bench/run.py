@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHES = ["bench_startup.py", "bench_listings.py", "bench_server.py", "bench_completion.py"]
+BENCHES = ["bench_startup.py", "bench_listings.py", "bench_server.py", "bench_completion.py", "bench_durable.py"]
 
 
 def main() -> int:

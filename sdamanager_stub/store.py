@@ -381,7 +381,7 @@ class Store:
         parts = self._parts(snapshot.serialise(frozen, self._texts))
         first = next(parts)
         for number, part in enumerate(parts, start=1):
-            with self._db_lock, self._transaction():
+            with self._db_lock, self._unsynced(), self._transaction():
                 self.db.execute("INSERT OR REPLACE INTO snapshot_parts VALUES (?, ?, ?)", (at, number, part))
         del frozen
         self.sync(at)  # the ops it covers first: ops are never dropped before they are saved
@@ -390,6 +390,17 @@ class Store:
             self.db.execute("DELETE FROM snapshots WHERE seq < ?", (at,))
             self.db.execute("DELETE FROM ops WHERE seq <= ?", (at,))
         self._drop_stray_parts()
+
+    @contextlib.contextmanager
+    def _unsynced(self) -> Iterator[None]:
+        """A transaction whose commit need not wait for the disk (a snapshot's part, a stray
+        part dropped): nothing counts on it until a later commit, whose fsync of the
+        write-ahead log takes everything written before it along."""
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+        finally:
+            self.db.execute("PRAGMA synchronous=FULL")
 
     @staticmethod
     def _parts(pieces: Iterator[str]) -> Iterator[str]:
@@ -412,7 +423,7 @@ class Store:
                                       "(SELECT seq FROM snapshots) LIMIT 1").fetchone()
                 if row is None:
                     return
-                with self._transaction():
+                with self._unsynced(), self._transaction():
                     self.db.execute("DELETE FROM snapshot_parts WHERE seq = ? AND part = ?", row)
 
     def settle(self) -> None:
