@@ -1,6 +1,6 @@
 """Server throughput: admin calls per second from 16 concurrent clients (baseline:
-the health check, the same gRPC path with no rules behind it), and the scheduler's
-cost per decision as the queue grows, on 1,000 backends."""
+the health check, the same gRPC path with no rules behind it).  The scheduler's
+cost per decision is bench_scale.py's."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ import time
 from pathlib import Path
 
 import grpc
-from common import add_jobs, report
+from common import report
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from sdamanager_stub.entities import DeviceStatus
 from sdamanager_stub.manager import new_manager
 from sdamanager_stub.server import create_server
 from sdamanager_stub.store import Store
@@ -78,38 +77,11 @@ def admin_throughput(seconds: float) -> None:
             server.stop(0)
 
 
-def scheduler_cost() -> None:
-    print("scheduler: cost per decision (placing one waiting job) by queue length, 1,000 backends x 8")
-    results = {}
-    for queued in (1_000, 10_000, 100_000):
-        m = new_manager(backends=1000, devices=8)
-        token = m.create_token("sched", 0).value
-        m.create_sda(token, "", 1)
-        add_jobs(m, 8000 + queued, token)  # every device busy, `queued` jobs waiting
-        running = [j for j in m.jobs.values() if j.placement]
-        decisions = min(1000, queued)
-        # Free devices one job at a time and let the scheduler place the queue's head on each.
-        started = time.perf_counter()
-        with m.lock:
-            for job in running[:decisions]:
-                m._end_job(job, job.status.__class__("COMPLETED"), "bench")
-                m._schedule(m.clock())
-        elapsed = time.perf_counter() - started
-        placed = sum(1 for j in m.jobs.values() if j.placement) - (8000 - decisions)
-        assert placed == decisions, placed
-        assert all(d.status is not DeviceStatus.CLEANING for b in m.backends.values() for d in b.devices)
-        results[queued] = elapsed / decisions * 1e6
-        report(f"queue of {queued:,} jobs", results[queued], "us", "1,000-job queue",
-               results[queued] / results[1_000])
-        print(f"  {'':<52} {1e6 / results[queued]:,.0f} decisions/s")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     admin_throughput(args.seconds)
-    scheduler_cost()
 
 
 if __name__ == "__main__":

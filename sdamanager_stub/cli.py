@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from . import __version__
+from .deadlines import REPLY_DEADLINE, REQUEST_DEADLINE
 
 DEFAULT_PORT = 30105
 
@@ -34,14 +35,22 @@ BACKENDS = _bounded(0, 100_000, "0-100000")
 DEVICES = _bounded(0, 1024, "0-1024")
 
 
-def SECONDS(text: str) -> float:  # noqa: N802 - used like the bounded types above
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 <= value <= 86_400:
-        raise argparse.ArgumentTypeError(f"{value:g} is out of range (0-86400 seconds)")
-    return value
+def _seconds(low: float, high: float):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if not low <= value <= high:  # nan is never in range
+            raise argparse.ArgumentTypeError(f"{value:g} is out of range ({low:g}-{high:g} seconds)")
+        return value
+
+    parse.__name__ = "seconds"
+    return parse
+
+
+SECONDS = _seconds(0, 86_400)
+DEADLINE = _seconds(0.1, 3600)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--admin-secret-file", metavar="PATH",
                        help="admin calls must carry the secret in this file (or set $SDAMANAGER_ADMIN_SECRET); "
                             "a secret is never given on the command line")
+    serve.add_argument("--request-deadline", type=DEADLINE, default=REQUEST_DEADLINE, metavar="S",
+                       help=f"cancel a call whose request has not arrived S seconds after it began "
+                            f"(default {REQUEST_DEADLINE:g})")
+    serve.add_argument("--reply-deadline", type=DEADLINE, default=REPLY_DEADLINE, metavar="S",
+                       help=f"cancel a listing whose client has not taken its next page in S seconds "
+                            f"(default {REPLY_DEADLINE:g})")
     serve.add_argument("--demo", action="store_true",
                        help="fill the cluster with demo tokens, groups and a steady synthetic workload")
 
@@ -137,7 +152,8 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     _warn_if_exposed(host, address, tls=credentials is not None, secret=secret is not None)
     try:
-        simulator = build_simulator(address, manager, admin_secret=secret, credentials=credentials)
+        simulator = build_simulator(address, manager, admin_secret=secret, credentials=credentials,
+                                    request_deadline=args.request_deadline, reply_deadline=args.reply_deadline)
     except (OSError, RuntimeError):
         print(f"sdamanager-stub: cannot listen on {address} (address in use or not local)", file=sys.stderr)
         return 1
@@ -212,7 +228,8 @@ def job(args: argparse.Namespace) -> int:
             return 0
         except grpc.RpcError as err:
             code = err.code()
-            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
+                # No answer: the job may or may not have been submitted or finished.
                 print(f"sdamanager-stub: SDAManager at {address} did not answer ({code.name}).", file=sys.stderr)
                 return 3
             detail = " ".join((err.details() or code.name).split())

@@ -1,14 +1,19 @@
 """Domain records to API messages, and API enums to domain enums.
 
 Callers hold the manager's lock while converting, so a message never mixes
-two states.  Listings build their lookup tables once per call (SDA counts per
-token, backend names), so converting N records costs O(N), not O(N^2).
+two states; or, for the big listings (jobs, history, events), they take the
+records' copies and the `Names` the messages show under the lock and convert
+outside it (servicer.py), so a listing of 100,000 jobs does not hold up
+every other caller while it is converted.  Counts per token and per SDA come from the manager's indexes
+(rules/index.py), so converting one record costs the same whatever the state
+holds; listings build their other lookup tables (user groups per token,
+backend names) once per call, so converting N records costs O(N), not O(N^2).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -86,28 +91,42 @@ def _env(env: dict[str, str]) -> list[pb.EnvVar]:
     return [pb.EnvVar(name=k, value=v) for k, v in env.items()]
 
 
-class Converter:
-    """Converts records of one manager; build one per call, under the manager's lock."""
+class Names(NamedTuple):
+    """What a job's message shows besides the job itself, as of one instant."""
 
-    def __init__(self, manager: SDAManager) -> None:
+    token_descriptions: dict[str, str]
+    backend_group_names: dict[int, str]
+    backend_names: dict[int, str]
+
+    @classmethod
+    def of(cls, m: SDAManager) -> Names:
+        """Taken under the lock: O(tokens + groups + backends), once per listing."""
+        return cls({value: t.description for value, t in m.tokens.items()},
+                   {i: g.name for i, g in m.backend_groups.items()},
+                   {i: b.name for i, b in m.backends.items()})
+
+
+class Converter:
+    """Converts records of one manager; build one per call, under the manager's lock.
+
+    With `names` (taken under the lock with copies of the jobs), `job` reads
+    nothing else of the manager and may run outside the lock.
+    """
+
+    def __init__(self, manager: SDAManager, names: Names | None = None) -> None:
         self.m = manager
-        self._sda_counts: Counter[str] | None = None
-        self._running: Counter[str] | None = None
+        self.names = names
         self._token_groups: dict[str, list[int]] | None = None
-        self._jobs_by_sda: dict[int, list[Job]] | None = None
         self._backends_by_group: dict[int, list[pb.BackendRef]] | None = None
 
     # ---- tokens
     def token(self, t: Token) -> pb.Token:
-        if self._sda_counts is None:
-            self._sda_counts = Counter(s.token for s in self.m.sdas.values())
-            self._running = Counter(j.token for j in self.m.holding_jobs())
+        if self._token_groups is None:
             groups: dict[str, list[int]] = {}
             for g in self.m.user_groups.values():
                 for member in g.tokens:
                     groups.setdefault(member, []).append(g.id)
             self._token_groups = groups
-        assert self._running is not None and self._token_groups is not None
         return pb.Token(
             value=t.value,
             description=t.description,
@@ -115,13 +134,13 @@ class Converter:
             access_level=_enum_to_pb("ACCESS_LEVEL_", pb.AccessLevel, t.access_level),
             max_sda=t.max_sda,
             current_sda=t.current_sda,
-            sda_count=self._sda_counts[t.value],
+            sda_count=self.m.sda_index.count_of_token(t.value),
             duplicable=t.duplicable,
             env=_env(t.env),
             worker_execute_info=t.worker_execute_info,
             create_time=timestamp(t.created),
             user_group_ids=self._token_groups.get(t.value, []),
-            running_jobs=self._running[t.value],
+            running_jobs=self.m.token_holding_count(t.value),
         )
 
     # ---- SDAs and models
@@ -131,22 +150,19 @@ class Converter:
             by_backend.setdefault(backend_id, []).append(index)
         out = []
         for backend_id, indexes in by_backend.items():
-            backend = self.m.backends.get(backend_id)
-            out.append(pb.DevicePlacement(backend_id=backend_id,
-                                          backend_name=backend.name if backend else "",
+            out.append(pb.DevicePlacement(backend_id=backend_id, backend_name=self._backend_name(backend_id),
                                           device_indexes=sorted(indexes)))
         return out
 
-    def _sda_jobs(self) -> dict[int, list[Job]]:
-        if self._jobs_by_sda is None:
-            self._jobs_by_sda = {}
-            for job in self.m.holding_jobs():
-                self._jobs_by_sda.setdefault(job.sda_id, []).append(job)
-        return self._jobs_by_sda
+    def _backend_name(self, backend_id: int) -> str:
+        if self.names is not None:
+            return self.names.backend_names.get(backend_id, "")
+        backend = self.m.backends.get(backend_id)
+        return backend.name if backend else ""
 
     def sda(self, s: Sda) -> pb.Sda:
         model = self.m.models.get(s.model_id)
-        jobs = self._sda_jobs().get(s.id, [])
+        jobs = self.m.sda_holding_jobs(s.id)
         # Devices it holds now: its reservation, else its running jobs' devices.
         held = s.held or [p for j in jobs for p in j.placement]
         return pb.Sda(
@@ -230,12 +246,17 @@ class Converter:
 
     # ---- jobs
     def job(self, j: Job) -> pb.Job:
-        token = self.m.tokens.get(j.token)
-        group = self.m.backend_groups.get(j.backend_group_id)
+        if self.names is not None:
+            description = self.names.token_descriptions.get(j.token, "")
+            group_name = self.names.backend_group_names.get(j.backend_group_id, "")
+        else:
+            token = self.m.tokens.get(j.token)
+            group = self.m.backend_groups.get(j.backend_group_id)
+            description, group_name = (token.description if token else ""), (group.name if group else "")
         return pb.Job(
             feid=j.feid,
             token=j.token,
-            token_description=token.description if token else "",
+            token_description=description,
             sda_id=j.sda_id,
             model_id=j.model_id,
             priority=j.priority,
@@ -243,7 +264,7 @@ class Converter:
             client=j.client,
             client_pid=j.client_pid,
             process_name=j.process_name,
-            backend_group=group.name if group else "",
+            backend_group=group_name,
             request_time=timestamp(j.request_time),
             start_time=timestamp(j.start_time),
             end_time=timestamp(j.end_time),

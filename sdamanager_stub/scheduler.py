@@ -1,5 +1,6 @@
-"""The pieces of the scheduler that need no state of their own: the queue
-order and device placement.  The manager owns the state and calls these.
+"""The pieces of the scheduler: the queue order, device placement, and the
+index of idle devices per pool that placement reads.  The manager owns the
+state and calls these.
 
 Queue order (SPEC section 6): higher priority first, then earlier request,
 then lower FeID.  Each backend group (pool) has its own queue; the head of a
@@ -10,8 +11,10 @@ customer's token priority.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .entities import Backend, BackendStatus, DeviceStatus, Job
@@ -66,47 +69,207 @@ class PoolQueue:
         return (feid for key, feid in sorted((k, f) for f, k in self._keys.items()))
 
 
+def idle_devices(backend: Backend) -> list[int]:
+    """The indexes of a backend's devices a job may take: IDLE and held by nothing, in device order."""
+    idle = DeviceStatus.IDLE
+    return [d.index for d in backend.devices if d.status is idle and not d.job_id and not d.sda_id]
+
+
+class _Pool:
+    """The ACTIVE backends of one pool that have idle devices, by how many they have.
+
+    Backend ids are kept sorted in each bucket, so the placement below reads
+    the lowest id of a bucket at once; a bucket holds at most the pool's
+    backends, so keeping it sorted (bisect) costs a short memmove.
+    """
+
+    __slots__ = ("total", "by_count", "whole")
+
+    def __init__(self) -> None:
+        self.total = 0  # idle devices in the pool
+        self.by_count: dict[int, list[int]] = {}  # idle devices -> backend ids (sorted)
+        self.whole: dict[int, list[int]] = {}  # devices -> ids of backends with every device idle (sorted)
+
+    def add(self, backend_id: int, idle: int, size: int) -> None:
+        self.total += idle
+        bisect.insort(self.by_count.setdefault(idle, []), backend_id)
+        if idle == size:
+            bisect.insort(self.whole.setdefault(size, []), backend_id)
+
+    def discard(self, backend_id: int, idle: int, size: int) -> None:
+        self.total -= idle
+        _remove(self.by_count, idle, backend_id)
+        if idle == size:
+            _remove(self.whole, size, backend_id)
+
+    def choose(self, need: int, backends: Mapping[int, Backend]) -> list[tuple[int, int]] | None:
+        """Devices for a job needing `need` of them, or None if they do not fit (see `choose_devices`).
+
+        Costs what the job takes (the nodes it gets, the few distinct idle
+        counts), not what the pool holds.
+        """
+        if need <= 0:
+            return []
+        if self.total < need:
+            return None
+        chosen: list[tuple[int, int]] = []
+        remaining = need
+        used: set[int] = set()
+        # Whole nodes, biggest first then lowest id, while the job still needs at least a whole node.
+        for size in sorted(self.whole, reverse=True):
+            if remaining < size:
+                continue
+            ids = self.whole[size]
+            take = min(remaining // size, len(ids))
+            for backend_id in ids[:take]:
+                chosen.extend((backend_id, d.index) for d in backends[backend_id].devices)
+                used.add(backend_id)
+            remaining -= take * size
+        while remaining:
+            counts = sorted(self.by_count)
+            # Tightest fit: the fewest idle devices that still hold the rest, lowest id first ...
+            backend_id = _first_unused(self.by_count, (c for c in counts if c >= remaining), used)
+            if backend_id is None:  # ... else none fits alone: the fullest, lowest id first, and go on
+                backend_id = _first_unused(self.by_count, reversed(counts), used)
+            assert backend_id is not None  # total >= need: something is left
+            take = idle_devices(backends[backend_id])[:remaining]
+            chosen.extend((backend_id, i) for i in take)
+            used.add(backend_id)
+            remaining -= len(take)
+        return chosen
+
+
+def _remove(buckets: dict[int, list[int]], key: int, backend_id: int) -> None:
+    ids = buckets[key]
+    del ids[bisect.bisect_left(ids, backend_id)]
+    if not ids:
+        del buckets[key]
+
+
+def _first_unused(buckets: dict[int, list[int]], counts: Iterable[int], used: set[int]) -> int | None:
+    for count in counts:
+        for backend_id in buckets[count]:
+            if backend_id not in used:
+                return backend_id
+    return None
+
+
 def choose_devices(backends: Iterable[Backend], need: int) -> list[tuple[int, int]] | None:
     """Devices for a job needing `need` of them, or None if they do not fit.
 
     Whole free nodes first (a multi-node model gets whole nodes); what is left
     over goes to the node whose idle devices fit it most tightly, so whole
     nodes stay whole for the next big job.  Only IDLE devices of ACTIVE
-    backends are used.
+    backends are used.  (This looks at every backend given; the manager keeps
+    an `IdleIndex` instead and places with the same rules.)
     """
     if need <= 0:
         return []
-    candidates: list[tuple[Backend, list[int]]] = []
-    total = 0
-    active, idle_status = BackendStatus.ACTIVE, DeviceStatus.IDLE
-    for backend in backends:  # the hot loop of every decision: kept flat, no calls per device
-        if backend.status is not active:
+    pool = _Pool()
+    by_id: dict[int, Backend] = {}
+    for backend in backends:
+        if backend.status is not BackendStatus.ACTIVE:
             continue
-        idle = [d.index for d in backend.devices if d.status is idle_status and not d.job_id and not d.sda_id]
+        idle = len(idle_devices(backend))
         if idle:
-            candidates.append((backend, idle))
-            total += len(idle)
-    if total < need:
-        return None
-    chosen: list[tuple[int, int]] = []
-    remaining = need
-    # Whole nodes (all devices idle), biggest first, while the job still needs at least a whole node.
-    whole = sorted((c for c in candidates if len(c[1]) == len(c[0].devices)), key=lambda c: (-len(c[1]), c[0].id))
-    used: set[int] = set()
-    for backend, idle in whole:
-        if remaining >= len(idle):
-            chosen.extend((backend.id, i) for i in idle)
-            used.add(backend.id)
-            remaining -= len(idle)
-    while remaining:
-        rest = [c for c in candidates if c[0].id not in used]
-        fitting = [c for c in rest if len(c[1]) >= remaining]
-        if fitting:  # tightest fit
-            backend, idle = min(fitting, key=lambda c: (len(c[1]), c[0].id))
-        else:  # none fits alone: take the fullest and go on
-            backend, idle = max(rest, key=lambda c: (len(c[1]), -c[0].id))
-        take = idle[:remaining]
-        chosen.extend((backend.id, i) for i in take)
-        used.add(backend.id)
-        remaining -= len(take)
-    return chosen
+            pool.add(backend.id, idle, len(backend.devices))
+            by_id[backend.id] = backend
+    return pool.choose(need, by_id)
+
+
+class IdleIndex:
+    """The idle devices of every pool (backend group), kept as devices, backends and groups change.
+
+    Every device and backend indexed carries a `_touch` that marks its backend
+    stale (entities.Watched: a device's status or holder, a backend's status or
+    group); the manager's table of backends marks one stale as it is added or
+    removed.  Before any answer, the stale backends (a handful: the ones the
+    last changes touched) are counted again, so a decision costs what changed
+    and what the job takes, never a pass over the pool.
+    """
+
+    def __init__(self) -> None:
+        self._backends: Mapping[int, Backend] = {}
+        self._stale: set[int] = set()
+        self._touches: dict[int, Callable[[], None]] = {}
+        self._indexed: dict[int, tuple[int, int, int]] = {}  # backend id -> (group, idle devices, devices)
+        self._pools: dict[int, _Pool] = {}
+        self._capacity: dict[int, int] = {}  # group -> devices of its backends, whatever their state
+
+    def watch(self, backends: Mapping[int, Backend]) -> None:
+        """Index `backends` (the manager's table of them, which tells `changed`) from scratch."""
+        self._backends = backends
+        self._stale.clear()
+        self._touches.clear()
+        self._indexed.clear()
+        self._pools.clear()
+        self._capacity.clear()
+        self._stale.update(backends)
+
+    def changed(self, backend_id: int, backend: object = None) -> None:
+        """Backend `backend_id` was added, replaced or removed (the table's callback)."""
+        self._stale.add(backend_id)
+
+    def choose(self, group_id: int, need: int) -> list[tuple[int, int]] | None:
+        """Devices of backend group `group_id` for a job needing `need` (see `choose_devices`)."""
+        if need <= 0:
+            return []
+        self._refresh()
+        pool = self._pools.get(group_id)
+        return None if pool is None else pool.choose(need, self._backends)
+
+    def idle_count(self, group_id: int) -> int:
+        """Idle devices of ACTIVE backends in the group."""
+        self._refresh()
+        pool = self._pools.get(group_id)
+        return pool.total if pool is not None else 0
+
+    def capacity(self, group_id: int) -> int:
+        """Every device of the group's backends, whatever its state: what a job could ever get there."""
+        self._refresh()
+        return self._capacity.get(group_id, 0)
+
+    def view(self) -> dict[str, object]:
+        """Everything the index holds, as plain data (tests compare it with an index built afresh)."""
+        self._refresh()
+        pools = {g: (p.total, {c: list(ids) for c, ids in sorted(p.by_count.items())},
+                     {s: list(ids) for s, ids in sorted(p.whole.items())})
+                 for g, p in sorted(self._pools.items()) if p.total}
+        return {"pools": pools, "capacity": {g: c for g, c in sorted(self._capacity.items()) if c}}
+
+    def _refresh(self) -> None:
+        stale = self._stale
+        if stale:
+            backend_ids = list(stale)
+            stale.clear()  # the same set: the touches add to it
+            for backend_id in backend_ids:
+                self._reindex(backend_id)
+
+    def _reindex(self, backend_id: int) -> None:
+        old = self._indexed.pop(backend_id, None)
+        if old is not None:
+            group_id, idle, size = old
+            self._capacity[group_id] -= size
+            if idle:
+                self._pools[group_id].discard(backend_id, idle, size)
+        backend = self._backends.get(backend_id)
+        if backend is None:
+            self._touches.pop(backend_id, None)
+            return
+        touch = self._touches.get(backend_id)
+        if touch is None:
+            touch = self._touches[backend_id] = functools.partial(self._stale.add, backend_id)
+        # Set straight into __dict__: setting the watcher must not itself count as a change.
+        backend.__dict__["_touch"] = touch
+        for device in backend.devices:
+            device.__dict__["_touch"] = touch
+        size = len(backend.devices)
+        idle = len(idle_devices(backend)) if backend.status is BackendStatus.ACTIVE else 0
+        group_id = backend.group_id
+        self._indexed[backend_id] = (group_id, idle, size)
+        self._capacity[group_id] = self._capacity.get(group_id, 0) + size
+        if idle:
+            pool = self._pools.get(group_id)
+            if pool is None:
+                pool = self._pools[group_id] = _Pool()
+            pool.add(backend_id, idle, size)

@@ -35,15 +35,15 @@ class AdminSecret(grpc.ServerInterceptor):
         if handler is None:
             return None
 
-        def deny(request: Any, context: grpc.ServicerContext) -> Any:
+        def deny(requests: Any, context: grpc.ServicerContext) -> Any:
+            # Takes the request as a stream and never reads it: a refusal waits for nothing.
             context.abort(grpc.StatusCode.UNAUTHENTICATED,
                           "This SDAManager needs the admin secret: set SDAMANAGER_ADMIN_SECRET "
                           "or --admin-secret-file on the client.")
 
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(deny, handler.request_deserializer,
-                                                        handler.response_serializer)
-        return grpc.unary_unary_rpc_method_handler(deny, handler.request_deserializer, handler.response_serializer)
+        make = (grpc.stream_stream_rpc_method_handler if handler.response_streaming
+                else grpc.stream_unary_rpc_method_handler)
+        return make(deny, handler.request_deserializer, handler.response_serializer)
 
 
 def server_credentials(cert_path: str, key_path: str) -> grpc.ServerCredentials:

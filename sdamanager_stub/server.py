@@ -14,6 +14,7 @@ from grpc_reflection.v1alpha import reflection
 from smclient.api import sdamanager_pb2 as pb
 from smclient.api.address import Address
 
+from .deadlines import REPLY_DEADLINE, REQUEST_DEADLINE, Deadlines
 from .manager import SDAManager, new_manager
 from .security import VM_METHODS, AdminSecret
 from .servicer import Servicer, add_to_server
@@ -33,6 +34,7 @@ class Simulator:
     health: health.HealthServicer
     host: str = "127.0.0.1"
     pools: tuple[futures.ThreadPoolExecutor, ...] = ()
+    deadlines: Deadlines | None = None
 
     @property
     def address(self) -> str:
@@ -47,23 +49,32 @@ class Simulator:
         self.server.stop(grace).wait()
         for pool in self.pools:
             pool.shutdown(wait=False)
+        if self.deadlines is not None:
+            self.deadlines.stop()
 
 
 def build_simulator(address: str = "127.0.0.1:0", manager: SDAManager | None = None, *,
                     max_workers: int = 16, admin_secret: str | None = None,
                     credentials: grpc.ServerCredentials | None = None,
-                    interceptors: Sequence[grpc.ServerInterceptor] = ()) -> Simulator:
+                    interceptors: Sequence[grpc.ServerInterceptor] = (),
+                    request_deadline: float = REQUEST_DEADLINE,
+                    reply_deadline: float = REPLY_DEADLINE) -> Simulator:
     """A simulator bound to `address` (port 0: a free port), not yet started.
 
     `admin_secret`: admin calls must carry it (UNAUTHENTICATED otherwise);
-    `credentials`: serve TLS; `interceptors`: extra ones (tests inject faults so).
+    `credentials`: serve TLS; `interceptors`: extra ones (tests inject faults so);
+    `request_deadline`/`reply_deadline`: seconds a call's request may take to
+    arrive, and a client to take each message of a streamed reply, before the
+    call is cancelled (deadlines.py).
     """
     manager = manager if manager is not None else new_manager()
-    chain = ([AdminSecret(admin_secret)] if admin_secret else []) + list(interceptors)
+    deadlines = Deadlines(request_deadline, reply_deadline)
+    chain = [deadlines] + ([AdminSecret(admin_secret)] if admin_secret else []) + list(interceptors)
     # Each kind of call has workers of its own: a call holds its worker from the
-    # moment it arrives (a unary call's until its request does, which a stalled
-    # client never sends), so open calls (health, reflection, the VM side, refusals
-    # of calls without the secret) must not be able to take the admin shell's.
+    # moment it arrives until its request has (and, for a listing, until the
+    # client has taken the reply), bounded by the deadlines; so calls stalled on
+    # the open methods (health, reflection, the VM side, refusals of calls
+    # without the secret) cannot take the admin shell's workers.
     admin, vm, other = (futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"sdamanager-{kind}")
                         for kind in ("admin", "vm", "open"))
     server = grpc.server(
@@ -83,7 +94,7 @@ def build_simulator(address: str = "127.0.0.1:0", manager: SDAManager | None = N
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     host = address.rsplit(":", 1)[0].strip("[]")
-    return Simulator(server, port, manager, health_servicer, host, (admin, vm, other))
+    return Simulator(server, port, manager, health_servicer, host, (admin, vm, other), deadlines)
 
 
 def create_server(address: str = "127.0.0.1:0", manager: SDAManager | None = None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from typing import Any, NamedTuple
 
@@ -25,6 +25,7 @@ from smclient.api import sdamanager_pb2 as pb
 from .audit import bounded, request_peer
 from .convert import (
     Converter,
+    Names,
     access_level,
     backend_status,
     device_status,
@@ -32,6 +33,7 @@ from .convert import (
     seconds,
     usage_report,
 )
+from .entities import Job
 from .errors import (
     AlreadyExists,
     DomainError,
@@ -86,12 +88,19 @@ class Unary(NamedTuple):
 
 class Listing(NamedTuple):
     """A server-streamed listing: each item converted by the Converter's method `item`,
-    sent in pages made by `page(items)`."""
+    sent in pages made by `page(items)`.
+
+    `detach(items)`, for the big listings: copies of the listed records that
+    later changes do not reach, taken under the lock with the `Names` their
+    messages show; the conversion then runs outside the lock, page by page.
+    Without it, the records are converted under the lock.
+    """
 
     operation: Operation
     arguments: Arguments
     item: str
     page: Callable[[list[Any]], Any]
+    detach: Callable[[list[Any]], list[Any]] | None = None
 
 
 def record(kind: str) -> Callable[[Converter, Any, tuple[Any, ...]], Any]:
@@ -115,6 +124,16 @@ def released(c: Converter, feids: list[int], arguments: tuple[Any, ...]) -> pb.R
 def membership_of(c: Converter, result: Any, arguments: tuple[Any, ...]) -> pb.Membership:
     """After a membership changes: the user group's memberships (its id is the first argument)."""
     return c.membership_of(arguments[0])
+
+
+def copies(jobs: list[Job]) -> list[Job]:
+    """Live jobs change: their copies, as of now."""
+    return [job.copy() for job in jobs]
+
+
+def as_they_are(records: list[Any]) -> list[Any]:
+    """Ended jobs and events never change: the list the rules made is already a view."""
+    return records
 
 
 def _opt(request: Any, field: str) -> int | None:
@@ -241,13 +260,13 @@ RPCS: dict[str, Unary | Listing] = {
                                    relationships=[c.relationship(g, mgs) for g, mgs in rows])),
     # ---- jobs and history
     "ListJobs": Listing("list_jobs", lambda r: (job_status(r.status) if r.HasField("status") else None, r.token),
-                        "job", lambda p: pb.JobPage(jobs=p)),
+                        "job", lambda p: pb.JobPage(jobs=p), copies),
     "GetJob": Unary("job", lambda r: (r.feid,), _JOB),
     "UpdateJobPriority": Unary("update_job_priority", lambda r: (r.feid, r.priority), _JOB),
     "Release": Unary("release", _release_target, released),
     "ReleaseAll": Unary("release_all", lambda r: (), released),
     "ListHistory": Listing("list_history", lambda r: (_count(r, "Count of history"), r.token), "job",
-                           lambda p: pb.JobPage(jobs=p)),
+                           lambda p: pb.JobPage(jobs=p), as_they_are),
     "GetHistory": Unary("history_job", lambda r: (r.feid,), _JOB),
     # ---- versions
     "CreateVersion": Unary("create_version", lambda r: (r.version, r.path), _VERSION),
@@ -265,7 +284,7 @@ RPCS: dict[str, Unary | Listing] = {
     # ---- usage and audit
     "GetUsage": Unary("usage", _interval, lambda c, report, _: usage_report(report)),
     "ListEvents": Listing("list_events", lambda r: (r.token, r.action, _count(r, "Count")), "event",
-                          lambda p: pb.EventPage(events=p)),
+                          lambda p: pb.EventPage(events=p), as_they_are),
     # ---- the VM side
     "RequestDevices": Unary("request_devices", lambda r: (r.token, r.client_pid, r.process_name, r.client,
                                                           r.version, _opt(r, "sda_id") or 0), _JOB),
@@ -277,7 +296,7 @@ RPCS: dict[str, Unary | Listing] = {
 # ---------------------------------------------------------------- running a row
 
 
-def _pages(items: list[Any], page_size: int, make: Callable[[list[Any]], Any]) -> Iterator[Any]:
+def _pages(items: Iterable[Any], page_size: int, make: Callable[[list[Any]], Any]) -> Iterator[Any]:
     """Pages of at most `page_size` items and about PAGE_BYTES bytes (at least one item),
     so no page nears a client's 4 MB message limit whatever the items hold."""
     size = page_size if 0 < page_size <= MAX_PAGE else DEFAULT_PAGE
@@ -340,15 +359,22 @@ class Servicer:
         return unary
 
     def _listing(self, name: str, row: Listing) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
-        def convert(c: Converter, items: Any, _: tuple[Any, ...]) -> list[Any]:
+        def converted(c: Converter, items: Any, _: tuple[Any, ...]) -> list[Any]:
             return [getattr(c, row.item)(item) for item in items]
+
+        def detached(c: Converter, items: Any, _: tuple[Any, ...]) -> tuple[list[Any], Names]:
+            return row.detach(items), Names.of(self.m)  # type: ignore[misc]
 
         def listing(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             try:
-                items = self._run(row, request, convert)
+                if row.detach is None:
+                    messages: Iterable[Any] = self._run(row, request, converted)
+                else:  # converted outside the lock, a page at a time
+                    records, names = self._run(row, request, detached)
+                    messages = map(getattr(Converter(self.m, names), row.item), records)
+                yield from _pages(messages, request.page_size, row.page)
             except Exception as err:  # every failure becomes a status
                 _fail(context, err, name)
-            yield from _pages(items, request.page_size, row.page)
 
         listing.__name__ = name
         return listing

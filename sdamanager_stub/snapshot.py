@@ -85,21 +85,33 @@ def capture(m: SDAManager) -> dict[str, Any]:
 # Per record class, the fields holding containers (a Job's placement, a Backend's devices, a
 # Token's env): the ones a change may alter in place, so copied by freeze.  Every other
 # field holds an immutable value (str, number, enum, tuple) that a change can only replace.
-_CONTAINERS: dict[type, tuple[str, ...]] = {}
+_CONTAINERS: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 
-def _containers(cls: type) -> tuple[str, ...]:
+def _fields(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(every field, the fields holding containers) of a record class."""
     names = _CONTAINERS.get(cls)
     if names is None:
-        names = _CONTAINERS[cls] = tuple(f.name for f in dataclasses.fields(cls)
-                                         if f.default_factory is not dataclasses.MISSING)
+        fields = dataclasses.fields(cls)
+        names = _CONTAINERS[cls] = (tuple(f.name for f in fields),
+                                    tuple(f.name for f in fields if f.default_factory is not dataclasses.MISSING))
     return names
+
+
+def _state(record: Any) -> dict[str, Any]:
+    """A record's fields by name: its __dict__, without what is no field (a device's or a
+    backend's watcher, which the scheduler's index sets there)."""
+    fields = vars(record)
+    names = _fields(type(record))[0]
+    if len(fields) != len(names):
+        return {name: fields[name] for name in names}
+    return fields
 
 
 def _copy(record: Any) -> dict[str, Any]:
     """A live record's fields as they are now, in a dict no later change reaches."""
-    fields = vars(record).copy()
-    for name in _containers(type(record)):
+    fields = dict(_state(record))
+    for name in _fields(type(record))[1]:
         value = fields[name]
         if isinstance(value, dict):
             fields[name] = dict(value)
@@ -136,7 +148,7 @@ def _json_value(value: Any) -> Any:
     if hasattr(value, "value"):  # enums
         return value.value
     if dataclasses.is_dataclass(value):  # an ended job or an event, by reference
-        return vars(value)
+        return _state(value)
     raise TypeError(f"{type(value).__name__} is not state")
 
 

@@ -114,18 +114,18 @@ class Arg(NamedTuple):
         if kind is Kind.CHOICE:
             upper = text.upper() if text.isascii() else text
             if upper not in self.choices:
-                raise UsageError(f"Invalid {self.label} {text!r}: expected {self.allowed()}.")
+                raise UsageError(f"Invalid {self.label} {shown(text)}: expected {self.allowed()}.")
             return upper
         if kind is Kind.BOOL:
             lower = text.lower()
             if lower not in ("true", "false"):
-                raise UsageError(f"Invalid {self.label} {text!r}: expected true or false.")
+                raise UsageError(f"Invalid {self.label} {shown(text)}: expected true or false.")
             return lower == "true"
         if text.lower() == NULL:
             return []
         items = text.split(",")
         if any(not item for item in items):
-            raise UsageError(f"Invalid {self.label} {text!r}: expected {self.allowed()}, without spaces.")
+            raise UsageError(f"Invalid {self.label} {shown(text)}: expected {self.allowed()}, without spaces.")
         if kind is Kind.INT_LIST:
             return [self._int(item, in_list=True) for item in items]
         return items
@@ -133,13 +133,13 @@ class Arg(NamedTuple):
     def _int(self, text: str, in_list: bool = False) -> int:
         if not is_int(text):
             if in_list:
-                raise UsageError(f"Invalid id {text!r} in {self.label}: expected a number.")
-            raise UsageError(f"Invalid {self.label} {text!r}: expected {self.allowed()}.")
+                raise UsageError(f"Invalid id {shown(text)} in {self.label}: expected a number.")
+            raise UsageError(f"Invalid {self.label} {shown(text)}: expected {self.allowed()}.")
         value = int(text)
         if abs(value) >= 2**63:
-            raise UsageError(f"Invalid {self.label} {text!r}: the number is too large.")
+            raise UsageError(f"Invalid {self.label} {shown(text)}: the number is too large.")
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
-            raise UsageError(f"Invalid {self.label} {text!r}: expected {self.allowed()}.")
+            raise UsageError(f"Invalid {self.label} {shown(text)}: expected {self.allowed()}.")
         return value
 
 
@@ -224,34 +224,49 @@ def bind_in_order(command: Command, args: Sequence[Arg], words: list[str]) -> di
 # ---------------------------------------------------------------- the line
 
 
+# One piece of a line at a time: a run of plain characters, a quoted string,
+# an escaped character, blanks (shlex's: space, tab, CR, LF), a '#', or a
+# quote or backslash with nothing to pair.
+_PIECE = re.compile(r"""([^ \t\r\n'"\\#]+)|'([^']*)'|"((?:[^"\\]|\\.)*)"|\\(.)|([ \t\r\n]+)|(#)|(.)""", re.S)
+_IN_DOUBLE_QUOTES = re.compile(r'\\([\\"])')
+
+
 def split_line(line: str) -> list[str]:
-    """Shell-style words; `#` at the start of a word begins a comment (the guide's
-    examples carry comments such as `add membership 1 1   # ...`)."""
-    lexer = shlex.shlex(line, posix=True)
-    lexer.whitespace_split = True
-    lexer.commenters = ""
+    """Shell-style words (POSIX quoting, as `shlex.split`); a word that starts with
+    an unquoted `#` begins a comment (the guide's examples carry comments such
+    as `add membership 1 1   # ...`).  Linear in the line's length."""
     words: list[str] = []
-    try:
-        while True:
-            # A word starting with an unquoted '#' ends the line.
-            if _at_comment(lexer):
-                break
-            word = lexer.get_token()
-            if word is None:
-                break
-            words.append(word)
-    except ValueError as err:
-        raise UsageError(f"Cannot read the line: {err} (close the quote).") from None
+    word: list[str] = []
+    started = False  # quotes make a word even when empty: ''
+    for match in _PIECE.finditer(line):
+        plain, single, double, escaped, blank, hash_, stray = match.groups()
+        if blank is not None:
+            if started:
+                words.append("".join(word))
+                word, started = [], False
+        elif hash_ is not None:
+            if not started:
+                break  # the rest of the line is a comment
+            word.append("#")
+        elif stray is not None:
+            # An unclosed double quote whose text ends in a lone backslash ends, for
+            # shlex as here, on that backslash's missing character.
+            lone = stray == "\\" or (stray == '"' and (len(line) - len(line.rstrip("\\"))) % 2 == 1)
+            problem = "No escaped character" if lone else "No closing quotation"
+            raise UsageError(f"Cannot read the line: {problem} (close the quote).")
+        else:
+            if plain is not None:
+                word.append(plain)
+            elif single is not None:
+                word.append(single)
+            elif double is not None:
+                word.append(_IN_DOUBLE_QUOTES.sub(r"\1", double))
+            else:
+                word.append(escaped)
+            started = True
+    if started:
+        words.append("".join(word))
     return words
-
-
-def _at_comment(lexer: shlex.shlex) -> bool:
-    stream = lexer.instream
-    pos = stream.tell()
-    rest = stream.read()
-    stream.seek(pos)
-    stripped = rest.lstrip()
-    return stripped.startswith("#") and not lexer.pushback
 
 
 class Invocation(NamedTuple):
@@ -309,6 +324,18 @@ class Grammar:
             raise unknown_command(words)
         return HelpListing(tuple(t.entry() for t in sorted(topics, key=lambda t: t.name)))
 
+    def _incomplete(self, words: Sequence[str]) -> UsageError | None:
+        """`show` alone: the words begin commands but name none; say how they go on."""
+        prefix = tuple(w.lower() for w in words)
+        following = sorted({key[len(prefix)] for key, topic in self.by_words.items()
+                            if len(key) > len(prefix) and key[: len(prefix)] == prefix
+                            and not topic.command.hidden})
+        if not following:
+            return None
+        typed = " ".join(prefix)
+        return UsageError(f"Incomplete command: {shown(typed, 60)} goes on with {' | '.join(following)}. "
+                          f"Type '{typed} ?' for their usages.")
+
     def parse(self, line: str) -> Invocation | HelpListing | None:
         """None for a blank line; raises UsageError for anything it cannot run."""
         words = split_line(line)
@@ -318,11 +345,17 @@ class Grammar:
             return self.help(words[:-1])
         found = self.match(words)
         if found is None:
-            raise unknown_command(words)
+            raise self._incomplete(words) or unknown_command(words)
         command, used = found
         return Invocation(command, command.bind(words[used:]))
 
 
+def shown(text: str, limit: int = 40) -> str:
+    """A word the user typed, quoted for a message: cut when long (a pasted megabyte
+    must not come back as a megabyte of error)."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 def unknown_command(words: Sequence[str]) -> UsageError:
-    shown = " ".join(words[:3]) + (" ..." if len(words) > 3 else "")
-    return UsageError(f"Unknown command: {shown!r}. Type 'help' to list the commands.")
+    typed = " ".join(words[:3]) + (" ..." if len(words) > 3 else "")
+    return UsageError(f"Unknown command: {shown(typed, 60)}. Type 'help' to list the commands.")

@@ -39,6 +39,8 @@ _CHANNEL_OPTIONS = [
 # comes from a server stopping mid-call, maybe after it applied the change: the
 # outcome is unknown, as after a timeout, so it is no refusal either.
 _UNREACHABLE = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED"}
+# gRPC's words when a server that had the call stops (UNAVAILABLE): the same unknown outcome.
+_SERVER_STOPPED = "Cancelling all calls"
 
 
 class Connection:
@@ -128,7 +130,7 @@ class Connection:
             self.close()  # the next call dials again at once, not after the old channel's backoff
             if name == "DEADLINE_EXCEEDED":
                 return Unreachable(f"SDAManager at {self.address} did not answer within {self.timeout:g} s.")
-            if name == "CANCELLED":
+            if name == "CANCELLED" or detail == _SERVER_STOPPED:
                 return Unreachable(f"SDAManager at {self.address} stopped before answering: "
                                    "the command may or may not have been applied.")
             return Unreachable(f"Cannot connect to SDAManager at {self.address}.")

@@ -5,6 +5,7 @@ the right exit status, never a traceback or a hang."""
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -161,3 +162,33 @@ def test_weak_bidi_marks_from_the_server_are_not_printed(faulty, capsys, mark):
     injector.fault = Fault("DeleteToken", "abort", code=grpc.StatusCode.NOT_FOUND,
                            detail=f"Token 'ab{mark}cd' is gone.")
     assert run(port, "delete token abcd", capsys)[:3] == (1, "", "Delete Token failed. (Token 'ab cd' is gone.)\n")
+
+
+def test_a_server_stopping_mid_call_is_an_unknown_outcome(capsys):
+    """gRPC ends the calls of a server that stops as UNAVAILABLE "Cancelling all calls":
+    the call had arrived and its change may have been applied, so it is not
+    "Cannot connect"."""
+    injector = FaultInjector()
+    injector.fault = Fault("CreateToken", "sleep", seconds=3)
+    server, port = create_server("127.0.0.1:0", new_manager(1, 8), interceptors=[injector])
+    server.start()
+    stopper = threading.Timer(0.5, lambda: server.stop(0))
+    stopper.start()
+    try:
+        status, out, err, _ = run(port, "create token someone 0", capsys, timeout=10)
+    finally:
+        stopper.join()
+    assert (status, out) == (3, "")
+    assert err == (f"SDAManager at 127.0.0.1:{port} stopped before answering: "
+                   "the command may or may not have been applied.\n")
+
+
+def test_the_vm_command_line_says_no_answer_when_the_call_is_cancelled(faulty, capsys):
+    from sdamanager_stub.cli import main as stub_main
+
+    injector, port, _ = faulty
+    injector.fault = Fault("RequestDevices", "abort", code=grpc.StatusCode.CANCELLED, detail="stopping")
+    status = stub_main(["job", "submit", "--port", str(port), "--token", "T", "--process", "x"])
+    out, err = capsys.readouterr()
+    assert (status, out) == (3, "")  # the job may or may not exist: not a refusal (exit 1)
+    assert err == f"sdamanager-stub: SDAManager at 127.0.0.1:{port} did not answer (CANCELLED).\n"

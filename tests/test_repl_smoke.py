@@ -229,11 +229,12 @@ def test_piped_input_prints_only_the_command_output(simulator):
 
 
 def test_ctrl_c_stops_a_slow_command_and_the_session_goes_on(tmp_path):
-    release = threading.Event()
+    release, arrived = threading.Event(), threading.Event()
 
     class Slow(grpc.GenericRpcHandler):
         def service(self, details):  # type: ignore[no-untyped-def]
             def listing(request, context):  # type: ignore[no-untyped-def]
+                arrived.set()
                 release.wait(30)
                 yield b""
 
@@ -248,7 +249,9 @@ def test_ctrl_c_stops_a_slow_command_and_the_session_goes_on(tmp_path):
     try:
         child.expect(">")
         child.sendline("show token")
-        time.sleep(0.5)
+        # Ctrl-C once the call is under way: the prompt has handed the terminal back
+        # (a ^C typed while the prompt still reads keys is the prompt's, not the call's).
+        assert arrived.wait(15)
         started = time.monotonic()
         child.send("\x03")
         child.expect_exact("Interrupted.")

@@ -3,6 +3,10 @@
 State: every record by id, the id counters, the scheduler's queues and
 timeline (the jobs' rules keep them), the event log; lookups that find a
 record or say it does not exist, and the relations more than one entity needs.
+The relations a single-entity call asks for (a token's jobs and SDAs, what
+holds devices, each pool's idle devices) come from indexes kept as the
+records change (rules/index.py, scheduler.IdleIndex), never from a pass over
+every record: `jobs`, `sdas` and `backends` are tables that keep them.
 
 Operations (audit.py has the decorators): one re-entrant lock serialises
 them.  Each fixes its instant once, in `self.now`, and every rule reads that,
@@ -41,8 +45,9 @@ from ..entities import (
 )
 from ..errors import DomainError, Internal, NotFound
 from ..journal import Journal, JournalError, NotAChange
-from ..scheduler import PoolQueue
+from ..scheduler import IdleIndex, PoolQueue
 from .groups import BackendGroups, ModelGroups, UserGroups
+from .index import JobIndex, SdaIndex, Table
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +78,24 @@ class Rules(ABC):
         # durable (see `_await_saved`).
         self._unsaved = threading.local()
 
+        # The indexes single-entity calls read instead of passing over every record
+        # (rules/index.py, scheduler.py); `jobs`, `sdas` and `backends` keep them.
+        self.job_index = JobIndex()
+        self.sda_index = SdaIndex()
+        self.idle = IdleIndex()
+
         self.tokens: dict[str, Token] = {}
-        self.sdas: dict[int, Sda] = {}
+        self.sdas = {}
         self.models: dict[int, SdaModel] = {}
         self.model_groups: dict[int, SdaModelGroup] = {}
-        self.backends: dict[int, Backend] = {}
+        self.backends = {}
         self.backend_groups: dict[int, BackendGroup] = {
             DEFAULT_BACKEND_GROUP_ID: BackendGroup(DEFAULT_BACKEND_GROUP_ID, DEFAULT_BACKEND_GROUP_NAME)
         }
         self.user_groups: dict[int, UserGroup] = {}
         # user group id -> SDA model group ids, in the order they were added
         self.memberships: dict[int, list[int]] = {}
-        self.jobs: dict[int, Job] = {}  # live jobs by FeID
+        self.jobs = {}  # live jobs by FeID
         self.history: list[Job] = []  # ended jobs, oldest first
         self.versions: dict[str, Version] = {}
         self.events: deque[Event] = deque(maxlen=EVENT_LOG_LIMIT)
@@ -105,6 +116,40 @@ class Rules(ABC):
         self.model_group_rules = ModelGroups(self)
         self.backend_group_rules = BackendGroups(self)
         self.user_group_rules = UserGroups(self)
+
+    # ------------------------------------------------------------------ the indexed tables
+
+    # Whatever replaces one of these (a restored snapshot) gets a table that keeps
+    # its index, and the index is rebuilt from it.
+    @property
+    def jobs(self) -> dict[int, Job]:
+        return self._jobs
+
+    @jobs.setter
+    def jobs(self, jobs: dict[int, Job]) -> None:
+        index = self.job_index
+        self._jobs = Table(jobs, on_set=index.added, on_del=index.removed)
+        index.rebuild(self._jobs.values())
+
+    @property
+    def sdas(self) -> dict[int, Sda]:
+        return self._sdas
+
+    @sdas.setter
+    def sdas(self, sdas: dict[int, Sda]) -> None:
+        index = self.sda_index
+        self._sdas = Table(sdas, on_set=index.added, on_del=index.removed)
+        index.rebuild(self._sdas.values())
+
+    @property
+    def backends(self) -> dict[int, Backend]:
+        return self._backends
+
+    @backends.setter
+    def backends(self, backends: dict[int, Backend]) -> None:
+        idle = self.idle
+        self._backends = Table(backends, on_set=idle.changed, on_del=idle.changed)
+        idle.watch(self._backends)
 
     # ------------------------------------------------------------------ time and the jobs' timeline
 
@@ -337,5 +382,20 @@ class Rules(ABC):
 
     def holding_jobs(self) -> list[Job]:
         """The live jobs that hold devices now (SUMMITED or RUNNING): what "running" means
-        for `show token running`, `show sda running` and the listings' counts."""
-        return [j for j in self.jobs.values() if j.placement]
+        for `show token running`, `show sda running` and the listings' counts.  FeID order."""
+        jobs = self.jobs
+        return [jobs[feid] for feid in self.job_index.holding()]
+
+    def token_holding_count(self, token: str) -> int:
+        """How many of the token's live jobs hold devices (a token's "running jobs")."""
+        return self.job_index.holding_count_of_token(token)
+
+    def sda_holding_jobs(self, sda_id: int) -> list[Job]:
+        """The SDA's live jobs that hold devices, in FeID order."""
+        jobs = self.jobs
+        return [jobs[feid] for feid in self.job_index.holding_of_sda(sda_id)]
+
+    def token_jobs(self, token: str) -> list[Job]:
+        """The token's live jobs, in FeID order."""
+        jobs = self.jobs
+        return [jobs[feid] for feid in self.job_index.of_token(token)]

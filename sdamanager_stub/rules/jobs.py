@@ -16,7 +16,9 @@ Queue: per backend group (pool), higher priority first, then earlier request;
 the head of a pool is served first and jobs behind a head that does not fit
 wait.  A reserved SDA's jobs run on the SDA's own devices, in a queue of their own.
 The queue order and the placement are scheduler.py's; the state they work on
-(queues, timeline) is the base's.
+(queues, timeline, the index of idle devices) is the base's.  Every transition
+of a live job that changes what it holds tells the job index (rules/index.py):
+its arrival and its end through the jobs' table, its devices here.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from .. import validate
 from ..audit import change, query
 from ..entities import DUPLICABLE_OFF, BackendStatus, DeviceStatus, Job, JobStatus, Sda
 from ..errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from ..scheduler import PoolQueue, choose_devices
+from ..scheduler import PoolQueue
 from ..usage import UsageReport, compute_usage
 from .sdas import SdaRules
 
@@ -107,7 +109,7 @@ class JobRules(SdaRules):
 
     def _capacity(self, group_id: int) -> int:
         """Every device of a backend group, whatever its state: what a job could ever get there."""
-        return sum(len(b.devices) for b in self.backends_in_group(group_id))
+        return self.idle.capacity(group_id)
 
     def _place(self, job: Job, key: int) -> list[tuple[int, int]] | None:
         if key < 0:  # a reserved SDA: its own devices, all of them
@@ -122,7 +124,7 @@ class JobRules(SdaRules):
                 if device.job_id or device.status is not DeviceStatus.IDLE:
                     return None
             return list(sda.held)
-        return choose_devices(self.backends_in_group(job.backend_group_id), job.device_count)
+        return self.idle.choose(job.backend_group_id, job.device_count)
 
     def _allocate(self, job: Job, placement: list[tuple[int, int]], at: float) -> None:
         for backend_id, index in placement:
@@ -131,6 +133,7 @@ class JobRules(SdaRules):
             device.status = DeviceStatus.PREPARING
         job.placement = placement
         job.status = JobStatus.SUMMITED
+        self.job_index.update(job)
         if self.prepare_seconds:
             ready = at + self.prepare_seconds
             self._ready_at[job.feid] = ready
@@ -144,6 +147,7 @@ class JobRules(SdaRules):
             self.backends[backend_id].devices[index].status = DeviceStatus.PROCESSING
         job.status = JobStatus.RUNNING
         job.start_time = at
+        self.job_index.update(job)
 
     def _end_job(self, job: Job, status: JobStatus, reason: str, at: float | None = None) -> None:
         """Take a live job off its devices (they go to CLEANING) and into the history, at `at`
@@ -171,7 +175,7 @@ class JobRules(SdaRules):
         job.status = status
         job.end_time = now
         job.end_reason = reason
-        del self.jobs[job.feid]
+        del self.jobs[job.feid]  # the jobs' table takes it out of the job index
         self.history.append(job)
         if len(self.history) > HISTORY_LIMIT:
             del self.history[: len(self.history) - HISTORY_LIMIT]
@@ -195,7 +199,7 @@ class JobRules(SdaRules):
             raise FailedPrecondition("The token has no SDA: create one first (create sda).")
         # The token's memberships may have changed since the SDA was made.
         self._check_model_access(token, sda.model_id, sda.model_group_id)
-        live = sum(1 for j in self.jobs.values() if j.sda_id == sda.id)
+        live = self.job_index.count_of_sda(sda.id)
         limit = tok.duplicable
         if limit and live >= limit:
             allowed = "once at a time (duplicable off)" if limit == DUPLICABLE_OFF else f"{limit} times at once"
@@ -301,7 +305,7 @@ class JobRules(SdaRules):
             self.token(token)
             if sda_id:
                 self.sda(sda_id)
-            targets = [j for j in self.jobs.values() if j.token == token and (not sda_id or j.sda_id == sda_id)]
+            targets = [j for j in self.token_jobs(token) if not sda_id or j.sda_id == sda_id]
             if not targets:
                 raise NotFound("The token has no job in the job queue" + (f" on SDA {sda_id}." if sda_id else "."))
         else:

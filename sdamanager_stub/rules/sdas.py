@@ -3,7 +3,7 @@
 A token may use a model only as its memberships allow (rules/users.py, which
 builds on the models'), up to its Max SDA.  A reserved SDA holds devices of
 its backend group for as long as it exists, placed as a job's would be (the
-scheduler's `choose_devices`); an SDA with live jobs cannot be deleted or
+scheduler's placement, from its index of idle devices); an SDA with live jobs cannot be deleted or
 moved (rules/jobs.py runs those jobs).
 """
 
@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from .. import validate
 from ..audit import change, plural, query
-from ..entities import DEFAULT_BACKEND_GROUP_ID, BackendStatus, DeviceStatus, Sda
+from ..entities import DEFAULT_BACKEND_GROUP_ID, Sda
 from ..errors import DomainError, FailedPrecondition, NotFound
-from ..scheduler import choose_devices
 from .users import UserRules
 
 
@@ -21,7 +20,8 @@ class SdaRules(UserRules):
     """SDAs and their reservations."""
 
     def token_sdas(self, token: str) -> list[Sda]:
-        return [s for s in self.sdas.values() if s.token == token]
+        sdas = self.sdas
+        return [sdas[i] for i in self.sda_index.of_token(token)]
 
     def backend_group_of(self, sda: Sda) -> int:
         if sda.model_group_id and sda.model_group_id in self.model_groups:
@@ -86,10 +86,9 @@ class SdaRules(UserRules):
         """Hold devices for a reserved SDA (placed as a job would be), or refuse."""
         need = self.models[sda.model_id].devices
         group_id = self.backend_group_of(sda)
-        held = choose_devices(self.backends_in_group(group_id), need)
+        held = self.idle.choose(group_id, need)
         if held is None:
-            idle = sum(1 for b in self.backends_in_group(group_id) if b.status is BackendStatus.ACTIVE
-                       for d in b.devices if d.status is DeviceStatus.IDLE and not d.held)
+            idle = self.idle.idle_count(group_id)
             raise FailedPrecondition(
                 f"Not enough idle devices in backend group {group_id} for SDAModel "
                 f"{sda.model_id} ({need} needed, {idle} idle)."
@@ -106,7 +105,7 @@ class SdaRules(UserRules):
         sda.held = []
 
     def _live_jobs_of_sda(self, sda_id: int) -> list[int]:
-        return [j.feid for j in self.jobs.values() if j.sda_id == sda_id]
+        return self.job_index.of_sda(sda_id)
 
     @change
     def update_sda(self, token: str, model_id: int, model_group_id: int = 0, sda_id: int = 0) -> Sda:
@@ -171,7 +170,7 @@ class SdaRules(UserRules):
             self.token(token)
         sdas = [s for s in self.sdas.values() if not token or s.token == token]
         if running_only:
-            running = {j.sda_id for j in self.holding_jobs()}
+            running = self.job_index.sdas_holding()
             sdas = [s for s in sdas if s.id in running]
         if by_token:
             sdas.sort(key=lambda s: (s.token, s.id))

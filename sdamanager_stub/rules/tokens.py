@@ -55,7 +55,7 @@ class TokenRules(SdaRules):
                 f"The token still has {plural(len(sdas), 'SDA')}: "
                 f"delete {'it' if len(sdas) == 1 else 'them'} first."
             )
-        live = [j.feid for j in self.jobs.values() if j.token == token]
+        live = self.job_index.of_token(token)
         if live:
             raise FailedPrecondition(
                 f"The token still has live jobs ({', '.join(map(str, live))}): release them first."
@@ -134,6 +134,6 @@ class TokenRules(SdaRules):
     def list_tokens(self, running_only: bool = False) -> list[Token]:
         tokens = list(self.tokens.values())
         if running_only:
-            running = {j.token for j in self.holding_jobs()}
+            running = self.job_index.tokens_holding()
             tokens = [t for t in tokens if t.value in running]
         return tokens
