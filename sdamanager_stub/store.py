@@ -2,14 +2,22 @@
 
 The rules stay in memory; the file holds what is needed to rebuild them:
 
-- `ops`: every acknowledged change, in order: the operation's name, its
-  arguments, the instant it happened and what it made up (a new token's
-  value).  A change is acknowledged only after its row is committed, so a
-  crash (even kill -9) never loses a change a caller was told succeeded.
-  Refused attempts are kept too, for the event log only.
-- `snapshots`: the whole state as JSON at some op, so start-up replays only
-  the ops after the newest snapshot.  A snapshot is taken at start-up and
-  every SNAPSHOT_EVERY changes, and older rows are dropped.
+- `ops`: every acknowledged change, in the order it was applied: the
+  operation's name, its arguments, the instant it happened and what it made
+  up (a new token's value).  Refused attempts are kept too, for the event log
+  only.  An op is numbered and queued under the manager's lock (so in applied
+  order), and committed by `sync`, which the rules call once the operation has
+  let go of the lock and before its caller hears: a change is acknowledged
+  only after its row is committed, so a crash (even kill -9) never loses a
+  change a caller was told succeeded.  Concurrent callers share commits (group
+  commit): whoever finds no commit under way commits every op queued so far.
+- `snapshots` (and `snapshot_parts`): the whole state as JSON at some op, so
+  start-up replays only the ops after the newest snapshot.  A snapshot is
+  taken at start-up and every SNAPSHOT_EVERY changes: frozen under the lock
+  at the op that made it due (snapshot.freeze, cheap), then converted and
+  written by a background thread in parts, after the ops it covers are on
+  disk; it counts once its `snapshots` row is committed, and then the ops
+  and snapshots it covers are dropped.  Changes go on meanwhile.
 - `meta`: `schema_version`; files of an older version are migrated in
   order by MIGRATIONS, files of a newer version are refused.
 
