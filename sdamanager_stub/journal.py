@@ -9,7 +9,7 @@ other way round, through `SDAManager.replay`.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class JournalError(Exception):
@@ -21,11 +21,18 @@ class NotAChange(LookupError):
 
 
 class Journal(Protocol):
-    def record_change(self, when: float, action: str, arguments: str, made: str, peer: str) -> None:
-        """Save a change durably before returning (its caller is told it succeeded only after
-        this): the rule method's name, its arguments as JSON, its instant, what it made up (a
-        new token's value, so replay makes the same) and who asked."""
+    """Entries are recorded under the manager's lock, in the order the changes were applied,
+    and must be saved in that order.  A journal saves each before `record_*` returns, or,
+    if it also has a method `sync(entry)`, may only queue it: the rules then call
+    `sync(entry)` once the operation has let go of the lock and before its caller hears of
+    it (so the disk work of concurrent callers can be shared: group commit).  `sync`
+    returns once that entry and all before it are durable, or raises JournalError."""
+
+    def record_change(self, when: float, action: str, arguments: str, made: str, peer: str) -> Any:
+        """Record a change (its caller is told it succeeded only once it is durable): the rule
+        method's name, its arguments as JSON, its instant, what it made up (a new token's
+        value, so replay makes the same) and who asked.  Returns what `sync` takes, if any."""
 
     def record_refusal(self, when: float, action: str, arguments: str, token: str, result: str,
-                       peer: str) -> None:
-        """Save a refused attempt, for the event log only (replay does not run it)."""
+                       peer: str) -> Any:
+        """Record a refused attempt, for the event log only (replay does not run it)."""

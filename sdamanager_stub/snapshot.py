@@ -3,12 +3,24 @@
 Only state is captured; what derives from it (queues, the timeline of
 transitions) is rebuilt on restore.  The devices' delays are kept by the
 store; the server's start time is not state.
+
+Two ways to take it.  `capture` builds the plain data at once (tests compare
+states with it).  A snapshot of a running server must not hold the manager's
+lock while it converts and writes hundreds of thousands of records, so it is
+taken in two steps: `freeze` (under the lock, cheap) copies what changes can
+still touch, each live record's fields into a dict of its own, and only
+references to what they never touch again (an ended job in the history, an
+event: each is made whole before it is appended and never changed after);
+`serialise` (anywhere, no lock) turns that frozen view into the same JSON
+text, record by record, so it never holds the interpreter for long either.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import deque
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .entities import (
@@ -66,6 +78,153 @@ def capture(m: SDAManager) -> dict[str, Any]:
         "clean_until": [[b, i, t] for (b, i), t in m._clean_until.items()],
         "ready_at": [[feid, t] for feid, t in m._ready_at.items()],
     }
+
+
+# ---------------------------------------------------------------- a frozen view, serialised later
+
+# Per record class, the fields holding containers (a Job's placement, a Backend's devices, a
+# Token's env): the ones a change may alter in place, so copied by freeze.  Every other
+# field holds an immutable value (str, number, enum, tuple) that a change can only replace.
+_CONTAINERS: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _fields(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(every field, the fields holding containers) of a record class."""
+    names = _CONTAINERS.get(cls)
+    if names is None:
+        fields = dataclasses.fields(cls)
+        names = _CONTAINERS[cls] = (tuple(f.name for f in fields),
+                                    tuple(f.name for f in fields if f.default_factory is not dataclasses.MISSING))
+    return names
+
+
+def _state(record: Any) -> dict[str, Any]:
+    """A record's fields by name: its __dict__, without what is no field (a device's or a
+    backend's watcher, which the scheduler's index sets there)."""
+    fields = vars(record)
+    names = _fields(type(record))[0]
+    if len(fields) != len(names):
+        return {name: fields[name] for name in names}
+    return fields
+
+
+def _copy(record: Any) -> dict[str, Any]:
+    """A live record's fields as they are now, in a dict no later change reaches."""
+    fields = dict(_state(record))
+    for name in _fields(type(record))[1]:
+        value = fields[name]
+        if isinstance(value, dict):
+            fields[name] = dict(value)
+        elif value and dataclasses.is_dataclass(value[0]):
+            fields[name] = [_copy(item) for item in value]  # a backend's devices
+        else:
+            fields[name] = list(value)  # of immutable items: (backend, device) pairs, ids, names
+    return fields
+
+
+def freeze(m: SDAManager) -> dict[str, Any]:
+    """The state as it is now, for `serialise` later (call it under the manager's lock)."""
+    return {
+        "next": dict(m._next),
+        "tokens": [_copy(t) for t in m.tokens.values()],
+        "sdas": [_copy(s) for s in m.sdas.values()],
+        "models": [_copy(x) for x in m.models.values()],
+        "model_groups": [_copy(g) for g in m.model_groups.values()],
+        "backends": [_copy(b) for b in m.backends.values()],
+        "backend_groups": [_copy(g) for g in m.backend_groups.values()],
+        "user_groups": [_copy(g) for g in m.user_groups.values()],
+        "memberships": [[ug, list(mgs)] for ug, mgs in m.memberships.items()],
+        "jobs": [_copy(j) for j in m.jobs.values()],
+        "queued_in": [[feid, key] for feid, key in m._pool.items()],
+        "history": list(m.history),  # ended jobs: never changed again
+        "versions": [_copy(v) for v in m.versions.values()],
+        "events": list(m.events),  # never changed once logged
+        "clean_until": [[b, i, t] for (b, i), t in m._clean_until.items()],
+        "ready_at": [[feid, t] for feid, t in m._ready_at.items()],
+    }
+
+
+def _json_value(value: Any) -> Any:
+    if hasattr(value, "value"):  # enums
+        return value.value
+    if dataclasses.is_dataclass(value):  # an ended job or an event, by reference
+        return _state(value)
+    raise TypeError(f"{type(value).__name__} is not state")
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_value).encode
+
+
+# The records a frozen view holds by reference (never changed again), by the field that
+# names each uniquely.  Their text is kept from one snapshot to the next (TextCache).
+_SETTLED = {"history": "feid", "events": "id"}
+_CHUNK = 256  # records per piece of text: never the interpreter for long in one call
+
+
+class TextCache:
+    """The text of settled records (ended jobs, events) from the last snapshot, by run.
+
+    The history and the event log only grow at the end and lose their oldest
+    records, so a run of records is named by its first record and its length: the
+    same first record is followed by the same records as long as it is there.
+    Runs start where a record's unique number is a multiple of _CHUNK, so they stay
+    where they are when the oldest records go; a snapshot then converts only the
+    records that are new since the last one.
+    """
+
+    def __init__(self) -> None:
+        self._texts: dict[tuple[str, int, int], str] = {}
+        self._used: dict[tuple[str, int, int], str] = {}
+
+    def text(self, kind: str, run: list[Any], name: str) -> str:
+        key = (kind, getattr(run[0], name), len(run))
+        text = self._texts.get(key)
+        if text is None:
+            text = _encode(run)[1:-1]
+        self._used[key] = text
+        return text
+
+    def done(self) -> None:
+        """Keep only the runs the last snapshot used."""
+        self._texts, self._used = self._used, {}
+
+
+def _runs(items: list[Any], name: str) -> Iterator[list[Any]]:
+    """`items` cut where a record's number is a multiple of _CHUNK (and after 4 x _CHUNK)."""
+    run: list[Any] = []
+    for item in items:
+        if run and (getattr(item, name) % _CHUNK == 0 or len(run) >= 4 * _CHUNK):
+            yield run
+            run = []
+        run.append(item)
+    if run:
+        yield run
+
+
+def serialise(frozen: dict[str, Any], cache: TextCache | None = None) -> Iterator[str]:
+    """The JSON text of a frozen view (what `json.dumps(capture(m))` holds), in pieces.
+
+    With a cache, settled records' text comes from the last snapshot where it can."""
+    yield "{"
+    for n, (key, items) in enumerate(frozen.items()):
+        yield f'{"," if n else ""}{_encode(key)}:'
+        if not isinstance(items, list):
+            yield _encode(items)
+            continue
+        yield "["
+        if cache is not None and key in _SETTLED:
+            pieces = (cache.text(key, run, _SETTLED[key]) for run in _runs(items, _SETTLED[key]))
+        else:
+            pieces = (_encode(items[start:start + _CHUNK])[1:-1] for start in range(0, len(items), _CHUNK))
+        first = True
+        for piece in pieces:
+            if piece:
+                yield piece if first else "," + piece
+                first = False
+        yield "]"
+    yield "}"
+    if cache is not None:
+        cache.done()
 
 
 def _pairs(items: list[list[int]]) -> list[tuple[int, int]]:

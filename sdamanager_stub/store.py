@@ -2,14 +2,22 @@
 
 The rules stay in memory; the file holds what is needed to rebuild them:
 
-- `ops`: every acknowledged change, in order: the operation's name, its
-  arguments, the instant it happened and what it made up (a new token's
-  value).  A change is acknowledged only after its row is committed, so a
-  crash (even kill -9) never loses a change a caller was told succeeded.
-  Refused attempts are kept too, for the event log only.
-- `snapshots`: the whole state as JSON at some op, so start-up replays only
-  the ops after the newest snapshot.  A snapshot is taken at start-up and
-  every SNAPSHOT_EVERY changes, and older rows are dropped.
+- `ops`: every acknowledged change, in the order it was applied: the
+  operation's name, its arguments, the instant it happened and what it made
+  up (a new token's value).  Refused attempts are kept too, for the event log
+  only.  An op is numbered and queued under the manager's lock (so in applied
+  order), and committed by `sync`, which the rules call once the operation has
+  let go of the lock and before its caller hears: a change is acknowledged
+  only after its row is committed, so a crash (even kill -9) never loses a
+  change a caller was told succeeded.  Concurrent callers share commits (group
+  commit): whoever finds no commit under way commits every op queued so far.
+- `snapshots` (and `snapshot_parts`): the whole state as JSON at some op, so
+  start-up replays only the ops after the newest snapshot.  A snapshot is
+  taken at start-up and every SNAPSHOT_EVERY changes: frozen under the lock
+  at the op that made it due (snapshot.freeze, cheap), then converted and
+  written by a background thread in parts, after the ops it covers are on
+  disk; it counts once its `snapshots` row is committed, and then the ops
+  and snapshots it covers are dropped.  Changes go on meanwhile.
 - `meta`: `schema_version`; files of an older version are migrated in
   order by MIGRATIONS, files of a newer version are refused.
 
@@ -29,9 +37,10 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import snapshot
 from .errors import DomainError
@@ -42,13 +51,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SNAPSHOT_EVERY = 5000
+BATCH_ROWS = 500  # ops per INSERT of a group commit (SQLite allows 32,766 values in one)
+PART_CHARS = 1 << 20  # a snapshot's text is written in parts of this size, a transaction each
 WAL_LIMIT = 4 * 1024 * 1024
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, time REAL NOT NULL, state TEXT NOT NULL);
+-- the rest of a big snapshot's text: `state` is its first part, these the others in order
+CREATE TABLE IF NOT EXISTS snapshot_parts (seq INTEGER NOT NULL, part INTEGER NOT NULL, data TEXT NOT NULL,
+                                           PRIMARY KEY (seq, part));
 CREATE TABLE IF NOT EXISTS ops (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     time REAL NOT NULL,
@@ -63,7 +77,10 @@ CREATE TABLE IF NOT EXISTS ops (
 """
 
 # version -> function upgrading a connection from that version to the next.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+# 1 -> 2: snapshots may continue in snapshot_parts (SCHEMA makes the table; version 1
+# files have none, so read the same); a simulator of version 1 refuses the new files
+# rather than read a snapshot's first part as the whole.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: lambda db: None}
 
 
 class StateError(Exception):
@@ -112,6 +129,21 @@ class Store:
         self._since_snapshot = 0
         self._manager: SDAManager | None = None
         self._migrate()
+        # Ops appended and not yet committed (group commit: see `sync`), and the numbers
+        # of the last op appended and the last on disk.  The lock guards these only,
+        # never held across a write; `_db_lock` is the connection's, one user at a time.
+        self._pending_lock = threading.Lock()
+        self._waiters: list[tuple[int, threading.Lock]] = []  # (op, its bell) of callers waiting
+        self._db_lock = threading.Lock()
+        self._pending: list[tuple[Any, ...]] = []
+        self._appended = self._durable = self.db.execute(
+            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM ops), 0), COALESCE((SELECT MAX(seq) FROM snapshots), 0))"
+        ).fetchone()[0]
+        self._committing = False
+        self._failed = ""
+        self._writer: threading.Thread | None = None  # the snapshot being written, if any
+        self._texts = snapshot.TextCache()  # settled records' text, from one snapshot to the next
+        self._closing = False
 
     # ------------------------------------------------------------------ schema
 
@@ -171,8 +203,10 @@ class Store:
         after = 0
         if row is not None:
             after = row[0]
+            parts = [row[1], *(part for (part,) in self.db.execute(
+                "SELECT data FROM snapshot_parts WHERE seq = ? ORDER BY part", (after,)))]
             try:
-                snapshot.restore(manager, json.loads(row[1]))
+                snapshot.restore(manager, json.loads("".join(parts)))
             except (ValueError, TypeError, KeyError, AttributeError) as err:
                 raise StateError(f"the snapshot at op {after} is damaged ({_what(err)})") from None
         ops = self.db.execute(
@@ -194,47 +228,225 @@ class Store:
                 raise StateError(f"op {seq} ({action}) has damaged arguments ({_what(err)})") from None
         self._manager = manager
         manager.journal = self
-        self.snapshot()
+        self._drop_stray_parts()  # of a snapshot a crash interrupted
+        # Nobody is waiting yet: this one is written before start-up goes on.
+        self._write_snapshot(snapshot.freeze(manager), self._appended, manager.clock())
+        self._since_snapshot = 0
 
     # ------------------------------------------------------------------ writing
 
-    def record_change(self, when: float, action: str, arguments: str, made: str, peer: str) -> None:
+    def record_change(self, when: float, action: str, arguments: str, made: str, peer: str) -> int:
         with _as_journal_error():
-            self.record(when, "change", action, arguments, made=made, peer=peer)
+            return self.record(when, "change", action, arguments, made=made, peer=peer)
 
     def record_refusal(self, when: float, action: str, arguments: str, token: str, result: str,
-                       peer: str) -> None:
+                       peer: str) -> int:
         with _as_journal_error():
-            self.record(when, "refused", action, arguments, token=token, result=result, peer=peer)
+            return self.record(when, "refused", action, arguments, token=token, result=result, peer=peer)
 
     def record(self, when: float, kind: str, action: str, args: str, made: str = "",
-               token: str = "", result: str = "", peer: str = "") -> None:
-        """Append one op and commit (fsync) before returning: the caller acknowledges after this."""
-        with self._transaction():
-            self.db.execute(
-                "INSERT INTO ops (time, kind, action, args, made, token, result, peer) VALUES (?,?,?,?,?,?,?,?)",
-                (when, kind, action, args, made, token, result, peer),
-            )
+               token: str = "", result: str = "", peer: str = "") -> int:
+        """Append one op (its number: its place in the journal) to what the next commit saves.
+
+        Called under the manager's lock, so ops are numbered in the order they
+        were applied; `sync(number)` returns once it is on disk.  A snapshot
+        due now is taken here, at this op: the state then is exactly the ops up to it.
+        """
+        with self._pending_lock:
+            self._appended += 1
+            seq = self._appended
+            self._pending.append((seq, when, kind, action, args, made, token, result, peer))
         if kind == "change":
             self._since_snapshot += 1
-            if self._since_snapshot >= SNAPSHOT_EVERY:
+            # Not half-way through a change made of others (their ops come first).
+            if (self._since_snapshot >= SNAPSHOT_EVERY and self._writer is None
+                    and self._manager is not None and self._manager.changing <= 1):
                 try:
                     self.snapshot()
                 except sqlite3.Error as err:  # only shortens replay: the op is saved, so go on
                     log.warning("could not write a snapshot of the state (will retry): %s", err)
+        return seq
+
+    def sync(self, seq: int) -> None:
+        """Return once op `seq` and every op before it are on disk (JournalError if they cannot be).
+
+        Group commit: whoever finds no commit under way commits every op appended
+        so far, in one transaction and one fsync, for all the callers waiting;
+        the others wait for it.  Callers do this after letting go of the manager's
+        lock, so changes go on being applied while the disk works.
+        """
+        with self._pending_lock:
+            while True:
+                if self._durable >= seq:
+                    return
+                if self._failed:
+                    raise JournalError(self._failed)
+                if not self._committing:
+                    break
+                self._wait_for_commit(seq)
+            batch, self._pending = self._pending, []
+            self._committing = True
+        try:
+            with self._db_lock:
+                for start in range(0, len(batch), BATCH_ROWS):
+                    self._insert_ops(batch[start:start + BATCH_ROWS])
+        except sqlite3.Error as err:
+            with self._pending_lock:
+                self._failed = str(err)  # memory holds ops the file lacks: none is acknowledged
+                self._committed()
+            raise JournalError(str(err)) from err
+        except BaseException:
+            with self._pending_lock:
+                self._pending[:0] = batch  # not written: the next leader's
+                self._committed()
+            raise
+        with self._pending_lock:
+            if batch:
+                self._durable = batch[-1][0]
+            self._committed()
+
+    def _wait_for_commit(self, seq: int) -> None:
+        """Sleep (the pending lock let go meanwhile) until a commit wakes this caller: its op is
+        on disk, or the file failed, or it is to lead the next commit."""
+        bell = threading.Lock()
+        bell.acquire()
+        self._waiters.append((seq, bell))
+        self._pending_lock.release()
+        try:
+            bell.acquire()
+        finally:
+            self._pending_lock.acquire()
+
+    def _committed(self) -> None:
+        """A commit ended (under the pending lock): wake exactly the callers it concerns, those
+        now on disk (all, if the file failed), and one of the others to lead the next commit.
+        Waking every caller at each commit would cost each its turn at the interpreter lock,
+        taken from the caller applying changes under the manager's lock."""
+        self._committing = False
+        waiting, self._waiters = self._waiters, []
+        for seq, bell in waiting:
+            if seq <= self._durable or self._failed:
+                bell.release()
+            else:
+                self._waiters.append((seq, bell))
+        if self._waiters:
+            self._waiters.pop(0)[1].release()
+
+    def _insert_ops(self, rows: list[tuple[Any, ...]]) -> None:
+        """One statement, so its own transaction (autocommit): all the rows or none, one fsync,
+        and one call into SQLite (each call gives up the interpreter and waits to get it back,
+        which under load costs more than the write)."""
+        values = ",".join(["(?,?,?,?,?,?,?,?,?)"] * len(rows))
+        self.db.execute(f"INSERT INTO ops (seq, time, kind, action, args, made, token, result, peer) VALUES {values}",
+                        [field for row in rows for field in row])
 
     def snapshot(self) -> None:
-        """Write the whole state and drop the ops and snapshots it covers."""
+        """Take a snapshot at the op appended last, and write it in the background.
+
+        The state is frozen under the manager's lock (the caller holds it): the
+        view is exactly the ops up to that one, whatever changes come after.
+        Converting and writing it, the long part, hold no lock callers wait on.
+        """
         assert self._manager is not None
-        state = json.dumps(snapshot.capture(self._manager), ensure_ascii=False, separators=(",", ":"))
-        with self._transaction():
-            seq = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM ops").fetchone()[0]
-            self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (seq, self._manager.clock(), state))
-            self.db.execute("DELETE FROM snapshots WHERE seq < ?", (seq,))
-            self.db.execute("DELETE FROM ops WHERE seq <= ?", (seq,))
+        with self._manager.lock:
+            view = self._freeze()
+            self._writer = threading.Thread(target=self._write_in_background, args=view,
+                                            name="snapshot-writer", daemon=True)
+        self._writer.start()
+
+    def _freeze(self) -> tuple[dict[str, Any], int, float]:
+        """(the state, the op it is at, the time) now; under the manager's lock, between operations."""
+        assert self._manager is not None
         self._since_snapshot = 0
+        return snapshot.freeze(self._manager), self._appended, self._manager.clock()
+
+    def _write_in_background(self, frozen: dict[str, Any], at: int, when: float) -> None:
+        """Write snapshots until none is due (one fell due while this one was being written)."""
+        assert self._manager is not None
+        while True:
+            try:
+                self._write_snapshot(frozen, at, when)
+            except (sqlite3.Error, JournalError) as err:  # only shortens replay: the ops are saved
+                log.warning("could not write a snapshot of the state (will retry): %s", err)
+            except Exception:  # a bug: the ops are saved, the server goes on
+                log.exception("could not write a snapshot of the state")
+            del frozen
+            with self._manager.lock:  # no operation is under way: the state is whole
+                if self._since_snapshot < SNAPSHOT_EVERY or self._failed or self._closing:
+                    self._writer = None
+                    return
+                frozen, at, when = self._freeze()
+
+    def _write_snapshot(self, frozen: dict[str, Any], at: int, when: float) -> None:
+        """Write a frozen view as the snapshot at op `at`, then drop the ops and snapshots it covers.
+
+        A big one goes in parts, each in a short transaction of its own, so the
+        commits of changes slip in between; the snapshot counts only once its
+        row is committed (after its ops and its parts), so a crash part-way
+        leaves the previous snapshot and the ops after it, and start-up drops
+        the stray parts.
+        """
+        parts = self._parts(snapshot.serialise(frozen, self._texts))
+        first = next(parts)
+        for number, part in enumerate(parts, start=1):
+            with self._db_lock, self._unsynced(), self._transaction():
+                self.db.execute("INSERT OR REPLACE INTO snapshot_parts VALUES (?, ?, ?)", (at, number, part))
+        del frozen
+        self.sync(at)  # the ops it covers first: ops are never dropped before they are saved
+        with self._db_lock, self._transaction():
+            self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (at, when, first))
+            self.db.execute("DELETE FROM snapshots WHERE seq < ?", (at,))
+            self.db.execute("DELETE FROM ops WHERE seq <= ?", (at,))
+        self._drop_stray_parts()
+
+    @contextlib.contextmanager
+    def _unsynced(self) -> Iterator[None]:
+        """A transaction whose commit need not wait for the disk (a snapshot's part, a stray
+        part dropped): nothing counts on it until a later commit, whose fsync of the
+        write-ahead log takes everything written before it along."""
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+        finally:
+            self.db.execute("PRAGMA synchronous=FULL")
+
+    @staticmethod
+    def _parts(pieces: Iterator[str]) -> Iterator[str]:
+        """Pieces of text gathered into parts of about PART_CHARS (at least one part)."""
+        part: list[str] = []
+        size = 0
+        for piece in pieces:
+            part.append(piece)
+            size += len(piece)
+            if size >= PART_CHARS:
+                yield "".join(part)
+                part, size = [], 0
+        yield "".join(part)
+
+    def _drop_stray_parts(self) -> None:
+        """Drop the parts of snapshots that are gone (or never finished), a part per transaction."""
+        while True:
+            with self._db_lock:
+                row = self.db.execute("SELECT seq, part FROM snapshot_parts WHERE seq NOT IN "
+                                      "(SELECT seq FROM snapshots) LIMIT 1").fetchone()
+                if row is None:
+                    return
+                with self._unsynced(), self._transaction():
+                    self.db.execute("DELETE FROM snapshot_parts WHERE seq = ? AND part = ?", row)
+
+    def settle(self) -> None:
+        """Wait until every op appended is on disk and no snapshot is being written."""
+        writer = self._writer
+        if writer is not None:
+            writer.join()
+        self.sync(self._appended)
 
     def close(self) -> None:
+        self._closing = True
+        try:
+            self.settle()
+        except (JournalError, sqlite3.Error):
+            pass  # already said to the callers of the ops it could not save
         self.db.close()
 
 

@@ -117,6 +117,7 @@ def test_snapshots_bound_the_replay(tmp_path, monkeypatch):
     m = open_manager(path, clock)
     busy_day(m, clock)
     before = state(m)
+    m.journal.settle()  # snapshots are written in the background
     rows = sqlite3.connect(path).execute("SELECT COUNT(*) FROM ops").fetchone()[0]
     assert rows < 7 + 3  # older ops were folded into a snapshot
     m.journal.close()

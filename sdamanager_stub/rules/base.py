@@ -74,6 +74,9 @@ class Rules(ABC):
         self._made = ""  # what the change under way made up (a new token's value), for the journal
         self.journal: Journal | None = None  # None keeps the state in memory only
         self.journal_broken = ""  # why the journal failed; changes are refused from then on
+        # Per thread: what its operation journalled and the journal has yet to make
+        # durable (see `_await_saved`).
+        self._unsaved = threading.local()
 
         # The indexes single-entity calls read instead of passing over every record
         # (rules/index.py, scheduler.py); `jobs`, `sdas` and `backends` keep them.
@@ -186,63 +189,79 @@ class Rules(ABC):
         Inside an operation the time is already up to date (and a change's own
         transitions must not run half-way through it), so nested reads only read.
         """
-        with self.lock:
-            if not self.busy:
-                self.advance()
-            self.busy += 1
-            try:
-                return fn()
-            finally:
-                self.busy -= 1
+        outermost = False
+        try:
+            with self.lock:
+                outermost = not self.busy
+                if outermost:
+                    self.advance()
+                self.busy += 1
+                try:
+                    return fn()
+                finally:
+                    self.busy -= 1
+        finally:
+            if outermost:
+                self._await_saved()
 
     def perform(self, change: Callable[..., R], arguments: dict[str, Any], *,
                 at: float | None = None, made: str = "") -> R:
         """Run `change(self, **arguments)` as one change: at instant `at` (default: the clock's
         now), making up `made` again if given (replay), logged and journalled."""
+        outermost = False
+        try:
+            with self.lock:
+                outermost = not self.busy
+                return self._perform(change, arguments, at, made)
+        finally:
+            if outermost:
+                self._await_saved()
+
+    def _perform(self, change: Callable[..., R], arguments: dict[str, Any], at: float | None, made: str) -> R:
+        """`perform` under the lock; the journal has the entry when this returns, durable or not yet."""
         action = change.__name__.upper()
         token = arguments.get("token", "")
         token = token if isinstance(token, str) else ""
-        with self.lock:
-            if self.journal_broken:
-                # Memory may hold a change the file lacks: accept nothing more until a
-                # restart rebuilds the state from what was saved.
-                raise Internal(f"The state file failed earlier ({self.journal_broken}): restart the simulator.")
-            # As JSON once, for both the event log and the journal.
-            request = json.dumps(arguments, default=json_default, ensure_ascii=False)
-            if not self.busy:
-                # One instant per change, fixed before anything looks at the time, so
-                # replaying the journal at that instant does exactly the same.  Inside
-                # a read (the gRPC face converting the result) that read's instant.
-                self.now = self.clock() if at is None else at
-            if not self.changing:
-                self._made = made  # a change inside another keeps what the outer one made up
-            self.busy += 1
-            self.changing += 1
+        if self.journal_broken:
+            # Memory may hold a change the file lacks: accept nothing more until a
+            # restart rebuilds the state from what was saved.
+            raise Internal(f"The state file failed earlier ({self.journal_broken}): restart the simulator.")
+        # As JSON once, for both the event log and the journal.
+        request = json.dumps(arguments, default=json_default, ensure_ascii=False)
+        if not self.busy:
+            # One instant per change, fixed before anything looks at the time, so
+            # replaying the journal at that instant does exactly the same.  Inside
+            # a read (the gRPC face converting the result) that read's instant.
+            self.now = self.clock() if at is None else at
+        if not self.changing:
+            self._made = made  # a change inside another keeps what the outer one made up
+        self.busy += 1
+        self.changing += 1
+        try:
+            self.advance()
             try:
-                self.advance()
-                try:
-                    result = change(self, **arguments)
-                except DomainError as err:
-                    # Unvalidated, so kept only as a bounded excerpt: a flood of refused
-                    # megabytes must not grow the log, the journal or memory.
-                    request, token, outcome = bounded(request), bounded(token), bounded(f"FAILED: {err}")
-                    self._log(token, action, request, outcome)
-                    self._save_refusal(change.__name__, request, token, outcome)
-                    raise
-                owner = getattr(result, "token", None)  # a job or an SDA: the token it belongs to
-                if isinstance(result, Token):
-                    token = result.value
-                elif not token and isinstance(owner, str):
-                    token = owner
-                self._log(token, action, request, "SUCCESS")
-                # Any change may let a waiting job run: freed devices, a new
-                # priority, a backend back to ACTIVE, a new job.
-                self._schedule(self.now)
-                self._save_change(change.__name__, request)
-                return result
-            finally:
-                self.changing -= 1
-                self.busy -= 1
+                result = change(self, **arguments)
+            except DomainError as err:
+                # Unvalidated, so kept only as a bounded excerpt: a flood of refused
+                # megabytes must not grow the log, the journal or memory.
+                request, token, outcome = bounded(request), bounded(token), bounded(f"FAILED: {err}")
+                self._log(token, action, request, outcome)
+                self._save_refusal(change.__name__, request, token, outcome)
+                raise
+            owner = getattr(result, "token", None)  # a job or an SDA: the token it belongs to
+            if isinstance(result, Token):
+                token = result.value
+            elif not token and isinstance(owner, str):
+                token = owner
+            self._log(token, action, request, "SUCCESS")
+            # Any change may let a waiting job run: freed devices, a new
+            # priority, a backend back to ACTIVE, a new job.
+            self._schedule(self.now)
+            self._save_change(change.__name__, request)
+            return result
+        finally:
+            self.changing -= 1
+            self.busy -= 1
 
     def replay(self, action: str, arguments: dict[str, Any], *, at: float, made: str = "", peer: str = "") -> None:
         """Run the change named `action` again as it first ran: with `arguments` (as the
@@ -262,18 +281,45 @@ class Rules(ABC):
         if self.journal is None:
             return
         try:
-            self.journal.record_change(self.now, action, request, self._made, request_peer.get())
+            entry = self.journal.record_change(self.now, action, request, self._made, request_peer.get())
         except JournalError as err:
             self.journal_broken = str(err)
             raise Internal(f"The state could not be saved ({err}): the change is not acknowledged.") from None
+        self._unsaved.entry = entry
+        self._unsaved.change = True
 
     def _save_refusal(self, action: str, request: str, token: str, result: str) -> None:
         if self.journal is None:
             return
         try:
-            self.journal.record_refusal(self.now, action, request, token, result, request_peer.get())
+            entry = self.journal.record_refusal(self.now, action, request, token, result, request_peer.get())
         except JournalError as err:  # nothing changed: the refusal's own reason stands
             log.error("could not save a refused attempt to the state file: %s", err)
+            return
+        self._unsaved.entry = entry
+
+    def _await_saved(self) -> None:
+        """Wait until what this thread's operation journalled is durable: once the operation
+        has let go of the lock (others change the state meanwhile), before its caller hears.
+
+        A journal whose `sync` exists saves in groups (store.py: one commit for the ops
+        of every caller waiting); one without it saved each entry as it was recorded.
+        Entries are saved in the order they were recorded, so the last one is enough.
+        """
+        entry = getattr(self._unsaved, "entry", None)
+        changed = getattr(self._unsaved, "change", False)
+        self._unsaved.entry, self._unsaved.change = None, False
+        sync = getattr(self.journal, "sync", None)
+        if entry is None or sync is None:
+            return
+        try:
+            sync(entry)
+        except JournalError as err:
+            if not changed:  # nothing changed: the refusal's own reason stands
+                log.error("could not save a refused attempt to the state file: %s", err)
+                return
+            self.journal_broken = str(err)
+            raise Internal(f"The state could not be saved ({err}): the change is not acknowledged.") from None
 
     # ------------------------------------------------------------------ the event log
 
