@@ -21,10 +21,9 @@ from typing import Any
 
 from .errors import EXIT_REFUSED, UsageError
 from .grammar import is_int
-from .render import clean
 from .results import Failure, HelpListing, Message, Success, Table
+from .sanitize import clean
 
-TABLE = "table"
 OWN = ("table", "json", "csv", "tsv")
 # Not offered: tabulate's unsafehtml writes the cells' text into HTML unescaped.
 UNSAFE = frozenset({"unsafehtml"})
@@ -166,10 +165,9 @@ def data(result: Any) -> Any:
     raise TypeError(f"cannot render {type(result).__name__} as json")
 
 
-def render_json(result: Any) -> str:
+def render_json(result: Any, failure: str = "") -> str:
+    """`failure`: a Failure's line, as the renderer words it."""
     if isinstance(result, Failure):
-        from .render import failure_line
-
         status = getattr(result.error, "exit_status", EXIT_REFUSED)
-        return json.dumps({"error": failure_line(result), "exit": status}, ensure_ascii=False)
+        return json.dumps({"error": failure, "exit": status}, ensure_ascii=False)
     return json.dumps(data(result), ensure_ascii=False, indent=2)
