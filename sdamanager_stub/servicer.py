@@ -93,8 +93,9 @@ class Listing(NamedTuple):
 
     `detach(items)`, for the big listings: copies of the listed records that
     later changes do not reach, taken under the lock with the `Names` their
-    messages show; the conversion then runs outside the lock, page by page.
-    Without it, the records are converted under the lock.
+    messages show; the conversion then runs outside the lock, page by page,
+    and `key` names each message kept serialized (Wire).  Without them, the
+    records are converted under the lock.
     """
 
     operation: Operation
@@ -394,7 +395,7 @@ class Servicer:
 
     def __init__(self, manager: SDAManager) -> None:
         self.m = manager
-        self._wire = {name: Wire() for name, row in RPCS.items() if isinstance(row, Listing) and row.key}
+        self._wire = {name: Wire() for name, row in RPCS.items() if isinstance(row, Listing) and row.detach}
         for name, row in RPCS.items():
             method = self._listing(name, row) if isinstance(row, Listing) else self._unary(name, row)
             setattr(self, name, method)
@@ -430,15 +431,12 @@ class Servicer:
             try:
                 if row.detach is None:
                     messages: Iterable[Any] = self._run(row, request, converted)
-                else:  # converted outside the lock, a page at a time
+                    yield from _pages(messages, request.page_size, row.page)
+                else:  # converted outside the lock as pages go out; messages already made are reused
                     records, names = self._run(row, request, detached)
                     convert = getattr(Converter(self.m, names), row.item)
-                    if row.key is not None:
-                        blobs = self._wire[name].blobs(records, row.key, names, convert)
-                        yield from _byte_pages(blobs, request.page_size)
-                        return
-                    messages = map(convert, records)
-                yield from _pages(messages, request.page_size, row.page)
+                    blobs = self._wire[name].blobs(records, row.key, names, convert)  # type: ignore[arg-type]
+                    yield from _byte_pages(blobs, request.page_size)
             except Exception as err:  # every failure becomes a status
                 _fail(context, err, name)
 

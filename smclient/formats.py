@@ -3,11 +3,11 @@
 
 The default, `table`, never comes here: render.py draws the original's frame,
 and a one-shot command in that format imports neither this module nor
-tabulate.  Only tables change with the format; messages, successes, failures
-and the help listing are the same text in every format.
-
-A cell that holds several values (lines of a multi-line cell, the `idx STATE`
-pairs of `show backend`) becomes one field, its values joined with `;`.
+tabulate.  In csv, tsv and tabulate's formats only tables change: messages,
+successes, failures and the help listing are the same text as in `table`,
+and a cell that holds several values (lines of a multi-line cell, the
+`idx STATE` pairs of `show backend`) becomes one field, its values joined
+with `;`.  json prints every result as data, typed by the columns' kinds.
 """
 
 from __future__ import annotations
@@ -99,8 +99,10 @@ def _lines(cell: Any) -> list[Any]:
 
 def value(cell: Any, kind: str) -> Any:
     """A cell as a typed JSON value; an empty cell is null."""
-    if cell == "" or cell == []:
-        return [] if kind in ("list", "ints", "int_lists", "devices") and cell == [] else None
+    if cell == "":
+        return None
+    if cell == []:  # a multi-valued cell with no values
+        return [] if kind in ("list", "ints", "int_lists", "devices") else None
     if kind == "int":
         return _int(clean(cell))
     if kind == "number":

@@ -120,6 +120,7 @@ def test_pages_of_kept_bytes_are_the_pages_a_message_would_make():
     from sdamanager_stub.servicer import PAGE_BYTES, RPCS, _byte_pages
 
     for name, row in RPCS.items():
+        assert (getattr(row, "detach", None) is None) == (getattr(row, "key", None) is None), name  # go together
         if getattr(row, "key", None) is not None:  # their page messages hold the items in field 1
             page = row.page([])
             assert [f.number for f in page.DESCRIPTOR.fields] == [1], name
