@@ -1072,3 +1072,169 @@ class FinishJobRequest(_message.Message):
     reason: str
     token: str
     def __init__(self, feid: _Optional[int] = ..., failed: _Optional[bool] = ..., reason: _Optional[str] = ..., token: _Optional[str] = ...) -> None: ...
+
+class GetDevicesRequest(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class ListModelChoicesRequest(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class SwitchModelRequest(_message.Message):
+    __slots__ = ("token", "model_id", "model_group_id", "sda_id")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    SDA_ID_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    model_id: int
+    model_group_id: int
+    sda_id: int
+    def __init__(self, token: _Optional[str] = ..., model_id: _Optional[int] = ..., model_group_id: _Optional[int] = ..., sda_id: _Optional[int] = ...) -> None: ...
+
+class AddDeviceRequest(_message.Message):
+    __slots__ = ("token", "model_id", "model_group_id")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    model_id: int
+    model_group_id: int
+    def __init__(self, token: _Optional[str] = ..., model_id: _Optional[int] = ..., model_group_id: _Optional[int] = ...) -> None: ...
+
+class RemoveDeviceRequest(_message.Message):
+    __slots__ = ("token", "sda_id")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SDA_ID_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    sda_id: int
+    def __init__(self, token: _Optional[str] = ..., sda_id: _Optional[int] = ...) -> None: ...
+
+class SwitchDeviceRequest(_message.Message):
+    __slots__ = ("token", "sda_id")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SDA_ID_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    sda_id: int
+    def __init__(self, token: _Optional[str] = ..., sda_id: _Optional[int] = ...) -> None: ...
+
+class ResetDeviceRequest(_message.Message):
+    __slots__ = ("token", "sda_id")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SDA_ID_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    sda_id: int
+    def __init__(self, token: _Optional[str] = ..., sda_id: _Optional[int] = ...) -> None: ...
+
+class ModelChoice(_message.Message):
+    __slots__ = ("model", "model_group_id", "model_group_name", "current")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    MODEL_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_GROUP_NAME_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    model: SdaModel
+    model_group_id: int
+    model_group_name: str
+    current: bool
+    def __init__(self, model: _Optional[_Union[SdaModel, _Mapping]] = ..., model_group_id: _Optional[int] = ..., model_group_name: _Optional[str] = ..., current: _Optional[bool] = ...) -> None: ...
+
+class ModelChoices(_message.Message):
+    __slots__ = ("choices", "current_sda", "current_model_name", "current_model_group_name")
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_SDA_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_MODEL_GROUP_NAME_FIELD_NUMBER: _ClassVar[int]
+    choices: _containers.RepeatedCompositeFieldContainer[ModelChoice]
+    current_sda: int
+    current_model_name: str
+    current_model_group_name: str
+    def __init__(self, choices: _Optional[_Iterable[_Union[ModelChoice, _Mapping]]] = ..., current_sda: _Optional[int] = ..., current_model_name: _Optional[str] = ..., current_model_group_name: _Optional[str] = ...) -> None: ...
+
+class DeviceTelemetry(_message.Message):
+    __slots__ = ("backend_id", "backend_name", "index", "temperature_c", "memory_temperature_c", "utilization_percent", "memory_utilization_percent", "memory_used_mib", "memory_total_mib")
+    BACKEND_ID_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_NAME_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_C_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_TEMPERATURE_C_FIELD_NUMBER: _ClassVar[int]
+    UTILIZATION_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_UTILIZATION_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USED_MIB_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_TOTAL_MIB_FIELD_NUMBER: _ClassVar[int]
+    backend_id: int
+    backend_name: str
+    index: int
+    temperature_c: int
+    memory_temperature_c: int
+    utilization_percent: int
+    memory_utilization_percent: int
+    memory_used_mib: int
+    memory_total_mib: int
+    def __init__(self, backend_id: _Optional[int] = ..., backend_name: _Optional[str] = ..., index: _Optional[int] = ..., temperature_c: _Optional[int] = ..., memory_temperature_c: _Optional[int] = ..., utilization_percent: _Optional[int] = ..., memory_utilization_percent: _Optional[int] = ..., memory_used_mib: _Optional[int] = ..., memory_total_mib: _Optional[int] = ...) -> None: ...
+
+class DeviceJob(_message.Message):
+    __slots__ = ("feid", "status", "client_pid", "process_name", "measured", "memory_used_mib", "memory_total_mib", "utilization_percent", "devices")
+    FEID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_PID_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_NAME_FIELD_NUMBER: _ClassVar[int]
+    MEASURED_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USED_MIB_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_TOTAL_MIB_FIELD_NUMBER: _ClassVar[int]
+    UTILIZATION_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
+    feid: int
+    status: JobStatus
+    client_pid: int
+    process_name: str
+    measured: bool
+    memory_used_mib: int
+    memory_total_mib: int
+    utilization_percent: int
+    devices: _containers.RepeatedCompositeFieldContainer[DeviceTelemetry]
+    def __init__(self, feid: _Optional[int] = ..., status: _Optional[_Union[JobStatus, str]] = ..., client_pid: _Optional[int] = ..., process_name: _Optional[str] = ..., measured: _Optional[bool] = ..., memory_used_mib: _Optional[int] = ..., memory_total_mib: _Optional[int] = ..., utilization_percent: _Optional[int] = ..., devices: _Optional[_Iterable[_Union[DeviceTelemetry, _Mapping]]] = ...) -> None: ...
+
+class TokenDevice(_message.Message):
+    __slots__ = ("sda_id", "model_id", "model_name", "model_group_id", "model_group_name", "device_count", "current", "jobs")
+    SDA_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_GROUP_NAME_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    sda_id: int
+    model_id: int
+    model_name: str
+    model_group_id: int
+    model_group_name: str
+    device_count: int
+    current: bool
+    jobs: _containers.RepeatedCompositeFieldContainer[DeviceJob]
+    def __init__(self, sda_id: _Optional[int] = ..., model_id: _Optional[int] = ..., model_name: _Optional[str] = ..., model_group_id: _Optional[int] = ..., model_group_name: _Optional[str] = ..., device_count: _Optional[int] = ..., current: _Optional[bool] = ..., jobs: _Optional[_Iterable[_Union[DeviceJob, _Mapping]]] = ...) -> None: ...
+
+class DeviceReport(_message.Message):
+    __slots__ = ("token", "max_sda", "current_sda", "duplicable", "devices", "current_version", "latest_version", "server_version")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    MAX_SDA_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_SDA_FIELD_NUMBER: _ClassVar[int]
+    DUPLICABLE_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    LATEST_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    max_sda: int
+    current_sda: int
+    duplicable: int
+    devices: _containers.RepeatedCompositeFieldContainer[TokenDevice]
+    current_version: str
+    latest_version: str
+    server_version: str
+    def __init__(self, token: _Optional[str] = ..., max_sda: _Optional[int] = ..., current_sda: _Optional[int] = ..., duplicable: _Optional[int] = ..., devices: _Optional[_Iterable[_Union[TokenDevice, _Mapping]]] = ..., current_version: _Optional[str] = ..., latest_version: _Optional[str] = ..., server_version: _Optional[str] = ...) -> None: ...

@@ -424,6 +424,41 @@ class SDAManagerStub:
                 request_serializer=smclient_dot_api_dot_sdamanager__pb2.FinishJobRequest.SerializeToString,
                 response_deserializer=smclient_dot_api_dot_sdamanager__pb2.Job.FromString,
                 _registered_method=True)
+        self.GetDevices = channel.unary_unary(
+                '/sdamanager.v1.SDAManager/GetDevices',
+                request_serializer=smclient_dot_api_dot_sdamanager__pb2.GetDevicesRequest.SerializeToString,
+                response_deserializer=smclient_dot_api_dot_sdamanager__pb2.DeviceReport.FromString,
+                _registered_method=True)
+        self.ListModelChoices = channel.unary_unary(
+                '/sdamanager.v1.SDAManager/ListModelChoices',
+                request_serializer=smclient_dot_api_dot_sdamanager__pb2.ListModelChoicesRequest.SerializeToString,
+                response_deserializer=smclient_dot_api_dot_sdamanager__pb2.ModelChoices.FromString,
+                _registered_method=True)
+        self.SwitchModel = channel.unary_unary(
+                '/sdamanager.v1.SDAManager/SwitchModel',
+                request_serializer=smclient_dot_api_dot_sdamanager__pb2.SwitchModelRequest.SerializeToString,
+                response_deserializer=smclient_dot_api_dot_sdamanager__pb2.ModelChoices.FromString,
+                _registered_method=True)
+        self.AddDevice = channel.unary_unary(
+                '/sdamanager.v1.SDAManager/AddDevice',
+                request_serializer=smclient_dot_api_dot_sdamanager__pb2.AddDeviceRequest.SerializeToString,
+                response_deserializer=smclient_dot_api_dot_sdamanager__pb2.DeviceReport.FromString,
+                _registered_method=True)
+        self.RemoveDevice = channel.unary_unary(
+                '/sdamanager.v1.SDAManager/RemoveDevice',
+                request_serializer=smclient_dot_api_dot_sdamanager__pb2.RemoveDeviceRequest.SerializeToString,
+                response_deserializer=smclient_dot_api_dot_sdamanager__pb2.DeviceReport.FromString,
+                _registered_method=True)
+        self.SwitchDevice = channel.unary_unary(
+                '/sdamanager.v1.SDAManager/SwitchDevice',
+                request_serializer=smclient_dot_api_dot_sdamanager__pb2.SwitchDeviceRequest.SerializeToString,
+                response_deserializer=smclient_dot_api_dot_sdamanager__pb2.DeviceReport.FromString,
+                _registered_method=True)
+        self.ResetDevice = channel.unary_unary(
+                '/sdamanager.v1.SDAManager/ResetDevice',
+                request_serializer=smclient_dot_api_dot_sdamanager__pb2.ResetDeviceRequest.SerializeToString,
+                response_deserializer=smclient_dot_api_dot_sdamanager__pb2.ReleaseResponse.FromString,
+                _registered_method=True)
 
 
 class SDAManagerServicer:
@@ -928,6 +963,66 @@ class SDAManagerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDevices(self, request, context):
+        """---- the customer's side: moreh-smi and moreh-switch-model --------------------------
+        Authenticated by the customer's token, as RequestDevices is: a token sees
+        and changes only its own SDAs (the customer's "devices", numbered from 0 in
+        SDA id order) and jobs, under the rules of the admin commands (Max SDA,
+        user-group memberships, duplicable).  The changes answer the state after
+        them, so a tool prints it without a second call.
+
+        The token's SDAs, its live jobs with their simulated telemetry, and the
+        versions SDAManager knows (moreh-smi).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModelChoices(self, request, context):
+        """The SDA models the token may use, in menu order (moreh-switch-model,
+        moreh-smi device --list/--add).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SwitchModel(self, request, context):
+        """Switch an SDA (default: the current one) to another model; refused while a
+        job of the SDA is live.  Answers the menu after the switch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddDevice(self, request, context):
+        """A new SDA of the token (up to its Max SDA); it becomes the current one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveDevice(self, request, context):
+        """Delete one of the token's SDAs (refused while a job of it is live).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SwitchDevice(self, request, context):
+        """Make one of the token's SDAs the current one (its Cur SDA).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetDevice(self, request, context):
+        """End the live jobs of an SDA (default: the current one) now: moreh-smi --reset.
+        FAILED_PRECONDITION "Not running job." when it has none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SDAManagerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1320,6 +1415,41 @@ def add_SDAManagerServicer_to_server(servicer, server):
                     servicer.FinishJob,
                     request_deserializer=smclient_dot_api_dot_sdamanager__pb2.FinishJobRequest.FromString,
                     response_serializer=smclient_dot_api_dot_sdamanager__pb2.Job.SerializeToString,
+            ),
+            'GetDevices': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDevices,
+                    request_deserializer=smclient_dot_api_dot_sdamanager__pb2.GetDevicesRequest.FromString,
+                    response_serializer=smclient_dot_api_dot_sdamanager__pb2.DeviceReport.SerializeToString,
+            ),
+            'ListModelChoices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModelChoices,
+                    request_deserializer=smclient_dot_api_dot_sdamanager__pb2.ListModelChoicesRequest.FromString,
+                    response_serializer=smclient_dot_api_dot_sdamanager__pb2.ModelChoices.SerializeToString,
+            ),
+            'SwitchModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.SwitchModel,
+                    request_deserializer=smclient_dot_api_dot_sdamanager__pb2.SwitchModelRequest.FromString,
+                    response_serializer=smclient_dot_api_dot_sdamanager__pb2.ModelChoices.SerializeToString,
+            ),
+            'AddDevice': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddDevice,
+                    request_deserializer=smclient_dot_api_dot_sdamanager__pb2.AddDeviceRequest.FromString,
+                    response_serializer=smclient_dot_api_dot_sdamanager__pb2.DeviceReport.SerializeToString,
+            ),
+            'RemoveDevice': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveDevice,
+                    request_deserializer=smclient_dot_api_dot_sdamanager__pb2.RemoveDeviceRequest.FromString,
+                    response_serializer=smclient_dot_api_dot_sdamanager__pb2.DeviceReport.SerializeToString,
+            ),
+            'SwitchDevice': grpc.unary_unary_rpc_method_handler(
+                    servicer.SwitchDevice,
+                    request_deserializer=smclient_dot_api_dot_sdamanager__pb2.SwitchDeviceRequest.FromString,
+                    response_serializer=smclient_dot_api_dot_sdamanager__pb2.DeviceReport.SerializeToString,
+            ),
+            'ResetDevice': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetDevice,
+                    request_deserializer=smclient_dot_api_dot_sdamanager__pb2.ResetDeviceRequest.FromString,
+                    response_serializer=smclient_dot_api_dot_sdamanager__pb2.ReleaseResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -3428,6 +3558,195 @@ class SDAManager:
             '/sdamanager.v1.SDAManager/FinishJob',
             smclient_dot_api_dot_sdamanager__pb2.FinishJobRequest.SerializeToString,
             smclient_dot_api_dot_sdamanager__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDevices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdamanager.v1.SDAManager/GetDevices',
+            smclient_dot_api_dot_sdamanager__pb2.GetDevicesRequest.SerializeToString,
+            smclient_dot_api_dot_sdamanager__pb2.DeviceReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModelChoices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdamanager.v1.SDAManager/ListModelChoices',
+            smclient_dot_api_dot_sdamanager__pb2.ListModelChoicesRequest.SerializeToString,
+            smclient_dot_api_dot_sdamanager__pb2.ModelChoices.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SwitchModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdamanager.v1.SDAManager/SwitchModel',
+            smclient_dot_api_dot_sdamanager__pb2.SwitchModelRequest.SerializeToString,
+            smclient_dot_api_dot_sdamanager__pb2.ModelChoices.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddDevice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdamanager.v1.SDAManager/AddDevice',
+            smclient_dot_api_dot_sdamanager__pb2.AddDeviceRequest.SerializeToString,
+            smclient_dot_api_dot_sdamanager__pb2.DeviceReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveDevice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdamanager.v1.SDAManager/RemoveDevice',
+            smclient_dot_api_dot_sdamanager__pb2.RemoveDeviceRequest.SerializeToString,
+            smclient_dot_api_dot_sdamanager__pb2.DeviceReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SwitchDevice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdamanager.v1.SDAManager/SwitchDevice',
+            smclient_dot_api_dot_sdamanager__pb2.SwitchDeviceRequest.SerializeToString,
+            smclient_dot_api_dot_sdamanager__pb2.DeviceReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetDevice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdamanager.v1.SDAManager/ResetDevice',
+            smclient_dot_api_dot_sdamanager__pb2.ResetDeviceRequest.SerializeToString,
+            smclient_dot_api_dot_sdamanager__pb2.ReleaseResponse.FromString,
             options,
             channel_credentials,
             insecure,
