@@ -145,7 +145,8 @@ def test_remove_and_switch_device(m):
     m.switch_device(t, a.id)
     assert m.token(t).current_sda == a.id
     job = m.request_devices(t, 1, "python x.py", sda_id=b.id)
-    with pytest.raises(FailedPrecondition, match=f"SDA {b.id} has live jobs"):
+    with pytest.raises(FailedPrecondition, match=rf"SDA {b.id} is in use by job {job.feid} \(RUNNING\): "
+                       "remove it when it ends, or stop it with moreh-smi --reset"):
         m.remove_device(t, b.id)
     m.remove_device(t, a.id)  # the current one: the first left becomes current
     assert [d.sda.id for d in m.device_view(t).devices] == [b.id, c.id]

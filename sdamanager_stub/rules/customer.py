@@ -6,9 +6,10 @@ Every change here is one of the admin rules applied for the token, so Max
 SDA, memberships and the SDAs' live jobs limit the customer exactly as they
 limit an operator's `create sda` / `update sda` / `delete sda` /
 `update token sda cur` / `release` (rules/tokens.py, sdas.py, jobs.py).  Two
-things are the customer's own: a switch of model waits until the SDA's jobs
-have ended (an operator's `update sda` does not), and a new SDA becomes the
-current one, as Moreh's `moreh-smi device --add` shows.
+things are the customer's own: the refusals while an SDA's job is live say
+what a customer can do (wait, or `moreh-smi --reset`), and a switch of model
+waits for them too (an operator's `update sda` does not); and a new SDA
+becomes the current one, as Moreh's `moreh-smi device --add` shows.
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ class CustomerRules(TokenRules, JobRules):
         """moreh-smi device --rm: delete one of the token's SDAs."""
         tok = self.token(token)
         sda = self._owned_sda(tok.value, validate.int_range("SDA ID", sda_id, 1, 2**62))
-        return self.delete_sda(token, sda.id)  # refused while a job of it is live
+        self._refuse_if_busy(sda, "remove it")
+        return self.delete_sda(token, sda.id)
 
     @change
     def switch_device(self, token: str, sda_id: int) -> Token:
