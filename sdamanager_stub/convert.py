@@ -38,6 +38,8 @@ from .entities import (
 )
 from .errors import InvalidArgument
 from .manager import SDAManager
+from .rules.customer import Device, DeviceView, ModelMenu
+from .telemetry import job_figures
 from .usage import Usage, UsageReport
 
 
@@ -276,6 +278,45 @@ class Converter:
             device_count=j.device_count,
             placement=self.placement(j.placement),
             end_reason=j.end_reason,
+        )
+
+    # ---- the customer's side
+    def device_report(self, view: DeviceView) -> pb.DeviceReport:
+        tok = view.token
+        return pb.DeviceReport(token=tok.value, max_sda=tok.max_sda, current_sda=tok.current_sda,
+                               duplicable=tok.duplicable, devices=[self.token_device(d) for d in view.devices],
+                               current_version=view.current_version, latest_version=view.latest_version,
+                               server_version=__version__)
+
+    def token_device(self, d: Device) -> pb.TokenDevice:
+        return pb.TokenDevice(sda_id=d.sda.id, model_id=d.sda.model_id, model_name=d.model.name if d.model else "",
+                              model_group_id=d.sda.model_group_id, model_group_name=d.group.name if d.group else "",
+                              device_count=d.model.devices if d.model else 0, current=d.current,
+                              jobs=[self.device_job(j) for j in d.jobs])
+
+    def device_job(self, j: Job) -> pb.DeviceJob:
+        message = pb.DeviceJob(feid=j.feid, status=_enum_to_pb("JOB_STATUS_", pb.JobStatus, j.status),
+                               client_pid=j.client_pid, process_name=j.process_name)
+        if j.status is JobStatus.RUNNING:
+            figures = job_figures(j.feid, len(j.placement), self.m.now - j.start_time)
+            message.measured = True
+            message.memory_used_mib, message.memory_total_mib = figures.memory_used_mib, figures.memory_total_mib
+            message.utilization_percent = figures.utilization_percent
+            message.devices.extend(
+                pb.DeviceTelemetry(backend_id=backend_id, backend_name=self._backend_name(backend_id), index=index,
+                                   **f._asdict())
+                for (backend_id, index), f in zip(j.placement, figures.devices))
+        return message
+
+    def model_choices(self, menu: ModelMenu) -> pb.ModelChoices:
+        current = menu.current
+        return pb.ModelChoices(
+            choices=[pb.ModelChoice(model=self.model(c.model), model_group_id=c.group.id if c.group else 0,
+                                    model_group_name=c.group.name if c.group else "", current=c.current)
+                     for c in menu.choices],
+            current_sda=current.sda.id if current else 0,
+            current_model_name=current.model.name if current and current.model else "",
+            current_model_group_name=current.group.name if current and current.group else "",
         )
 
     # ---- the server, versions and events

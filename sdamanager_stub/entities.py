@@ -100,6 +100,7 @@ class Token:
     env: dict[str, str] = field(default_factory=dict)
     worker_execute_info: str = ""
     created: float = 0.0
+    version: str = ""  # the Moreh version the token's VM last asked for devices with
 
 
 @dataclass

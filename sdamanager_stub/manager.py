@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from .rules.backends import BackendRules
+from .rules.customer import CustomerRules
 from .rules.jobs import JobRules
 from .rules.models import ModelRules
 from .rules.sdas import SdaRules
@@ -24,7 +25,7 @@ from .rules.users import UserRules
 from .rules.versions import VersionRules
 
 
-class SDAManager(TokenRules, JobRules, SdaRules, UserRules, ModelRules, BackendRules, VersionRules):
+class SDAManager(CustomerRules, TokenRules, JobRules, SdaRules, UserRules, ModelRules, BackendRules, VersionRules):
     """The whole state of one SDAManager and the operations on it (built as rules/base.py's `Rules`)."""
 
 

@@ -14,7 +14,9 @@ import grpc
 from smclient.api import ADMIN_SECRET_METADATA as SECRET_METADATA
 from smclient.api.secret import read_certificates
 
-VM_METHODS = frozenset({"RequestDevices", "ReportRunning", "FinishJob"})
+# The VM side: a customer's VM and its tools (moreh-smi, moreh-switch-model).
+VM_METHODS = frozenset({"RequestDevices", "ReportRunning", "FinishJob", "GetDevices", "ListModelChoices",
+                        "SwitchModel", "AddDevice", "RemoveDevice", "SwitchDevice", "ResetDevice"})
 ADMIN_PREFIX = "/sdamanager.v1.SDAManager/"
 
 

@@ -183,6 +183,18 @@ _BACKEND_ORDER = {pb.BACKEND_ORDER_GROUP: "group", pb.BACKEND_ORDER_NAME: "name"
 _TOKEN, _SDA, _MODEL, _MODEL_GROUP = record("token"), record("sda"), record("model"), record("model_group")
 _BACKEND, _BACKEND_GROUP, _USER_GROUP = record("backend"), record("backend_group"), record("user_group")
 _JOB, _VERSION = record("job"), record("version")
+_DEVICES, _MENU = record("device_report"), record("model_choices")
+
+
+def _devices_after(c: Converter, result: Any, arguments: tuple[Any, ...]) -> pb.DeviceReport:
+    """After a change of the customer's devices: the token's devices (the token is the first argument)."""
+    return c.device_report(c.m.device_view(arguments[0]))
+
+
+def _menu_after(c: Converter, result: Any, arguments: tuple[Any, ...]) -> pb.ModelChoices:
+    """After a switch of model: the token's menu."""
+    return c.model_choices(c.m.model_menu(arguments[0]))
+
 
 RPCS: dict[str, Unary | Listing] = {
     # ---- server
@@ -300,6 +312,16 @@ RPCS: dict[str, Unary | Listing] = {
                                                           r.version, _opt(r, "sda_id") or 0), _JOB),
     "ReportRunning": Unary("report_running", lambda r: (r.feid, r.token), _JOB),
     "FinishJob": Unary("finish_job", lambda r: (r.feid, r.failed, r.reason, r.token), _JOB),
+    # ---- the customer's side (moreh-smi, moreh-switch-model): each change answers the view after it
+    "GetDevices": Unary("device_view", lambda r: (r.token,), _DEVICES),
+    "ListModelChoices": Unary("model_menu", lambda r: (r.token,), _MENU),
+    "SwitchModel": Unary("switch_model", lambda r: (r.token, r.model_id, _opt(r, "model_group_id") or 0,
+                                                    _opt(r, "sda_id") or 0), _menu_after),
+    "AddDevice": Unary("add_device", lambda r: (r.token, r.model_id, _opt(r, "model_group_id") or 0),
+                       _devices_after),
+    "RemoveDevice": Unary("remove_device", lambda r: (r.token, r.sda_id), _devices_after),
+    "SwitchDevice": Unary("switch_device", lambda r: (r.token, r.sda_id), _devices_after),
+    "ResetDevice": Unary("reset_device", lambda r: (r.token, _opt(r, "sda_id") or 0), released),
 }
 
 

@@ -35,6 +35,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -182,8 +183,7 @@ class Store:
         rows = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('prepare_seconds', 'clean_seconds')"))
         if len(rows) < 2:
             return None
-        return (_number(float, rows["prepare_seconds"], "prepare_seconds"),
-                _number(float, rows["clean_seconds"], "clean_seconds"))
+        return _delay(rows["prepare_seconds"], "prepare_seconds"), _delay(rows["clean_seconds"], "clean_seconds")
 
     def attach(self, manager: SDAManager) -> None:
         """Rebuild `manager` (fresh, with its defaults) from the file, then journal its changes.
@@ -455,6 +455,15 @@ def _number(kind: type[int] | type[float], text: str, key: str) -> float:
         return kind(text)
     except ValueError:
         raise StateError(f"its {key} is {text!r}, not a number") from None
+
+
+def _delay(text: str, key: str) -> float:
+    """A device delay kept in the file: a finite number of seconds, 0 or more (NaN
+    would never come due, and jobs would wait for ever)."""
+    seconds = _number(float, text, key)
+    if not 0 <= seconds < math.inf:
+        raise StateError(f"its {key} is {text!r}, not a number of seconds (0 or more)")
+    return seconds
 
 
 def _what(err: Exception) -> str:

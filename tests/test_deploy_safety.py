@@ -213,9 +213,13 @@ META = "UPDATE meta SET value = ? WHERE key = ?"
     (ARGS, (json.dumps({"description": 5, "priority": "high"}),), "create_token"),
     (ARGS, (json.dumps({"nonsense": 1}),), "create_token"),
     (META, ("abc", "prepare_seconds"), "prepare_seconds"),
+    (META, ("nan", "prepare_seconds"), "prepare_seconds"),
+    (META, ("-1.0", "clean_seconds"), "clean_seconds"),
+    (META, ("inf", "clean_seconds"), "clean_seconds"),
     (META, ("one", "schema_version"), "schema_version"),
 ], ids=["snapshot-not-json", "snapshot-not-an-object", "snapshot-missing-keys", "args-not-json",
-        "args-not-an-object", "args-wrong-types", "args-unknown", "meta-delay", "meta-schema"])
+        "args-not-an-object", "args-wrong-types", "args-unknown", "meta-delay", "meta-delay-nan",
+        "meta-delay-negative", "meta-delay-infinite", "meta-schema"])
 def test_a_damaged_record_is_one_line(used_state, tmp_path, statement, params, reason):
     state = damage(used_state, tmp_path, (statement, params))
     status, err = refused("--state", str(state))

@@ -1504,6 +1504,8 @@ CHANGES = {
     "delete_version", "update_version_health_check", "update_version_path", "update_version_query",
     "update_version_worker", "update_version_support", "set_latest_version", "add_worker_env",
     "remove_worker_env",
+    # The customer's side (moreh-smi, moreh-switch-model): tested in test_customer_side.
+    "switch_model", "add_device", "remove_device", "switch_device", "reset_device",
 }
 
 

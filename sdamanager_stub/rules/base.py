@@ -219,6 +219,10 @@ class Rules(ABC):
 
     def _perform(self, change: Callable[..., R], arguments: dict[str, Any], at: float | None, made: str) -> R:
         """`perform` under the lock; the journal has the entry when this returns, durable or not yet."""
+        if self.changing:
+            # A change made of others (the customer's `add_device` is a `create_sda`):
+            # the outer one is logged and journalled, and replaying it does the inner ones.
+            return change(self, **arguments)
         action = change.__name__.upper()
         token = arguments.get("token", "")
         token = token if isinstance(token, str) else ""
@@ -233,8 +237,7 @@ class Rules(ABC):
             # replaying the journal at that instant does exactly the same.  Inside
             # a read (the gRPC face converting the result) that read's instant.
             self.now = self.clock() if at is None else at
-        if not self.changing:
-            self._made = made  # a change inside another keeps what the outer one made up
+        self._made = made
         self.busy += 1
         self.changing += 1
         try:
@@ -402,6 +405,11 @@ class Rules(ABC):
         """The SDA's live jobs that hold devices, in FeID order."""
         jobs = self.jobs
         return [jobs[feid] for feid in self.job_index.holding_of_sda(sda_id)]
+
+    def sda_jobs(self, sda_id: int) -> list[Job]:
+        """The SDA's live jobs, in FeID order."""
+        jobs = self.jobs
+        return [jobs[feid] for feid in self.job_index.of_sda(sda_id)]
 
     def token_jobs(self, token: str) -> list[Job]:
         """The token's live jobs, in FeID order."""

@@ -216,6 +216,8 @@ class JobRules(SdaRules):
                   priority=tok.priority, device_count=model.devices, backend_group_id=group_id,
                   client_pid=client_pid, process_name=process_name, client=client, version=version,
                   request_time=self.now)
+        if version:
+            tok.version = version
         record = self.versions.get(version)
         if record is not None:
             # What the token's worker runs: the version it asked with and that version's worker command.

@@ -1,0 +1,143 @@
+"""The customer's side: what `moreh-smi` and `moreh-switch-model` do on a VM.
+
+A VM holds one token and sees only what is the token's: its SDAs (its
+"devices", numbered from 0 in SDA id order), their models, its live jobs.
+Every change here is one of the admin rules applied for the token, so Max
+SDA, memberships and the SDAs' live jobs limit the customer exactly as they
+limit an operator's `create sda` / `update sda` / `delete sda` /
+`update token sda cur` / `release` (rules/tokens.py, sdas.py, jobs.py).  Two
+things are the customer's own: a switch of model waits until the SDA's jobs
+have ended (an operator's `update sda` does not), and a new SDA becomes the
+current one, as Moreh's `moreh-smi device --add` shows.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .. import validate
+from ..audit import change, query
+from ..entities import Job, JobStatus, Sda, SdaModel, SdaModelGroup, Token
+from ..errors import FailedPrecondition
+from .jobs import JobRules
+from .tokens import TokenRules
+
+
+class Device(NamedTuple):
+    """One of the token's SDAs, as its VM sees it."""
+
+    sda: Sda
+    model: SdaModel | None  # None: its model was deleted under it
+    group: SdaModelGroup | None
+    current: bool
+    jobs: list[Job]  # live, oldest first
+
+
+class DeviceView(NamedTuple):
+    token: Token
+    devices: list[Device]
+    current_version: str  # the Moreh version the token's VM last asked with
+    latest_version: str
+
+
+class ModelChoice(NamedTuple):
+    model: SdaModel
+    group: SdaModelGroup | None  # None: the token is not restricted to groups
+    current: bool
+
+
+class ModelMenu(NamedTuple):
+    choices: list[ModelChoice]
+    current: Device | None  # the token's current SDA
+
+
+def _by_size(model: SdaModel) -> tuple[int, int]:
+    return model.devices, model.id
+
+
+class CustomerRules(TokenRules, JobRules):
+    """The VM's view of its token, and the changes its tools make."""
+
+    def _device(self, tok: Token, sda: Sda) -> Device:
+        return Device(sda, self.models.get(sda.model_id), self.model_groups.get(sda.model_group_id),
+                      sda.id == tok.current_sda, self.sda_jobs(sda.id))
+
+    def _target_sda(self, tok: Token, sda_id: int) -> Sda:
+        """The token's SDA `sda_id`, or its current one when 0."""
+        if sda_id:
+            return self._owned_sda(tok.value, validate.int_range("SDA ID", sda_id, 1, 2**62))
+        if not tok.current_sda:
+            raise FailedPrecondition("The token has no SDA: add one first (moreh-smi device --add).")
+        return self.sda(tok.current_sda)
+
+    @query
+    def device_view(self, token: str) -> DeviceView:
+        tok = self.token(token)
+        return DeviceView(tok, [self._device(tok, sda) for sda in self.token_sdas(token)],
+                          tok.version, self.latest_version())
+
+    @query
+    def model_menu(self, token: str) -> ModelMenu:
+        """The models the token may use: every model by size when it is not restricted,
+        else each allowed SDA model group's models (in the group's order), group by group."""
+        tok = self.token(token)
+        sda = self.sdas.get(tok.current_sda)
+        groups = self.allowed_model_groups(token)
+        if groups is None:
+            entries = [(m, None) for m in sorted(self.models.values(), key=_by_size)]
+        else:
+            entries = [(self.models[i], self.model_groups[g]) for g in groups
+                       for i in self.model_groups[g].model_ids if i in self.models]
+        choices = [ModelChoice(m, g, sda is not None and sda.model_id == m.id
+                               and (g is None or sda.model_group_id in (0, g.id)))
+                   for m, g in entries]
+        return ModelMenu(choices, self._device(tok, sda) if sda is not None else None)
+
+    def _refuse_if_busy(self, sda: Sda, doing: str) -> None:
+        live = self.sda_jobs(sda.id)
+        if live:
+            job = live[0]
+            raise FailedPrecondition(
+                f"SDA {sda.id} is in use by job {job.feid} ({job.status.value}): {doing} when it ends, "
+                "or stop it with moreh-smi --reset."
+            )
+
+    @change
+    def switch_model(self, token: str, model_id: int, model_group_id: int = 0, sda_id: int = 0) -> Sda:
+        """moreh-switch-model: the SDA (default: the current one) takes another model."""
+        tok = self.token(token)
+        sda = self._target_sda(tok, sda_id)
+        self._refuse_if_busy(sda, "switch its model")
+        return self.update_sda(token, model_id, model_group_id, sda.id)
+
+    @change
+    def add_device(self, token: str, model_id: int, model_group_id: int = 0) -> Sda:
+        """moreh-smi device --add: a new SDA of the token, which becomes its current one."""
+        tok = self.token(token)
+        sda = self.create_sda(token, "", model_id, model_group_id)
+        tok.current_sda = sda.id
+        return sda
+
+    @change
+    def remove_device(self, token: str, sda_id: int) -> list[int]:
+        """moreh-smi device --rm: delete one of the token's SDAs."""
+        tok = self.token(token)
+        sda = self._owned_sda(tok.value, validate.int_range("SDA ID", sda_id, 1, 2**62))
+        return self.delete_sda(token, sda.id)  # refused while a job of it is live
+
+    @change
+    def switch_device(self, token: str, sda_id: int) -> Token:
+        """moreh-smi device --switch: another of the token's SDAs becomes its current one."""
+        return self.update_token_current_sda(token, validate.int_range("SDA ID", sda_id, 1, 2**62))
+
+    @change
+    def reset_device(self, token: str, sda_id: int = 0) -> list[int]:
+        """moreh-smi --reset: end the live jobs of the SDA (default: the current one) now."""
+        tok = self.token(token)
+        sda = self._target_sda(tok, sda_id)
+        live = self.sda_jobs(sda.id)
+        if not live:
+            raise FailedPrecondition("Not running job.")
+        for job in live:
+            self._end_job(job, JobStatus.RELEASED, "released by the VM (moreh-smi --reset)")
+        return [job.feid for job in live]
