@@ -25,9 +25,10 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_connection_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ip", help="SDAManager address (default: $MOREH_SDA_MANAGER_ADDRESS, "
-                                     "$SDAMANAGER_IP, else 127.0.0.1)")
-    parser.add_argument("--port", help="SDAManager port (default: the address's, $SDAMANAGER_PORT, else 30105)")
+    parser.add_argument("--ip", help="SDAManager address (default: $SDAMANAGER_IP, else the host of "
+                                     "$MOREH_SDA_MANAGER_ADDRESS=host[:port], else 127.0.0.1)")
+    parser.add_argument("--port", help="SDAManager port (default: $SDAMANAGER_PORT, else the port of "
+                                       "$MOREH_SDA_MANAGER_ADDRESS, else 30105)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="connect and call timeout in seconds (default 5)")
     parser.add_argument("--tls-ca", metavar="PEM",

@@ -51,8 +51,8 @@ Also:
                          (with -i N: of device N's)
   --token=TOKEN          the token to use (default: $MOREH_SDA_TOKEN); written with '=',
                          as -t/--token alone prints the token table
-  --ip HOST, --port PORT SDAManager's address (default: $MOREH_SDA_MANAGER_ADDRESS, host[:port];
-                         else 127.0.0.1:30105)
+  --ip HOST, --port PORT SDAManager's address (default: $SDAMANAGER_IP and $SDAMANAGER_PORT,
+                         else $MOREH_SDA_MANAGER_ADDRESS=host[:port], else 127.0.0.1:30105)
   --timeout SECONDS      connect and call timeout (default 5)
   --tls-ca PEM           connect with TLS, trusting this CA certificate (default: $SDAMANAGER_TLS_CA)
 """
@@ -157,7 +157,8 @@ def device_number(report: Any, text: str | None) -> int | None:
         return None
     count = len(report.devices)
     if not (text.isascii() and text.isdigit()) or int(text) >= count:
-        known = f"the token's devices are 0-{count - 1}" if count else "the token has no device"
+        known = {0: "the token has no device", 1: "the token has device 0 only"}.get(
+            count, f"the token's devices are 0-{count - 1}")
         raise UsageError(f"no device {views.clean(text)}: {known}")
     return int(text)
 
