@@ -184,3 +184,23 @@ def test_idx_picks_one_device_and_p_reads_its_job(simulator, customer, capsys):
     assert smi.main(["-r", "-i", "1"]) == 0
     assert capsys.readouterr().out == "Device release success.\n"
     assert m.list_jobs() == []
+
+
+def test_a_duplicable_device_running_two_jobs_adds_up_their_figures(simulator, customer, capsys):
+    m = simulator.manager
+    m.update_token_duplicable(customer, 2)
+    first = m.request_devices(customer, 1, "python a.py", "", "")
+    second = m.request_devices(customer, 2, "python b.py", "", "")
+    assert smi.main([]) == 0
+    out = capsys.readouterr().out
+    assert "|  * 0     |      Moreh SDA      |  xLarge.512GB    |    794 MiB     |  1048320 MiB   |      0 %      |" \
+        in out
+    assert [row[:3] for row in rows(out[out.index("Processes:"):])] == \
+        [["0", str(first.feid), "1"], ["0", str(second.feid), "2"]]
+    assert smi.main(["-p"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("Device ")] == \
+        [f"Device 0 (xLarge.512GB), Job ID {first.feid}:", f"Device 0 (xLarge.512GB), Job ID {second.feid}:"]
+    assert smi.main(["-r"]) == 0
+    assert capsys.readouterr().out == "Device release success.\n"
+    assert m.list_jobs() == []
