@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from ..errors import EXIT_OK, EXIT_REFUSED, ServerError, UsageError
+from ..sanitize import clean
 from . import views
 from .console import Console, Parser, add_connection_options, connect, failed, run
 
@@ -138,7 +139,7 @@ def _main(console: Console, argv: list[str]) -> int:
         report = client.devices()
         number = device_number(report, args.idx)
         if args.server_version:
-            lines = [views.clean(f"Server Version: {report.server_version or views.IDLE}")]
+            lines = [clean(f"Server Version: {report.server_version or views.IDLE}")]
         elif args.token_table:
             lines = views.token_table(report, number)
         elif args.physical:
@@ -159,7 +160,7 @@ def device_number(report: Any, text: str | None) -> int | None:
     if not (text.isascii() and text.isdigit()) or int(text) >= count:
         known = {0: "the token has no device", 1: "the token has device 0 only"}.get(
             count, f"the token's devices are 0-{count - 1}")
-        raise UsageError(f"no device {views.clean(text)}: {known}")
+        raise UsageError(f"no device {clean(text)}: {known}")
     return int(text)
 
 
@@ -168,7 +169,7 @@ def model_number(choices: Any, text: str) -> Any:
     count = len(choices.choices)
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= count:
         known = f"choose 1-{count} (moreh-smi device --list)" if count else "the token may use no SDA model"
-        raise UsageError(f"no model {views.clean(text)}: {known}")
+        raise UsageError(f"no model {clean(text)}: {known}")
     return choices.choices[int(text) - 1]
 
 

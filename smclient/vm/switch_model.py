@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from ..errors import EXIT_OK, EXIT_REFUSED, ServerError, UsageError
+from ..sanitize import clean
 from . import views
 from .console import Console, Parser, add_connection_options, connect, failed, run
 
@@ -54,7 +55,7 @@ def entry(choices: Any, text: str) -> Any:
     count = len(choices.choices)
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= count:
         known = f"the menu has 1-{count}" if count else "the token may use no SDA model"
-        raise UsageError(f"no entry {views.clean(text)}: {known}")
+        raise UsageError(f"no entry {clean(text)}: {known}")
     return choices.choices[int(text) - 1]
 
 
