@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_golden import START, FakeClock, match_line, read_transcript, substitute, updated, write_transcript
+from test_golden import START, FakeClock, check_step, read_transcript, substitute, updated, write_transcript
 
 from sdamanager_stub.cli import main as stub_main
 from sdamanager_stub.manager import new_manager
@@ -136,14 +136,7 @@ def test_customer_transcript(path: Path, capsys: pytest.CaptureFixture[str], mon
                 step.stderr = updated(step.stderr, err, bound)
                 step.status = status
                 continue
-            where = f"{path.name}: {command}"
-            assert len(out) == len(step.stdout), f"{where}\nstdout was:\n" + "\n".join(out)
-            for expected, actual in zip(step.stdout, out):
-                assert match_line(expected, actual, bound), f"{where}\nexpected: {expected}\nactual:   {actual}"
-            assert len(err) == len(step.stderr), f"{where}\nstderr was:\n" + "\n".join(err)
-            for expected, actual in zip(step.stderr, err):
-                assert match_line(expected, actual, bound), f"{where}\nexpected: {expected}\nactual:   {actual}"
-            assert status == step.status, f"{where}: exit {status}, expected {step.status}"
+            check_step(f"{path.name}: {command}", step, out, err, status, bound)
     finally:
         server.stop(0)
     if update:

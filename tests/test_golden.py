@@ -47,6 +47,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prompt_toolkit.input import PipeInput, create_pipe_input
@@ -250,6 +251,19 @@ def utc(monkeypatch: pytest.MonkeyPatch):
     time.tzset()
 
 
+def check_step(where: str, step: Any, out: list[str], err: list[str], status: int | None,
+               bound: dict[str, str]) -> None:
+    """What a step printed and its exit status (None: not known, not checked) are the transcript's."""
+    assert len(out) == len(step.stdout), f"{where}\nstdout was:\n" + "\n".join(out)
+    for expected, actual in zip(step.stdout, out):
+        assert match_line(expected, actual, bound), f"{where}\nexpected: {expected}\nactual:   {actual}"
+    assert len(err) == len(step.stderr), f"{where}\nstderr was:\n" + "\n".join(err)
+    for expected, actual in zip(step.stderr, err):
+        assert match_line(expected, actual, bound), f"{where}\nexpected: {expected}\nactual:   {actual}"
+    if status is not None:
+        assert status == step.status, f"{where}: exit {status}, expected {step.status}"
+
+
 @pytest.mark.parametrize("mode", ["command", "repl"])
 @pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.txt")), ids=lambda p: p.stem)
 def test_transcript(path: Path, mode: str, capsys: pytest.CaptureFixture[str],
@@ -276,15 +290,7 @@ def test_transcript(path: Path, mode: str, capsys: pytest.CaptureFixture[str],
                     step.stderr = updated(step.stderr, err, bound)
                     step.status = status
                     continue
-                where = f"{path.name} ({mode}): {command}"
-                assert len(out) == len(step.stdout), f"{where}\nstdout was:\n" + "\n".join(out)
-                for expected, actual in zip(step.stdout, out):
-                    assert match_line(expected, actual, bound), f"{where}\nexpected: {expected}\nactual:   {actual}"
-                assert len(err) == len(step.stderr), f"{where}\nstderr was:\n" + "\n".join(err)
-                for expected, actual in zip(step.stderr, err):
-                    assert match_line(expected, actual, bound), f"{where}\nexpected: {expected}\nactual:   {actual}"
-                if status is not None:
-                    assert status == step.status, f"{where}: exit {status}, expected {step.status}"
+                check_step(f"{path.name} ({mode}): {command}", step, out, err, status, bound)
     finally:
         server.stop(0)
     if update:

@@ -127,6 +127,17 @@ class Console:
             self.warn(f"Invalid selection '{shown}': enter {first}-{last}, q or Q.")
 
 
+def menu_entry(choices: Any, text: str, what: str, allowed: str) -> Any:
+    """The model menu's entry numbered `text` (1-based), or a UsageError saying what is
+    allowed (`allowed` formatted with the count: device --add 14 is
+    "no model 14: choose 1-13 (moreh-smi device --list)")."""
+    count = len(choices.choices)
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= count:
+        known = allowed.format(count=count) if count else "the token may use no SDA model"
+        raise UsageError(f"no {what} {clean(text)}: {known}")
+    return choices.choices[int(text) - 1]
+
+
 def failed(title: str, err: ServerError) -> str:
     """`Create device failed. (<SDAManager's reason>)`, as the shell says a refusal."""
     return f"{title} failed. ({clean(err.reason)})"

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import EXIT_OK, EXIT_REFUSED, ServerError, UsageError
 from ..sanitize import clean
 from . import views
-from .console import Console, Parser, add_connection_options, connect, failed, run
+from .console import Console, Parser, add_connection_options, connect, failed, menu_entry, run
 
 PROG = "moreh-smi"
 
@@ -164,15 +164,6 @@ def device_number(report: Any, text: str | None) -> int | None:
     return int(text)
 
 
-def model_number(choices: Any, text: str) -> Any:
-    """The menu entry `text` names (device --add N)."""
-    count = len(choices.choices)
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= count:
-        known = f"choose 1-{count} (moreh-smi device --list)" if count else "the token may use no SDA model"
-        raise UsageError(f"no model {clean(text)}: {known}")
-    return choices.choices[int(text) - 1]
-
-
 TITLES = {"add": "Create device", "rm": "Remove device", "switch": "Switch current device"}
 
 
@@ -217,7 +208,7 @@ def add(console: Console, client: Any, choices: Any, value: str | None) -> int:
             return EXIT_OK
         choice = choices.choices[number - 1]
     else:
-        choice = model_number(choices, value or "")
+        choice = menu_entry(choices, value or "", "model", "choose 1-{count} (moreh-smi device --list)")
     report = client.add_device(choice)
     console.say(*views.device_table(report), "Create device success.")
     return EXIT_OK

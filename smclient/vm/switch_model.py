@@ -11,10 +11,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ..errors import EXIT_OK, EXIT_REFUSED, ServerError, UsageError
-from ..sanitize import clean
+from ..errors import EXIT_OK, EXIT_REFUSED, ServerError
 from . import views
-from .console import Console, Parser, add_connection_options, connect, failed, run
+from .console import Console, Parser, add_connection_options, connect, failed, menu_entry, run
 
 PROG = "moreh-switch-model"
 TITLE = "Switch model"
@@ -51,17 +50,9 @@ def _main(console: Console, argv: list[str]) -> int:
         client.connection.close()
 
 
-def entry(choices: Any, text: str) -> Any:
-    count = len(choices.choices)
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= count:
-        known = f"the menu has 1-{count}" if count else "the token may use no SDA model"
-        raise UsageError(f"no entry {clean(text)}: {known}")
-    return choices.choices[int(text) - 1]
-
-
 def switch_once(console: Console, client: Any, choices: Any, text: str) -> int:
     """-M N: one switch, one line."""
-    choice = entry(choices, text)
+    choice = menu_entry(choices, text, "entry", "the menu has 1-{count}")
     try:
         client.switch_model(choice)
     except ServerError as err:
