@@ -373,3 +373,12 @@ def test_kubectl_kustomize_renders_valid_manifests_and_refuses_to_without_the_se
     volumes = resources["Deployment"]["spec"]["template"]["spec"]["volumes"]
     assert {v["name"]: v for v in volumes}["admin-secret"]["secret"]["secretName"] == secret_name
     assert base64.b64decode(resources["Secret"]["data"]["admin-secret"]) == b"an-example-secret\n"
+
+
+def test_make_image_builds_the_tag_the_deployment_runs():
+    version = re.search(r'^version = "(.+)"$', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    assert container()["image"] == f"sdamanager-stub:{version}"
+    if shutil.which("make") is None:  # pragma: no cover - make test runs under make
+        pytest.skip("make is not installed")
+    done = subprocess.run(["make", "-s", "-n", "image"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, f"docker build -t sdamanager-stub:{version} .\n"), done.stderr
