@@ -275,7 +275,7 @@ def test_one_replica_recreated_so_one_writer_per_state_file():
 
 def test_grpc_probes_on_30105_ask_the_health_service():
     c = container()
-    for probe in ("readinessProbe", "livenessProbe"):
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert c[probe]["grpc"] == {"port": PORT}, probe  # service "": the server's overall health
     assert c["ports"] == [{"name": "grpc", "containerPort": PORT, "protocol": "TCP"}]
 
