@@ -382,3 +382,11 @@ def test_make_image_builds_the_tag_the_deployment_runs():
         pytest.skip("make is not installed")
     done = subprocess.run(["make", "-s", "-n", "image"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (0, f"docker build -t sdamanager-stub:{version} .\n"), done.stderr
+
+
+def test_the_readme_gives_the_guides_kubectl_line_and_it_names_what_the_manifests_deploy():
+    line = "kubectl exec -it -n maf deploy/sdamanager-api-deployment -- /app/bin/moreh_smclient"
+    assert line in (ROOT / "README.md").read_text()
+    deployment = manifests()["Deployment"]["metadata"]
+    assert f"-n {deployment['namespace']} deploy/{deployment['name']} " in line
+    assert image().env["PATH"].split(":")[0] + "/moreh_smclient" == line.rsplit(" ", 1)[1]
