@@ -160,17 +160,24 @@ def kubernetes_validate(*paths: Path | str) -> subprocess.CompletedProcess[str]:
 
 # --- hadolint ---
 
-def test_the_dockerfile_passes_hadolint_with_no_warnings():
-    done = subprocess.run([str(BIN / "hadolint"), "--no-color", str(DOCKERFILE)], capture_output=True, text=True,
-                          timeout=60)
+def hadolint(path: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    # Run where no .hadolint.yaml of the user's (in HOME, XDG_CONFIG_HOME or the
+    # working directory) can relax or tighten the rules: the defaults, everywhere.
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+    return subprocess.run([str(BIN / "hadolint"), "--no-color", str(path)], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=60)
+
+
+def test_the_dockerfile_passes_hadolint_with_no_warnings(tmp_path):
+    done = hadolint(DOCKERFILE, tmp_path)
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
 
 def test_hadolint_does_report_what_it_finds(tmp_path):
-    """The check above can fail: an unpinned base and a root user are reported."""
+    """The check above can fail: an unpinned base, unpinned pip installs and a shell-form CMD are reported."""
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python:latest\nRUN pip install grpcio\nCMD python\n")
-    done = subprocess.run([str(BIN / "hadolint"), "--no-color", str(bad)], capture_output=True, text=True, timeout=60)
+    done = hadolint(bad, tmp_path)
     assert done.returncode == 1
     assert {"DL3007", "DL3013", "DL3025"} <= set(re.findall(r"DL\d{4}", done.stdout))
 
@@ -296,6 +303,8 @@ def test_the_container_is_non_root_read_only_and_unprivileged():
     assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
     # The state volume is writable by the container's group.
     assert pod["securityContext"]["fsGroup"] == sc["runAsGroup"]
+    # No API credentials, and no service variables that could shadow the shell's SDAMANAGER_PORT.
+    assert pod["automountServiceAccountToken"] is False and pod["enableServiceLinks"] is False
 
 
 def test_the_shell_finds_the_secret_file_through_its_environment():
