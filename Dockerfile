@@ -6,7 +6,8 @@
 # manifests, and start the server from a venv exactly as CMD below does.
 
 # Build stage: the venv, built from this source tree only (pip fetches the
-# build backend and the dependencies from the package index).
+# build backend and the dependencies from the package index, and compiles
+# the bytecode here: the running container may not write any).
 FROM python:3.12.11-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
@@ -15,8 +16,7 @@ COPY pyproject.toml README.md ./
 COPY smclient ./smclient
 COPY sdamanager_stub ./sdamanager_stub
 RUN python -m venv /app \
-    && /app/bin/pip install --no-cache-dir --no-compile ./ \
-    && /app/bin/python -m compileall -q /app/lib
+    && /app/bin/pip install --no-cache-dir ./
 
 # Run stage: the same base, the venv copied in, nothing else.
 FROM python:3.12.11-slim-bookworm

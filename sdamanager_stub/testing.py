@@ -205,10 +205,10 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"unknown simulator option(s) {', '.join(unknown)}; "
                          f"the options are {', '.join(OPTIONS)}")
     chosen = {**OPTIONS, **options}
-    for name in ("backends", "devices"):
+    for name, most in (("backends", 100_000), ("devices", 1024)):  # sdamanager-stub serve's bounds
         value = chosen[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a whole number 0 or more, not {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+            raise ValueError(f"{name} must be a whole number 0-{most}, not {value!r}")
     for name in ("prepare_seconds", "clean_seconds"):
         value = chosen[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 86_400:

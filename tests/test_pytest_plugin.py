@@ -124,7 +124,7 @@ def test_bad_options_fail_the_test_with_one_clear_line(pytester):
         "*sdamanager fixture: unknown simulator option(s) gpus; the options are backends, devices, "
         "prepare_seconds, clean_seconds, admin_secret",
         "*@pytest.mark.sdamanager takes keywords only, e.g. @pytest.mark.sdamanager(backends=4)",
-        "*sdamanager fixture: backends must be a whole number 0 or more, not -1",
+        "*sdamanager fixture: backends must be a whole number 0-100000, not -1",
         "*sdamanager fixture: admin_secret must be None or a non-empty line of printable ASCII*",
     ])
     output = result.stdout.str()
@@ -234,8 +234,9 @@ def test_the_testing_api_works_in_a_plain_script(tmp_path):
 @pytest.mark.parametrize("options, message", [
     ({"gpus": 1}, "unknown simulator option(s) gpus; the options are backends, devices, prepare_seconds, "
                   "clean_seconds, admin_secret"),
-    ({"devices": "8"}, "devices must be a whole number 0 or more, not '8'"),
-    ({"backends": True}, "backends must be a whole number 0 or more, not True"),
+    ({"devices": "8"}, "devices must be a whole number 0-1024, not '8'"),
+    ({"devices": 1025}, "devices must be a whole number 0-1024, not 1025"),
+    ({"backends": True}, "backends must be a whole number 0-100000, not True"),
     ({"prepare_seconds": -1}, "prepare_seconds must be a number of seconds 0-86400, not -1"),
     ({"clean_seconds": float("nan")}, "clean_seconds must be a number of seconds 0-86400, not nan"),
     ({"admin_secret": ""}, "admin_secret must be None or a non-empty line of printable ASCII "
