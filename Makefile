@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test proto lint bench clean
+.PHONY: run test proto lint bench clean image
 
 # editable_mode=compat puts the project on sys.path with a plain .pth line: no
 # import hook to load at every start (it cost a one-shot command about 9 ms).
@@ -34,6 +34,11 @@ proto: $(STAMP)
 ## bench: performance figures (medians and ratios against baselines measured in the same run)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+## image: the container image (needs Docker; README "Deploy"), tagged with the project's version
+IMAGE ?= sdamanager-stub:$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+image:
+	docker build -t $(IMAGE) .
 
 lint: $(STAMP)
 	$(BIN)/ruff check smclient sdamanager_stub tests bench
