@@ -39,7 +39,7 @@ ENV PATH=/app/bin:$PATH \
     HOME=/tmp \
     SDAMANAGER_STATE=/var/lib/sdamanager/state.db
 # DL3064 flags every variable named *SECRET*; this one holds a path, not a
-# secret (tests/test_deploy_image.py keeps this the only ignore, on this line).
+# secret (tests/test_deploy_manifests.py keeps this the only ignore, on this line).
 # hadolint ignore=DL3064
 ENV SDAMANAGER_ADMIN_SECRET_FILE=/etc/sdamanager/admin-secret
 VOLUME ["/var/lib/sdamanager"]

@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate (needs --tls-key)")
     serve.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     serve.add_argument("--admin-secret-file", metavar="PATH",
-                       help="admin calls must carry the secret in this file (or set $SDAMANAGER_ADMIN_SECRET); "
+                       help="admin calls must carry the secret in this file (default: $SDAMANAGER_ADMIN_SECRET_FILE, "
+                            "else $SDAMANAGER_ADMIN_SECRET); "
                             "a secret is never given on the command line")
     serve.add_argument("--request-deadline", type=DEADLINE, default=REQUEST_DEADLINE, metavar="S",
                        help=f"cancel a call whose request has not arrived S seconds after it began "
@@ -151,13 +152,13 @@ def serve(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as err:
         print(f"sdamanager-stub: {err}", file=sys.stderr)
         return 1
-    _warn_if_exposed(host, address, tls=credentials is not None, secret=secret is not None)
     try:
         simulator = build_simulator(address, manager, admin_secret=secret, credentials=credentials,
                                     request_deadline=args.request_deadline, reply_deadline=args.reply_deadline)
     except (OSError, RuntimeError):
         print(f"sdamanager-stub: cannot listen on {address} (address in use or not local)", file=sys.stderr)
         return 1
+    _warn_if_exposed(host, simulator.address, tls=credentials is not None, secret=secret is not None)
     workload = None
     if args.demo:
         try:

@@ -215,8 +215,8 @@ def test_the_server_warns_only_about_tls_and_stops_cleanly_on_sigterm(pod):
     pod.server.send_signal(signal.SIGTERM)
     out, err = pod.server.communicate(timeout=15)
     assert pod.server.returncode == 0 and time.monotonic() - started < 10
-    # (The warning names the port asked for: 0 here, 30105 in the image.)
-    assert err.splitlines() == ["warning: listening on 0.0.0.0:0 without TLS "
+    # (The warning names the port it listens on: a free one here, 30105 in the image.)
+    assert err.splitlines() == [f"warning: listening on 0.0.0.0:{pod.port} without TLS "
                                 "(set --tls-cert/--tls-key, or listen on 127.0.0.1)"]
     assert out == ""
     assert os.listdir(pod.inside("/tmp")) == [], "nothing but HOME's history may go to /tmp, and none was made"

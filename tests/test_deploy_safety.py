@@ -250,6 +250,17 @@ def test_an_unusable_secret_is_refused_at_start_by_both_programs(tmp_path, conte
         assert done.returncode == 2 and "SDAMANAGER_ADMIN_SECRET" in one_line(done.stderr), done.stderr
 
 
+def test_a_secret_file_that_cannot_be_read_is_named_with_the_reason(tmp_path):
+    """A mounted Secret that is missing (a pod started before its Secret existed) or unreadable."""
+    missing = tmp_path / "admin-secret"
+    env = {**CLEAN_ENV, "SDAMANAGER_ADMIN_SECRET_FILE": str(missing)}
+    expected = f"the admin secret file {missing} cannot be read (No such file or directory)"
+    status, err = refused("--memory", env=env)
+    assert status == 1 and one_line(err) == f"sdamanager-stub: {expected}", err
+    done = shell("--command", "show token", env=env)
+    assert done.returncode == 2 and one_line(done.stderr) == f"moreh_smclient: {expected}", done.stderr
+
+
 def test_a_certificate_that_does_not_match_its_key_is_said_so(certificate):
     cert, _ = certificate
     other_key = cert.with_name("other_key.pem")

@@ -22,9 +22,13 @@ def read_secret(path: str | None = None) -> str | None:
     """
     path = path or os.environ.get(SECRET_FILE_ENV)
     if path:
-        # errors="replace": bytes that are not UTF-8 become U+FFFD, refused below with the file named.
-        with open(path, encoding="utf-8", errors="replace") as file:  # not pathlib: this runs at every start
-            secret, where = file.read().strip(), f"the admin secret file {path}"
+        where = f"the admin secret file {path}"
+        try:
+            # errors="replace": bytes that are not UTF-8 become U+FFFD, refused below with the file named.
+            with open(path, encoding="utf-8", errors="replace") as file:  # not pathlib: this runs at every start
+                secret = file.read().strip()
+        except OSError as err:
+            raise ValueError(f"{where} cannot be read ({err.strerror or err})") from None
         if not secret:
             raise ValueError(f"{where} is empty")
     else:
