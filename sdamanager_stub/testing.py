@@ -9,6 +9,7 @@ loaded automatically once this package is installed).  Anywhere else::
         status, out, err = sim.admin.run("create token alice 10")   # as moreh_smclient --command
         models = sim.admin.stub.ListSdaModels(pb.ListSdaModelsRequest())  # gRPC, the secret attached
         subprocess.run(["my-tool"], env=sim.environ())                # finds it like the shell does
+        subprocess.run(["moreh-smi"], env=sim.vm_environ(token))      # a customer's VM holding `token`
 
 ``running_simulator`` starts the simulator's gRPC server in this process on
 ``127.0.0.1`` and a free port (never a fixed one), with a fresh in-memory
@@ -173,6 +174,15 @@ class RunningSimulator:
         env.update(SDAMANAGER_IP=self.host, SDAMANAGER_PORT=str(self.port))
         if self.admin_secret:
             env["SDAMANAGER_ADMIN_SECRET"] = self.admin_secret
+        return env
+
+    def vm_environ(self, token: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """``base`` (default ``os.environ``) as a customer's VM holding ``token`` has it, for
+        a subprocess: ``moreh-smi`` and ``moreh-switch-model`` (or a tool built on the same
+        variables) reach this simulator as that VM, and no admin secret is in reach."""
+        env = {k: v for k, v in (os.environ if base is None else base).items()
+               if k not in _ADDRESS_AND_SECRET_ENV and k != "MOREH_SDA_TOKEN"}
+        env.update(MOREH_SDA_MANAGER_ADDRESS=self.address, MOREH_SDA_TOKEN=token)
         return env
 
     @property

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import grpc
 import pytest
@@ -261,3 +262,19 @@ def test_the_projects_own_suite_sees_the_fixture_beside_its_own(sdamanager, simu
     """The plugin loads in this project's runs too: its names do not clash with conftest.py's."""
     assert sdamanager.port != simulator.port
     assert sdamanager.admin.run("show sdamodel").status == 0
+
+
+def test_vm_environ_is_a_customers_vm_for_the_customer_tools():
+    """`vm_environ(token)`: moreh-smi reaches the simulator as the VM holding that token, and
+    the admin secret of the parent's environment is not in reach of the customer's tool."""
+    with running_simulator(admin_secret="s3cret") as sim:
+        token = sim.manager.create_token("customer", 0).value
+        sim.manager.create_sda(token, "vm", 4)
+        base = {"PATH": "/usr/bin", "SDAMANAGER_ADMIN_SECRET": "s3cret", "MOREH_SDA_TOKEN": "someone-else",
+                "MOREH_SDA_MANAGER_ADDRESS": "10.0.0.1:1"}
+        env = sim.vm_environ(token, base)
+        assert env == {"PATH": "/usr/bin", "MOREH_SDA_MANAGER_ADDRESS": sim.address, "MOREH_SDA_TOKEN": token}
+        done = subprocess.run([str(Path(sys.executable).parent / "moreh-smi")], env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert (done.returncode, done.stderr) == (0, ""), done
+        assert "|  * 0     |      Moreh SDA      |  xLarge.512GB    |" in done.stdout
