@@ -1,5 +1,6 @@
-"""One-shot start-up: `moreh_smclient --command ...` against a running simulator,
-against the floor `python -c "import grpc"`, runs interleaved so noise hits all alike."""
+"""One-shot start-up: `moreh_smclient --command ...` and the customer's tools against a
+running simulator, against the floor `python -c "import grpc"`, runs interleaved so noise
+hits all alike."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def main() -> None:
         compileall.compile_dir(str(ROOT / package), quiet=1)
     manager = new_manager()
     token = manager.create_token("bench-startup", 0).value
+    manager.create_sda(token, "vm", 4)
+    tools = Path(SMCLIENT).parent
     server, port = serve(manager)
     cases = {
         "floor: python -c 'import grpc'": [sys.executable, "-c", "import grpc"],
@@ -37,6 +40,10 @@ def main() -> None:
             [SMCLIENT, "--port", str(port), "-o", "json", "--command", "show sdamodel"],
         "-o github --command 'show sdamodel' (tabulate)":
             [SMCLIENT, "--port", str(port), "-o", "github", "--command", "show sdamodel"],
+        # The customer's tools (smclient/vm), as a VM runs them.
+        "moreh-smi (the device table)": [str(tools / "moreh-smi"), "--port", str(port), f"--token={token}"],
+        "moreh-switch-model -M 4 (one switch)":
+            [str(tools / "moreh-switch-model"), "--port", str(port), "--token", token, "-M", "4"],
     }
     samples: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(runs):
