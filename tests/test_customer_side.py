@@ -13,7 +13,7 @@ from test_store import Clock, open_manager, state
 
 from sdamanager_stub import telemetry
 from sdamanager_stub.entities import JobStatus
-from sdamanager_stub.errors import FailedPrecondition, NotFound
+from sdamanager_stub.errors import DomainError, FailedPrecondition, NotFound, PermissionDenied
 from sdamanager_stub.manager import SDAManager, new_manager
 from sdamanager_stub.server import create_server
 from smclient.api import ADMIN_SECRET_METADATA
@@ -130,12 +130,31 @@ def test_a_token_reaches_only_its_own_sdas(m):
     m.add_device(t, 1)
     for attempt in (lambda: m.remove_device(t, theirs.id), lambda: m.switch_device(t, theirs.id),
                     lambda: m.reset_device(t, theirs.id), lambda: m.switch_model(t, 2, sda_id=theirs.id)):
-        with pytest.raises(FailedPrecondition, match=f"SDA {theirs.id} does not belong to the token"):
+        with pytest.raises(PermissionDenied, match=f"SDA {theirs.id} is not one of the token's SDAs"):
             attempt()
     assert [d.sda.id for d in m.device_view(t).devices] != [theirs.id]
     assert all(d.sda.token == t for d in m.device_view(t).devices)
     with pytest.raises(NotFound, match="does not exist"):
         m.device_view("nope")
+
+
+def test_another_tokens_sda_and_no_sda_at_all_are_refused_alike(m):
+    """SDA ids are sequential: a customer probing ids learns nothing of other customers'
+    SDAs (as ReportRunning/FinishJob refuse a foreign and an unknown FeID alike)."""
+    t = m.create_token("babu", 0).value
+    other = m.create_token("other", 0).value
+    theirs = m.create_sda(other, "", 1).id
+    m.add_device(t, 1)
+    unknown = 424242
+    calls = {"remove": lambda i: m.remove_device(t, i), "switch": lambda i: m.switch_device(t, i),
+             "reset": lambda i: m.reset_device(t, i), "model": lambda i: m.switch_model(t, 2, sda_id=i)}
+    for name, call in calls.items():
+        refusals = []
+        for sda_id in (theirs, unknown):
+            with pytest.raises(DomainError) as err:
+                call(sda_id)
+            refusals.append((type(err.value), str(err.value).replace(str(sda_id), "N")))
+        assert refusals[0] == refusals[1] == (PermissionDenied, "SDA N is not one of the token's SDAs."), name
 
 
 def test_remove_and_switch_device(m):

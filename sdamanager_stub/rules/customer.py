@@ -16,10 +16,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .. import validate
 from ..audit import change, query
 from ..entities import Job, JobStatus, Sda, SdaModel, SdaModelGroup, Token
-from ..errors import FailedPrecondition
+from ..errors import FailedPrecondition, PermissionDenied
 from .jobs import JobRules
 from .tokens import TokenRules
 
@@ -63,10 +62,18 @@ class CustomerRules(TokenRules, JobRules):
         return Device(sda, self.models.get(sda.model_id), self.model_groups.get(sda.model_group_id),
                       sda.id == tok.current_sda, self.sda_jobs(sda.id))
 
+    def _customer_sda(self, tok: Token, sda_id: int) -> Sda:
+        """The token's SDA `sda_id`.  SDA ids are sequential: another token's SDA and no SDA
+        at all are one refusal, so a customer probing ids learns nothing of the others'."""
+        sda = self.sdas.get(sda_id)
+        if sda is None or sda.token != tok.value:
+            raise PermissionDenied(f"SDA {sda_id} is not one of the token's SDAs.")
+        return sda
+
     def _target_sda(self, tok: Token, sda_id: int) -> Sda:
         """The token's SDA `sda_id`, or its current one when 0."""
         if sda_id:
-            return self._owned_sda(tok.value, validate.int_range("SDA ID", sda_id, 1, 2**62))
+            return self._customer_sda(tok, sda_id)
         if not tok.current_sda:
             raise FailedPrecondition("The token has no SDA: add one first (moreh-smi device --add).")
         return self.sda(tok.current_sda)
@@ -122,15 +129,14 @@ class CustomerRules(TokenRules, JobRules):
     @change
     def remove_device(self, token: str, sda_id: int) -> list[int]:
         """moreh-smi device --rm: delete one of the token's SDAs."""
-        tok = self.token(token)
-        sda = self._owned_sda(tok.value, validate.int_range("SDA ID", sda_id, 1, 2**62))
+        sda = self._customer_sda(self.token(token), sda_id)
         self._refuse_if_busy(sda, "remove it")
         return self.delete_sda(token, sda.id)
 
     @change
     def switch_device(self, token: str, sda_id: int) -> Token:
         """moreh-smi device --switch: another of the token's SDAs becomes its current one."""
-        return self.update_token_current_sda(token, validate.int_range("SDA ID", sda_id, 1, 2**62))
+        return self.update_token_current_sda(token, self._customer_sda(self.token(token), sda_id).id)
 
     @change
     def reset_device(self, token: str, sda_id: int = 0) -> list[int]:

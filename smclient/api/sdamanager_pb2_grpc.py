@@ -969,7 +969,8 @@ class SDAManagerServicer:
         and changes only its own SDAs (the customer's "devices", numbered from 0 in
         SDA id order) and jobs, under the rules of the admin commands (Max SDA,
         user-group memberships, duplicable).  The changes answer the state after
-        them, so a tool prints it without a second call.
+        them, so a tool prints it without a second call.  An SDA id that is not
+        one of the token's is PERMISSION_DENIED, whether or not the SDA exists.
 
         The token's SDAs, its live jobs with their simulated telemetry, and the
         versions SDAManager knows (moreh-smi).
