@@ -38,7 +38,7 @@ from .entities import (
 )
 from .errors import InvalidArgument
 from .manager import SDAManager
-from .rules.customer import Device, DeviceView, ModelMenu
+from .rules.customer import CustomerDevice, DeviceView, ModelMenu
 from .telemetry import job_figures
 from .usage import Usage, UsageReport
 
@@ -288,7 +288,7 @@ class Converter:
                                current_version=view.current_version, latest_version=view.latest_version,
                                server_version=__version__)
 
-    def token_device(self, d: Device) -> pb.TokenDevice:
+    def token_device(self, d: CustomerDevice) -> pb.TokenDevice:
         return pb.TokenDevice(sda_id=d.sda.id, model_id=d.sda.model_id, model_name=d.model.name if d.model else "",
                               model_group_id=d.sda.model_group_id, model_group_name=d.group.name if d.group else "",
                               device_count=d.model.devices if d.model else 0, current=d.current,

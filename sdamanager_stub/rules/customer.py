@@ -23,7 +23,7 @@ from .jobs import JobRules
 from .tokens import TokenRules
 
 
-class Device(NamedTuple):
+class CustomerDevice(NamedTuple):
     """One of the token's SDAs, as its VM sees it."""
 
     sda: Sda
@@ -35,7 +35,7 @@ class Device(NamedTuple):
 
 class DeviceView(NamedTuple):
     token: Token
-    devices: list[Device]
+    devices: list[CustomerDevice]
     current_version: str  # the Moreh version the token's VM last asked with
     latest_version: str
 
@@ -48,7 +48,7 @@ class ModelChoice(NamedTuple):
 
 class ModelMenu(NamedTuple):
     choices: list[ModelChoice]
-    current: Device | None  # the token's current SDA
+    current: CustomerDevice | None  # the token's current SDA
 
 
 def _by_size(model: SdaModel) -> tuple[int, int]:
@@ -58,9 +58,9 @@ def _by_size(model: SdaModel) -> tuple[int, int]:
 class CustomerRules(TokenRules, JobRules):
     """The VM's view of its token, and the changes its tools make."""
 
-    def _device(self, tok: Token, sda: Sda) -> Device:
-        return Device(sda, self.models.get(sda.model_id), self.model_groups.get(sda.model_group_id),
-                      sda.id == tok.current_sda, self.sda_jobs(sda.id))
+    def _device(self, tok: Token, sda: Sda) -> CustomerDevice:
+        return CustomerDevice(sda, self.models.get(sda.model_id), self.model_groups.get(sda.model_group_id),
+                              sda.id == tok.current_sda, self.sda_jobs(sda.id))
 
     def _customer_sda(self, tok: Token, sda_id: int) -> Sda:
         """The token's SDA `sda_id`.  SDA ids are sequential: another token's SDA and no SDA
