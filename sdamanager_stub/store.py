@@ -381,6 +381,10 @@ class Store:
             except Exception:  # a bug: the ops are saved, the server goes on
                 log.exception("could not write a snapshot of the state")
             del frozen
+            # Another one may be due (steady writes at a big state): the collector stays
+            # paused until the writer stops.  That costs no memory: serving makes no
+            # cyclic garbage (test_serving_makes_no_cyclic_garbage), and everything else
+            # is freed by reference counting as it goes.
             with self._manager.lock:  # no operation is under way: the state is whole
                 if self._since_snapshot >= SNAPSHOT_EVERY and not self._failed and not self._closing:
                     try:

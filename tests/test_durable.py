@@ -501,3 +501,40 @@ def test_a_freeze_that_fails_in_the_writer_leaves_the_collector_on_and_snapshots
     assert calls["freeze"] >= 3  # snapshots go on
     assert gc.isenabled()
     journal.close()
+
+
+
+def test_serving_makes_no_cyclic_garbage(simulator, stub):
+    """What lets a snapshot writer pause the collector for as long as snapshots keep falling
+    due: changes, reads, refusals and listings leave nothing that only the collector frees."""
+    import gc
+
+    token = stub.CreateToken(pb.CreateTokenRequest(description="gc")).value
+    stub.CreateSda(pb.CreateSdaRequest(token=token, description="", model_id=1))
+    calls = [lambda: stub.GetToken(pb.GetTokenRequest(token=token)),
+             lambda: stub.UpdateTokenPriority(pb.UpdateTokenPriorityRequest(token=token, priority=3)),
+             lambda: stub.GetToken(pb.GetTokenRequest(token="nope")),
+             lambda: stub.UpdateTokenPriority(pb.UpdateTokenPriorityRequest(token=token, priority=500)),
+             lambda: stub.FinishJob(pb.FinishJobRequest(feid=stub.RequestDevices(
+                 pb.RequestDevicesRequest(token=token, process_name="p")).feid, token=token)),
+             lambda: stub.FinishJob(pb.FinishJobRequest(feid=424242, token=token)),
+             lambda: list(stub.ListJobs(pb.ListJobsRequest())),
+             lambda: list(stub.ListHistory(pb.ListHistoryRequest())),
+             lambda: stub.GetDevices(pb.GetDevicesRequest(token=token))]
+    for call in calls:  # warm: what is made once (caches, method handlers) is not garbage
+        try:
+            call()
+        except grpc.RpcError:
+            pass
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(30):
+            for call in calls:
+                try:
+                    call()
+                except grpc.RpcError:
+                    pass
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
