@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_golden import START, FakeClock, check_step, read_transcript, substitute, updated, write_transcript
+from test_golden import START, FakeClock, check_step, read_transcript, substitute, write_transcript
 
 from sdamanager_stub.cli import main as stub_main
 from sdamanager_stub.manager import new_manager
@@ -131,12 +131,7 @@ def test_customer_transcript(path: Path, capsys: pytest.CaptureFixture[str], mon
         for step in steps:
             command = substitute(step.command, bound)
             out, err, status = session.run(command)
-            if update:
-                step.stdout = updated(step.stdout, out, bound)
-                step.stderr = updated(step.stderr, err, bound)
-                step.status = status
-                continue
-            check_step(f"{path.name}: {command}", step, out, err, status, bound)
+            check_step(f"{path.name}: {command}", step, out, err, status, bound, update)
     finally:
         server.stop(0)
     if update:

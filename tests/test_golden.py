@@ -252,8 +252,14 @@ def utc(monkeypatch: pytest.MonkeyPatch):
 
 
 def check_step(where: str, step: Any, out: list[str], err: list[str], status: int | None,
-               bound: dict[str, str]) -> None:
-    """What a step printed and its exit status (None: not known, not checked) are the transcript's."""
+               bound: dict[str, str], update: bool = False) -> None:
+    """What a step printed and its exit status (None: not known, not checked) are the
+    transcript's; with `update` (--update-golden), they become the transcript's."""
+    if update:
+        step.stdout = updated(step.stdout, out, bound)
+        step.stderr = updated(step.stderr, err, bound)
+        step.status = status
+        return
     assert len(out) == len(step.stdout), f"{where}\nstdout was:\n" + "\n".join(out)
     for expected, actual in zip(step.stdout, out):
         assert match_line(expected, actual, bound), f"{where}\nexpected: {expected}\nactual:   {actual}"
@@ -285,12 +291,7 @@ def test_transcript(path: Path, mode: str, capsys: pytest.CaptureFixture[str],
             for step in steps:
                 command = substitute(step.command, bound)
                 out, err, status = run(capsys, port, command, clock, shell)
-                if update:
-                    step.stdout = updated(step.stdout, out, bound)
-                    step.stderr = updated(step.stderr, err, bound)
-                    step.status = status
-                    continue
-                check_step(f"{path.name} ({mode}): {command}", step, out, err, status, bound)
+                check_step(f"{path.name} ({mode}): {command}", step, out, err, status, bound, update)
     finally:
         server.stop(0)
     if update:
