@@ -102,7 +102,7 @@ def main() -> int:
                         worst = (elapsed, text)
     finally:
         live.close()
-        server.stop(0).wait()
+        server.stop(0)
 
     median, p95 = statistics.median(samples), percentile(samples, 0.95)
     print(f"keystrokes: {len(samples)} ({options.rounds} rounds of {len(lines_to_type(values))} lines); "

@@ -14,7 +14,6 @@ Separate processes, so the figures are the server's, not the GIL of a client.
 from __future__ import annotations
 
 import argparse
-import gc
 import statistics
 import subprocess
 import sys
@@ -48,7 +47,6 @@ def serve(under_lock: bool) -> None:
     add_jobs(m, HISTORY, bulk, history=True)
     add_jobs(m, LIVE, bulk)
     token = m.create_token("calls", 0).value
-    gc.freeze()  # as `sdamanager-stub serve` does once its state is loaded
     server, port = create_server("127.0.0.1:0", m)
     server.start()
     print(port, token, flush=True)

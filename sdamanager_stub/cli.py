@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import signal
 import sqlite3
@@ -12,7 +11,7 @@ import threading
 from pathlib import Path
 
 from . import __version__
-from .deadlines import REPLY_DEADLINE, REQUEST_DEADLINE
+from .calls import MAX_CALLS, MAX_STREAMS, REPLY_DEADLINE, REQUEST_DEADLINE
 
 DEFAULT_PORT = 30105
 
@@ -85,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--reply-deadline", type=DEADLINE, default=REPLY_DEADLINE, metavar="S",
                        help=f"cancel a listing whose client has not taken its next page in S seconds "
                             f"(default {REPLY_DEADLINE:g})")
+    serve.add_argument("--max-calls", type=_bounded(1, 1_000_000, "1-1000000"), default=MAX_CALLS, metavar="N",
+                       help=f"unary calls of one kind (admin, VM side, health) answered at once; more are refused "
+                            f"RESOURCE_EXHAUSTED (default {MAX_CALLS})")
+    serve.add_argument("--max-streams", type=_bounded(1, 1_000_000, "1-1000000"), default=MAX_STREAMS, metavar="N",
+                       help=f"listings, and health or reflection streams, open at once; more are refused "
+                            f"(default {MAX_STREAMS})")
+    serve.add_argument("--grace", type=SECONDS, default=5.0, metavar="S",
+                       help="on SIGTERM or SIGINT, let calls in flight finish for up to S seconds (default 5)")
     serve.add_argument("--demo", action="store_true",
                        help="fill the cluster with demo tokens, groups and a steady synthetic workload")
 
@@ -154,7 +161,8 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     try:
         simulator = build_simulator(address, manager, admin_secret=secret, credentials=credentials,
-                                    request_deadline=args.request_deadline, reply_deadline=args.reply_deadline)
+                                    request_deadline=args.request_deadline, reply_deadline=args.reply_deadline,
+                                    max_calls=args.max_calls, max_streams=args.max_streams)
     except (OSError, RuntimeError):
         print(f"sdamanager-stub: cannot listen on {address} (address in use or not local)", file=sys.stderr)
         return 1
@@ -168,22 +176,17 @@ def serve(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             tokens = list(manager.tokens)
         workload = Workload(manager, tokens)
-    # The state as loaded (a state file can hold 300,000 records) moves out of the
-    # garbage collector's sight: its full collections would walk all of it while
-    # every caller waits (bench_stalls.py: GetToken p99 under two streaming
-    # listings 126 -> 47 ms).  The records are still freed by reference counting.
-    gc.freeze()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     simulator.start()
     print(f"SDAManager simulator listening on {simulator.address}", flush=True)
     if workload is not None:
-        workload.start()
-    stop.wait()
-    if workload is not None:
-        workload.stop()
-    simulator.stop(grace=2)
+        simulator.spawn(workload.run)
+    stop.wait()  # the server serves on its own thread; this one waits for the signal
+    # Graceful: no new calls, those in flight finish (within the grace), then every
+    # acknowledged change is on disk before the process ends.
+    simulator.stop(grace=args.grace)
     if store is not None:
         store.close()
         os.close(held)

@@ -4,12 +4,13 @@ asking for devices and finishing, so `show job` and `show backend` move."""
 
 from __future__ import annotations
 
+import asyncio
 import random
-import threading
 
 from .entities import JobStatus
 from .errors import DomainError
 from .manager import SDAManager
+from .owner import durably
 
 PROCESSES = (
     "python train.py --dataset inat --load-checkpoint ./checkpoint/162 --save-model model.pt",
@@ -71,8 +72,6 @@ class Workload:
         self.mean = mean_seconds
         self.busy = busy  # chance an idle customer submits on a step
         self._ends: dict[int, float] = {}  # feid -> when its VM finishes it
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def step(self) -> None:
         """One round of the VMs, as one consistent view of now (their changes happen at its instant)."""
@@ -101,17 +100,9 @@ class Workload:
                 continue  # an operator changed the token or its SDA: skip it
             self._ends[job.feid] = now + rng.expovariate(1 / self.mean)
 
-    def start(self, interval: float = 1.0) -> None:
-        self.step()
-
-        def loop() -> None:
-            while not self._stop.wait(interval):
-                self.step()
-
-        self._thread = threading.Thread(target=loop, daemon=True, name="demo-workload")
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+    async def run(self, interval: float = 1.0) -> None:
+        """Step every `interval` seconds, on the server's loop (the state's owner), until
+        cancelled (the server stopping); each step answered once its changes are on disk."""
+        while True:
+            await durably(self.m, self.step)
+            await asyncio.sleep(interval)

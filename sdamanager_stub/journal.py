@@ -26,7 +26,9 @@ class Journal(Protocol):
     if it also has a method `sync(entry)`, may only queue it: the rules then call
     `sync(entry)` once the operation has let go of the lock and before its caller hears of
     it (so the disk work of concurrent callers can be shared: group commit).  `sync`
-    returns once that entry and all before it are durable, or raises JournalError."""
+    returns once that entry and all before it are durable, or raises JournalError.  A journal
+    with `sync` also has `when_durable(entry, callback)`, the same answer as a call of
+    `callback(None or JournalError)`, for callers that must not block (the event loop)."""
 
     def record_change(self, when: float, action: str, arguments: str, made: str, peer: str) -> Any:
         """Record a change (its caller is told it succeeded only once it is durable): the rule

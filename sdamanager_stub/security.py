@@ -5,14 +5,14 @@ authenticates with the customer's token itself) never need the secret."""
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+import grpc.aio
 
 from smclient.api import ADMIN_SECRET_METADATA as SECRET_METADATA
-from smclient.api.secret import read_certificates
+from smclient.api.secret import read_certificates, read_small_file
 
 # The VM side: a customer's VM and its tools (moreh-smi, moreh-switch-model).
 VM_METHODS = frozenset({"RequestDevices", "ReportRunning", "FinishJob", "GetDevices", "ListModelChoices",
@@ -20,28 +20,29 @@ VM_METHODS = frozenset({"RequestDevices", "ReportRunning", "FinishJob", "GetDevi
 ADMIN_PREFIX = "/sdamanager.v1.SDAManager/"
 
 
-class AdminSecret(grpc.ServerInterceptor):
-    """Refuses admin calls without the shared secret: UNAUTHENTICATED."""
+class AdminSecret(grpc.aio.ServerInterceptor):
+    """Refuses admin calls without the shared secret: UNAUTHENTICATED, at once."""
 
     def __init__(self, secret: str) -> None:
         self._secret = secret.encode()
 
-    def intercept_service(self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails) -> Any:
+    async def intercept_service(self, continuation: Callable[[Any], Awaitable[Any]],
+                                details: grpc.HandlerCallDetails) -> Any:
         method = details.method or ""
         if not method.startswith(ADMIN_PREFIX) or method[len(ADMIN_PREFIX):] in VM_METHODS:
-            return continuation(details)
+            return await continuation(details)
         sent = dict(details.invocation_metadata or ()).get(SECRET_METADATA, "")
         if isinstance(sent, str) and hmac.compare_digest(sent.encode(), self._secret):
-            return continuation(details)
-        handler = continuation(details)
+            return await continuation(details)
+        handler = await continuation(details)
         if handler is None:
             return None
 
-        def deny(requests: Any, context: grpc.ServicerContext) -> Any:
+        async def deny(requests: Any, context: grpc.aio.ServicerContext) -> Any:
             # Takes the request as a stream and never reads it: a refusal waits for nothing.
-            context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                          "This SDAManager needs the admin secret: set SDAMANAGER_ADMIN_SECRET "
-                          "or --admin-secret-file on the client.")
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                "This SDAManager needs the admin secret: set SDAMANAGER_ADMIN_SECRET "
+                                "or --admin-secret-file on the client.")
 
         make = (grpc.stream_stream_rpc_method_handler if handler.response_streaming
                 else grpc.stream_unary_rpc_method_handler)
@@ -54,7 +55,7 @@ def server_credentials(cert_path: str, key_path: str) -> grpc.ServerCredentials:
     import ssl
 
     certificate = read_certificates(cert_path, "the TLS certificate")
-    key = Path(key_path).read_bytes()
+    key = read_small_file(key_path, "the TLS key")
     try:  # an encrypted key must fail, not prompt on the terminal: the empty password
         ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert_path, key_path, password=lambda: b"")
     except ssl.SSLError as err:

@@ -4,22 +4,25 @@ Every method of sdamanager.v1.SDAManager is a row of RPCS: the operation of
 the rules it calls, how the request becomes that operation's arguments, and
 how the result becomes the response (or, for a listing, the pages of it).
 The operation and the conversion of its result run as one domain read
-(`SDAManager.read`), so a caller sees one consistent state as of now; nothing
-here takes the manager's lock or decides a rule.  Domain errors become status
-codes with the rule's reason as the detail; anything else is a bug, logged
-and answered INTERNAL.
+(`SDAManager.read`), on the event loop that owns the state (owner.py), so a
+caller sees one consistent state as of now; the answer waits for what the
+operation journalled to be on disk (`durably`).  Nothing here decides a rule.
+Domain errors become status codes with the rule's reason as the detail;
+anything else is a bug, logged and answered INTERNAL.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import Callable, Hashable, Iterable, Iterator
-from concurrent import futures
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator
 from operator import attrgetter
 from typing import Any, NamedTuple
 
 import grpc
+import grpc.aio
 
 from smclient.api import sdamanager_pb2 as pb
 
@@ -46,6 +49,7 @@ from .errors import (
     ResourceExhausted,
 )
 from .manager import SDAManager
+from .owner import durably
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +67,9 @@ STATUS_OF: dict[type[DomainError], grpc.StatusCode] = {
 
 DEFAULT_PAGE = 1000
 MAX_PAGE = 10_000
-PAGE_BYTES = 1024 * 1024
+# A page is at most this big: a client that stops reading holds one page of the server's memory.
+PAGE_BYTES = 256 * 1024
+TURN = 0.005  # seconds of converting a listing before the other calls get a turn
 
 
 def status_for(err: DomainError) -> grpc.StatusCode:
@@ -92,10 +98,10 @@ class Listing(NamedTuple):
     sent in pages made by `page(items)`.
 
     `detach(items)`, for the big listings: copies of the listed records that
-    later changes do not reach, taken under the lock with the `Names` their
-    messages show; the conversion then runs outside the lock, page by page,
-    and `key` names each message kept serialized (Wire).  Without them, the
-    records are converted under the lock.
+    later changes do not reach, taken in the read with the `Names` their
+    messages show; the conversion then runs page by page as the client takes
+    them, other calls served in between, and `key` names each message kept
+    serialized (Wire).  Without them, the records are converted in the read.
     """
 
     operation: Operation
@@ -363,19 +369,28 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-def _byte_pages(blobs: Iterable[bytes], page_size: int) -> Iterator[bytes]:
+async def _byte_pages(blobs: Iterable[bytes], page_size: int) -> AsyncIterator[bytes]:
     """_pages for serialized items: each page the bytes of a page message whose field 1
-    (the repeated items, as in every page message of the API) holds them."""
+    (the repeated items, as in every page message of the API) holds them.
+
+    Making the items (converting the records not yet in Wire) is the loop's work: every
+    TURN seconds of it, the other calls get a turn, so a call waits for a slice of
+    another's listing, never the whole of it."""
     size = page_size if 0 < page_size <= MAX_PAGE else DEFAULT_PAGE
     page: list[bytes] = []
     count = used = 0
+    turn = time.perf_counter()
     for blob in blobs:
         if count and (count >= size or used + len(blob) > PAGE_BYTES):
-            yield b"".join(page)
+            yield b"".join(page)  # sending it is a turn for the others too
             page, count, used = [], 0, 0
+            turn = time.perf_counter()
         page += (b"\x0a", _varint(len(blob)), blob)
         count += 1
         used += len(blob)
+        if time.perf_counter() - turn > TURN:
+            await asyncio.sleep(0)
+            turn = time.perf_counter()
     yield b"".join(page)
 
 
@@ -395,25 +410,31 @@ def _pages(items: Iterable[Any], page_size: int, make: Callable[[list[Any]], Any
     yield make(page)  # an empty listing is one empty page
 
 
-def _fail(context: grpc.ServicerContext, err: Exception, method: str) -> None:
+def _fail(context: grpc.aio.ServicerContext, err: Exception, method: str) -> None:
+    """The call's status for a failure; the handler then returns without a response.  (Not
+    `abort`: its exception makes a reference cycle in gRPC's call state, garbage that only
+    the collector frees, at every refusal.)"""
     if isinstance(err, DomainError):
-        context.abort(status_for(err), bounded(str(err)))  # a reason may quote what was sent
+        context.set_code(status_for(err))
+        context.set_details(bounded(str(err)))  # a reason may quote what was sent
+        return
     # A bug, not the caller's fault: the log has the traceback, the caller one plain line.
     log.error("internal error in %s", method, exc_info=err)
-    context.abort(grpc.StatusCode.INTERNAL, f"Internal error in {method}: see the simulator's log.")
+    context.set_code(grpc.StatusCode.INTERNAL)
+    context.set_details(f"Internal error in {method}: see the simulator's log.")
 
 
-def _peer(context: grpc.ServicerContext) -> str:
-    """Who is calling, for the event log ("" where the context cannot say, as grpc_testing's)."""
+def _peer(context: grpc.aio.ServicerContext) -> str:
+    """Who is calling, for the event log."""
     try:
         return context.peer() or ""
-    except NotImplementedError:
+    except (NotImplementedError, AttributeError):
         return ""
 
 
 class Servicer:
-    """The methods of sdamanager.v1.SDAManager, made from RPCS (one attribute per method,
-    as grpc_testing and `add_to_server` expect)."""
+    """The methods of sdamanager.v1.SDAManager, made from RPCS: one coroutine (a listing: an
+    async generator of pages) per method, run on the event loop that owns the state."""
 
     def __init__(self, manager: SDAManager) -> None:
         self.m = manager
@@ -429,36 +450,39 @@ class Servicer:
                 else functools.partial(operation, self.m))
         return self.m.read(lambda: present(Converter(self.m), call(*arguments), arguments))
 
-    def _unary(self, name: str, row: Unary) -> Callable[[Any, grpc.ServicerContext], Any]:
-        def unary(request: Any, context: grpc.ServicerContext) -> Any:
+    def _unary(self, name: str, row: Unary) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             peer = request_peer.set(_peer(context))
             try:
-                return self._run(row, request, row.present)
+                return await durably(self.m, lambda: self._run(row, request, row.present))
             except Exception as err:  # every failure becomes a status
                 _fail(context, err, name)
+                return None
             finally:
                 request_peer.reset(peer)
 
         unary.__name__ = name
         return unary
 
-    def _listing(self, name: str, row: Listing) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
+    def _listing(self, name: str, row: Listing) -> Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]:
         def converted(c: Converter, items: Any, _: tuple[Any, ...]) -> list[Any]:
             return [getattr(c, row.item)(item) for item in items]
 
         def detached(c: Converter, items: Any, _: tuple[Any, ...]) -> tuple[list[Any], Names]:
             return row.detach(items), Names.of(self.m)  # type: ignore[misc]
 
-        def listing(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        async def listing(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
                 if row.detach is None:
-                    messages: Iterable[Any] = self._run(row, request, converted)
-                    yield from _pages(messages, request.page_size, row.page)
-                else:  # converted outside the lock as pages go out; messages already made are reused
-                    records, names = self._run(row, request, detached)
+                    messages = await durably(self.m, lambda: self._run(row, request, converted))
+                    for page in _pages(messages, request.page_size, row.page):
+                        yield page
+                else:  # converted as the pages go out, other callers served in between
+                    records, names = await durably(self.m, lambda: self._run(row, request, detached))
                     convert = getattr(Converter(self.m, names), row.item)
                     blobs = self._wire[name].blobs(records, row.key, names, convert)  # type: ignore[arg-type]
-                    yield from _byte_pages(blobs, request.page_size)
+                    async for blob_page in _byte_pages(blobs, request.page_size):
+                        yield blob_page
             except Exception as err:  # every failure becomes a status
                 _fail(context, err, name)
 
@@ -476,22 +500,14 @@ def _serializer(message_type: Any) -> Callable[[Any], bytes]:
     return to_bytes
 
 
-def add_to_server(servicer: Servicer, server: grpc.Server,
-                  pool_of: Callable[[str], futures.ThreadPoolExecutor] | None = None) -> None:
-    """Register every method of the service through one generic handler made from the descriptor.
-
-    `pool_of(method name)`: the workers that run that method (gRPC's
-    `experimental_thread_pool`); without it, the server's own.
-    """
+def add_to_server(servicer: Servicer, server: grpc.aio.Server) -> None:
+    """Register every method of the service through one generic handler made from the descriptor."""
     handlers = {}
     for method in SERVICE.methods:
         request_type = getattr(pb, method.input_type.name)
         response_type = getattr(pb, method.output_type.name)
         make = (grpc.unary_stream_rpc_method_handler if method.server_streaming
                 else grpc.unary_unary_rpc_method_handler)
-        behaviour = getattr(servicer, method.name)
-        if pool_of is not None:
-            behaviour.experimental_thread_pool = pool_of(method.name)
-        handlers[method.name] = make(behaviour, request_deserializer=request_type.FromString,
+        handlers[method.name] = make(getattr(servicer, method.name), request_deserializer=request_type.FromString,
                                      response_serializer=_serializer(response_type))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),))

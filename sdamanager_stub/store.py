@@ -5,16 +5,16 @@ The rules stay in memory; the file holds what is needed to rebuild them:
 - `ops`: every acknowledged change, in the order it was applied: the
   operation's name, its arguments, the instant it happened and what it made
   up (a new token's value).  Refused attempts are kept too, for the event log
-  only.  An op is numbered and queued under the manager's lock (so in applied
-  order), and committed by `sync`, which the rules call once the operation has
-  let go of the lock and before its caller hears: a change is acknowledged
-  only after its row is committed, so a crash (even kill -9) never loses a
-  change a caller was told succeeded.  Concurrent callers share commits (group
-  commit): whoever finds no commit under way commits every op queued so far.
+  only.  An op is numbered and queued by the operation that made it (so in
+  applied order) and committed by the committer's thread, which never touches
+  the rules: a caller hears of a change only once `sync` (or `when_durable`,
+  for the event loop) says its row is committed, so a crash (even kill -9)
+  never loses a change a caller was told succeeded.  Concurrent callers share
+  commits (group commit): each commit takes every op queued so far.
 - `snapshots` (and `snapshot_parts`): the whole state as JSON at some op, so
   start-up replays only the ops after the newest snapshot.  A snapshot is
-  taken at start-up and every SNAPSHOT_EVERY changes: frozen under the lock
-  at the op that made it due (snapshot.freeze, cheap), then converted and
+  taken at start-up and every SNAPSHOT_EVERY changes: frozen by the rules'
+  owner at the op that made it due (snapshot.freeze, cheap), then converted and
   written by a background thread in parts, after the ops it covers are on
   disk; it counts once its `snapshots` row is committed, and then the ops
   and snapshots it covers are dropped.  Changes go on meanwhile.
@@ -33,14 +33,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gc
 import json
 import logging
 import math
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -132,11 +130,13 @@ class Store:
         self._since_snapshot = 0
         self._manager: SDAManager | None = None
         self._migrate()
-        # Ops appended and not yet committed (group commit: see `sync`), and the numbers
-        # of the last op appended and the last on disk.  The lock guards these only,
-        # never held across a write; `_db_lock` is the connection's, one user at a time.
-        self._pending_lock = threading.Lock()
-        self._waiters: list[tuple[int, threading.Lock]] = []  # (op, its bell) of callers waiting
+        # Ops appended and not yet committed (the committer's: see `_commit_forever`), and
+        # the numbers of the last op appended and the last on disk.  `_changed` guards these
+        # only, never held across a write; `_db_lock` is the connection's, one user at a time.
+        self._changed = threading.Condition(threading.Lock())
+        self._callbacks: list[tuple[int, Callable[[JournalError | None], None]]] = []  # `when_durable`'s
+        self._committer: threading.Thread | None = None
+        self._commits = 0  # commits ended, ever
         self._db_lock = threading.Lock()
         self._pending: list[tuple[Any, ...]] = []
         self._appended = self._durable = self.db.execute(
@@ -145,7 +145,6 @@ class Store:
         self._committing = False
         self._failed = ""
         self._writer: threading.Thread | None = None  # the snapshot being written, if any
-        self._collector_was_on = True  # the garbage collector's state before the writer paused it
         self._texts = snapshot.TextCache()  # settled records' text, from one snapshot to the next
         self._closing = False
 
@@ -255,7 +254,7 @@ class Store:
         were applied; `sync(number)` returns once it is on disk.  A snapshot
         due now is taken here, at this op: the state then is exactly the ops up to it.
         """
-        with self._pending_lock:
+        with self._changed:
             self._appended += 1
             seq = self._appended
             self._pending.append((seq, when, kind, action, args, made, token, result, peer))
@@ -266,74 +265,76 @@ class Store:
                     and self._manager is not None and self._manager.changing <= 1):
                 try:
                     self.snapshot()
-                except sqlite3.Error as err:  # only shortens replay: the op is saved, so go on
-                    log.warning("could not write a snapshot of the state (will retry): %s", err)
+                except Exception:  # only shortens replay: the op is saved, so go on
+                    log.exception("could not freeze the state for a snapshot (will retry)")
         return seq
 
     def sync(self, seq: int) -> None:
-        """Return once op `seq` and every op before it are on disk (JournalError if they cannot be).
+        """Return once op `seq` and every op before it are on disk (JournalError if they cannot be)."""
+        with self._changed:
+            self._wake_committer()
+            while self._durable < seq and not self._failed:
+                self._changed.wait()
+            if self._durable < seq:
+                raise JournalError(self._failed)
 
-        Group commit: whoever finds no commit under way commits every op appended
-        so far, in one transaction and one fsync, for all the callers waiting;
-        the others wait for it.  Callers do this after letting go of the manager's
-        lock, so changes go on being applied while the disk works.
-        """
-        with self._pending_lock:
-            while True:
-                if self._durable >= seq:
+    def when_durable(self, seq: int, callback: Callable[[JournalError | None], None]) -> None:
+        """Call `callback(None)` once op `seq` is on disk, or `callback(JournalError)` if it
+        cannot be; from the committer's thread, or at once from this one if already decided.
+        For callers that must not block (the event loop): `sync` without the wait."""
+        with self._changed:
+            if self._durable < seq and not self._failed:
+                self._callbacks.append((seq, callback))
+                self._wake_committer()
+                return
+            error = None if self._durable >= seq else JournalError(self._failed)
+        callback(error)
+
+    def _wake_committer(self) -> None:
+        """(Under `_changed`.) Start the committer once; it commits whatever is pending."""
+        if self._committer is None:
+            self._committer = threading.Thread(target=self._commit_forever, name="state-committer", daemon=True)
+            self._committer.start()
+        self._changed.notify_all()
+
+    def _commit_forever(self) -> None:
+        """The committer: every op appended so far in one transaction and one fsync, for all
+        the callers waiting (group commit), again and again; it never holds the rules' lock,
+        so changes go on being applied while the disk works."""
+        while True:
+            with self._changed:
+                while not self._pending and not self._closing:
+                    self._changed.wait()
+                if not self._pending:
                     return
-                if self._failed:
-                    raise JournalError(self._failed)
-                if not self._committing:
-                    break
-                self._wait_for_commit(seq)
-            batch, self._pending = self._pending, []
-            self._committing = True
-        try:
-            with self._db_lock:
-                for start in range(0, len(batch), BATCH_ROWS):
-                    self._insert_ops(batch[start:start + BATCH_ROWS])
-        except sqlite3.Error as err:
-            with self._pending_lock:
-                self._failed = str(err)  # memory holds ops the file lacks: none is acknowledged
-                self._committed()
-            raise JournalError(str(err)) from err
-        except BaseException:
-            with self._pending_lock:
-                self._pending[:0] = batch  # not written: the next leader's
-                self._committed()
-            raise
-        with self._pending_lock:
-            if batch:
-                self._durable = batch[-1][0]
-            self._committed()
-
-    def _wait_for_commit(self, seq: int) -> None:
-        """Sleep (the pending lock let go meanwhile) until a commit wakes this caller: its op is
-        on disk, or the file failed, or it is to lead the next commit."""
-        bell = threading.Lock()
-        bell.acquire()
-        self._waiters.append((seq, bell))
-        self._pending_lock.release()
-        try:
-            bell.acquire()
-        finally:
-            self._pending_lock.acquire()
-
-    def _committed(self) -> None:
-        """A commit ended (under the pending lock): wake exactly the callers it concerns, those
-        now on disk (all, if the file failed), and one of the others to lead the next commit.
-        Waking every caller at each commit would cost each its turn at the interpreter lock,
-        taken from the caller applying changes under the manager's lock."""
-        self._committing = False
-        waiting, self._waiters = self._waiters, []
-        for seq, bell in waiting:
-            if seq <= self._durable or self._failed:
-                bell.release()
-            else:
-                self._waiters.append((seq, bell))
-        if self._waiters:
-            self._waiters.pop(0)[1].release()
+                batch, self._pending = self._pending, []
+                self._committing = True
+            error = ""
+            try:
+                with self._db_lock:
+                    for start in range(0, len(batch), BATCH_ROWS):
+                        self._insert_ops(batch[start:start + BATCH_ROWS])
+            except sqlite3.Error as err:
+                error = str(err)
+            except Exception as err:  # a bug: nothing after this can be acknowledged either
+                log.exception("could not commit the state's ops")
+                error = f"{type(err).__name__}: {err}"
+            with self._changed:
+                self._committing = False
+                self._commits += 1
+                if error:
+                    self._failed = error  # memory holds ops the file lacks: none is acknowledged
+                else:
+                    self._durable = batch[-1][0]
+                done = [(seq, cb) for seq, cb in self._callbacks if seq <= self._durable or self._failed]
+                if done:
+                    self._callbacks = [(seq, cb) for seq, cb in self._callbacks
+                                       if seq > self._durable and not self._failed]
+                self._changed.notify_all()
+            for _, callback in done:
+                callback(JournalError(self._failed) if self._failed else None)
+            if self._failed:
+                return
 
     def _insert_ops(self, rows: list[tuple[Any, ...]]) -> None:
         """One statement, so its own transaction (autocommit): all the rows or none, one fsync,
@@ -346,57 +347,33 @@ class Store:
     def snapshot(self) -> None:
         """Take a snapshot at the op appended last, and write it in the background.
 
-        The state is frozen under the manager's lock (the caller holds it): the
-        view is exactly the ops up to that one, whatever changes come after.
-        Converting and writing it, the long part, hold no lock callers wait on.
+        Called by the rules' owner from inside the operation that made it due
+        (`record`): the frozen view is exactly the ops up to that one, whatever
+        changes come after.  Converting and writing it, the long part, happen on
+        the writer's thread, which never touches the rules' state.
         """
-        assert self._manager is not None
-        with self._manager.lock:
-            # The freeze makes tens of thousands of containers, which would set off a
-            # full collection of the garbage collector inside it (the lock held 140 ms
-            # instead of 40 at the caps); and while the frozen view lives, a full
-            # collection walks all of it, every thread stopped.  So the collector waits
-            # for the writer to let go of the view (`_write_in_background` restarts it).
-            self._collector_was_on = gc.isenabled()
-            gc.disable()
-            view = self._freeze()
-            self._writer = threading.Thread(target=self._write_in_background, args=view,
-                                            name="snapshot-writer", daemon=True)
+        frozen, at, when = self._freeze()
+        self._writer = threading.Thread(target=self._write_in_background, args=(frozen, at, when),
+                                        name="snapshot-writer", daemon=True)
         self._writer.start()
 
     def _freeze(self) -> tuple[dict[str, Any], int, float]:
-        """(the state, the op it is at, the time) now; under the manager's lock, between operations."""
+        """(the state, the op it is at, the time) now; by the rules' owner, between operations."""
         assert self._manager is not None
         self._since_snapshot = 0
         return snapshot.freeze(self._manager), self._appended, self._manager.clock()
 
     def _write_in_background(self, frozen: dict[str, Any], at: int, when: float) -> None:
-        """Write snapshots until none is due (one fell due while this one was being written)."""
-        assert self._manager is not None
-        while True:
-            try:
-                self._write_snapshot(frozen, at, when)
-            except (sqlite3.Error, JournalError) as err:  # only shortens replay: the ops are saved
-                log.warning("could not write a snapshot of the state (will retry): %s", err)
-            except Exception:  # a bug: the ops are saved, the server goes on
-                log.exception("could not write a snapshot of the state")
-            del frozen
-            # Another one may be due (steady writes at a big state): the collector stays
-            # paused until the writer stops.  That costs no memory: serving makes no
-            # cyclic garbage (test_serving_makes_no_cyclic_garbage), and everything else
-            # is freed by reference counting as it goes.
-            with self._manager.lock:  # no operation is under way: the state is whole
-                if self._since_snapshot >= SNAPSHOT_EVERY and not self._failed and not self._closing:
-                    try:
-                        frozen, at, when = self._freeze()
-                        continue
-                    except Exception:  # a bug: the ops are saved, the server goes on
-                        log.exception("could not freeze the state for a snapshot")
-                # Done (or given up): the next snapshot may start, the collector as it was.
-                self._writer = None
-                if self._collector_was_on:
-                    gc.enable()
-                return
+        """Write one snapshot; the next one falls due in `record` (on the owner's thread) if
+        enough changes came meanwhile."""
+        try:
+            self._write_snapshot(frozen, at, when)
+        except (sqlite3.Error, JournalError) as err:  # only shortens replay: the ops are saved
+            log.warning("could not write a snapshot of the state (will retry): %s", err)
+        except Exception:  # a bug: the ops are saved, the server goes on
+            log.exception("could not write a snapshot of the state")
+        finally:
+            self._writer = None
 
     def _write_snapshot(self, frozen: dict[str, Any], at: int, when: float) -> None:
         """Write a frozen view as the snapshot at op `at`, then drop the ops and snapshots it covers.
@@ -422,11 +399,15 @@ class Store:
         self._drop_stray_parts()
 
     def _after_commits(self) -> None:
-        """Let a commit of changes that wants the connection have it first: the snapshot's
-        writer takes it again and again, a transaction per part, and the lock is not fair
-        (a commit waited behind a whole run of parts dropped: 390 ms at the caps)."""
-        while self._committing and not self._failed:
-            time.sleep(0.001)
+        """Let a commit of changes under way have the connection first: the snapshot's writer
+        takes it again and again, a transaction per part, and the lock is not fair (a commit
+        waited behind a whole run of parts: 390 ms at the caps).  Only the commit under way:
+        under steady changes the committer is never idle, and waiting for that would stop
+        the snapshot."""
+        with self._changed:
+            commits = self._commits
+            while self._committing and self._commits == commits and not self._failed:
+                self._changed.wait()
 
     @contextlib.contextmanager
     def _unsynced(self) -> Iterator[None]:
@@ -472,11 +453,15 @@ class Store:
         self.sync(self._appended)
 
     def close(self) -> None:
-        self._closing = True
         try:
             self.settle()
         except (JournalError, sqlite3.Error):
             pass  # already said to the callers of the ops it could not save
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+        if self._committer is not None:
+            self._committer.join()
         self.db.close()
 
 

@@ -13,12 +13,11 @@ class EmbeddedSimulator:
 
         manager = new_manager(prepare_seconds=2.0, clean_seconds=2.0)
         self._workload = Workload(manager, seed_demo(manager))
-        self._simulator = build_simulator("127.0.0.1:0", manager, max_workers=4)
+        self._simulator = build_simulator("127.0.0.1:0", manager)
         self._simulator.start()
-        self._workload.start()
+        self._simulator.spawn(self._workload.run)
         self.address = Address("127.0.0.1", self._simulator.port)
 
     def stop(self) -> None:
-        self._workload.stop()
-        self._simulator.stop(grace=0)
+        self._simulator.stop(grace=0)  # the workload with it
 

@@ -53,13 +53,14 @@ class Connection:
     """
 
     def __init__(self, address: Address, timeout: float = DEFAULT_TIMEOUT,
-                 credentials: Any = None, admin_secret: str | None = None) -> None:
+                 credentials: Any = None, admin_secret: str | None = None, channel: Any = None) -> None:
         self.address = address
         self.timeout = timeout
         self._credentials = credentials
         self._admin_secret = admin_secret
         self._metadata = ((ADMIN_SECRET_METADATA, admin_secret),) if admin_secret else None
-        self._channel: Any = None  # a grpc.Channel once opened
+        # A grpc.Channel once opened; given, it is used as it is (a test double of SDAManager's side).
+        self._channel: Any = channel
         self._methods: dict[str, Any] = {}
         self._lock = threading.Lock()
 

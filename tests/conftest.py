@@ -81,7 +81,7 @@ def simulator(request: pytest.FixtureRequest) -> Iterator[Simulator]:
     try:
         yield Simulator(server, port, manager)
     finally:
-        server.stop(0).wait()
+        server.stop(0)
 
 
 @pytest.fixture

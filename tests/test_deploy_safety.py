@@ -294,3 +294,51 @@ def test_the_shell_says_a_ca_file_is_not_pem_and_prints_no_grpc_log(certificate,
         stop(proc)
     assert done.returncode == 3, done.stderr
     assert one_line(done.stderr) == f"Cannot connect to SDAManager at 127.0.0.1:{proc.port}.", done.stderr
+
+
+# --------------------------------------------------------------------------
+# issue 21: files the programs read are small regular files; a secret fits in metadata
+# --------------------------------------------------------------------------
+
+@pytest.fixture(params=["/dev/zero", "fifo", "big"])
+def not_a_small_file(request, tmp_path) -> tuple[Path, str]:
+    """(a path, what is wrong with it): read without bound, a hang, 65 KB."""
+    if request.param == "/dev/zero":
+        return Path("/dev/zero"), "is not a regular file"
+    if request.param == "fifo":
+        path = tmp_path / "fifo"
+        os.mkfifo(path)
+        return path, "is not a regular file"
+    path = tmp_path / "big.pem"
+    path.write_bytes(b"a" * 65 * 1024)
+    return path, "is bigger than 64 KB"
+
+
+def test_files_the_server_reads_are_small_regular_files(not_a_small_file, certificate):
+    """The sync server read /dev/zero without bound (4.5-9 GB in 12 s) and hung on a FIFO."""
+    path, problem = not_a_small_file
+    cert, key = certificate
+    for args in (["--admin-secret-file", str(path)], ["--tls-cert", str(path), "--tls-key", str(key)],
+                 ["--tls-cert", str(cert), "--tls-key", str(path)]):
+        status, err = refused("--memory", *args)
+        line = one_line(err)
+        assert status == 1 and str(path) in line and problem in line, line
+
+
+def test_the_shell_reads_only_small_regular_files_too(not_a_small_file):
+    path, problem = not_a_small_file
+    for args in (["--admin-secret-file", str(path)], ["--tls-ca", str(path)]):
+        done = shell(*args, "--port", "1", "--timeout", "1", "--command", "show token")
+        assert done.returncode == 2 and str(path) in one_line(done.stderr) and problem in done.stderr, done.stderr
+
+
+def test_a_secret_longer_than_metadata_carries_is_refused_at_start(tmp_path):
+    """A 20,000-character secret was accepted, then every admin call failed ('metadata size
+    exceeds hard limit')."""
+    path = tmp_path / "secret"
+    path.write_text("s" * 20_000 + "\n")
+    status, err = refused("--memory", "--admin-secret-file", str(path))
+    assert status == 1 and one_line(err) == (f"sdamanager-stub: the admin secret file {path} is 20,000 characters; "
+                                             "gRPC metadata carries a secret of at most 4,096"), err
+    done = shell("--admin-secret-file", str(path), "--command", "show token")
+    assert done.returncode == 2 and "at most 4,096" in one_line(done.stderr), done.stderr

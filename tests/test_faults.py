@@ -5,11 +5,13 @@ the right exit status, never a traceback or a hang."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from dataclasses import dataclass
 
 import grpc
+import grpc.aio
 import pytest
 
 from sdamanager_stub.manager import new_manager
@@ -28,40 +30,42 @@ class Fault:
     detail: str = "injected failure"
 
 
-class FaultInjector(grpc.ServerInterceptor):
+class FaultInjector(grpc.aio.ServerInterceptor):
     """A test fixture, not a production flag: makes the next calls of one method misbehave."""
 
     def __init__(self) -> None:
         self.fault: Fault | None = None
 
-    def intercept_service(self, continuation, details):  # type: ignore[no-untyped-def]
-        handler = continuation(details)
+    async def intercept_service(self, continuation, details):  # type: ignore[no-untyped-def]
+        handler = await continuation(details)
         fault = self.fault
         if handler is None or fault is None or not details.method.endswith("/" + fault.method):
             return handler
         if handler.unary_stream is not None:
             inner = handler.unary_stream
 
-            def streaming(request, context):  # type: ignore[no-untyped-def]
+            async def streaming(request, context):  # type: ignore[no-untyped-def]
                 if fault.kind == "sleep":
-                    time.sleep(fault.seconds)
+                    await asyncio.sleep(fault.seconds)
                 if fault.kind == "abort":
-                    context.abort(fault.code, "injected")
-                for i, page in enumerate(inner(request, context)):
+                    await context.abort(fault.code, "injected")
+                i = 0
+                async for page in inner(request, context):
                     if fault.kind == "cut" and i == 1:
-                        context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset (injected)")
+                        await context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset (injected)")
                     yield fault.reply if fault.kind == "reply" else page
+                    i += 1
 
             return grpc.unary_stream_rpc_method_handler(streaming, handler.request_deserializer,
                                                         handler.response_serializer)
         inner = handler.unary_unary
 
-        def unary(request, context):  # type: ignore[no-untyped-def]
+        async def unary(request, context):  # type: ignore[no-untyped-def]
             if fault.kind == "sleep":
-                time.sleep(fault.seconds)
+                await asyncio.sleep(fault.seconds)
             if fault.kind == "abort":
-                context.abort(fault.code, fault.detail)
-            return fault.reply if fault.kind == "reply" else inner(request, context)
+                await context.abort(fault.code, fault.detail)
+            return fault.reply if fault.kind == "reply" else await inner(request, context)
 
         serializer = (lambda _: b"\xff\xff\xff") if fault.kind == "garbage" else handler.response_serializer
         return grpc.unary_unary_rpc_method_handler(unary, handler.request_deserializer, serializer)

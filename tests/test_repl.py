@@ -308,7 +308,7 @@ def test_an_error_mid_session_goes_to_stderr_and_the_session_goes_on(connection,
 def test_an_unreachable_server_is_one_line_and_the_shell_reconnects_when_it_is_back(tmp_path):
     manager_server, port = create_server("127.0.0.1:0")
     manager_server.start()
-    manager_server.stop(0).wait()  # the port is known and nobody listens on it
+    manager_server.stop(0)  # the port is known and nobody listens on it
     connection = Connection(Address("127.0.0.1", port), timeout=2)
     restarted = []
 
@@ -328,7 +328,7 @@ def test_an_unreachable_server_is_one_line_and_the_shell_reconnects_when_it_is_b
         assert time.monotonic() - started < 15
     finally:
         for server in restarted:
-            server.stop(0).wait()
+            server.stop(0)
         connection.close()
     assert session.stderr.getvalue() == f"Cannot connect to SDAManager at 127.0.0.1:{port}.\n"
     assert "Small.64GB" in session.stdout.getvalue()

@@ -4,6 +4,7 @@ that goes away and comes back, TERM=dumb, and piped input."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -14,6 +15,7 @@ from concurrent import futures
 from pathlib import Path
 
 import grpc
+import grpc.aio
 import pytest
 
 from sdamanager_stub.server import create_server
@@ -181,7 +183,7 @@ def test_the_shell_says_when_sdamanager_is_gone_and_reconnects_when_it_is_back(t
         child.sendline("show sdamodel")
         child.expect("Small.64GB")
         child.expect(">")
-        server.stop(0).wait()
+        server.stop(0)
         child.sendline("show sdamodel")
         child.expect_exact(f"Cannot connect to SDAManager at 127.0.0.1:{port}.")
         child.expect(">")
@@ -195,7 +197,7 @@ def test_the_shell_says_when_sdamanager_is_gone_and_reconnects_when_it_is_back(t
         child.expect(pexpect.EOF)
     finally:
         child.close()
-        server.stop(0).wait()
+        server.stop(0)
     assert child.exitstatus == 0
 
 
@@ -291,22 +293,22 @@ def test_watch_redraws_until_ctrl_c_and_never_stacks_calls(tmp_path):
     calls = {"most": 0, "total": 0}
     lock = threading.Lock()
 
-    class Slow(grpc.ServerInterceptor):
-        def intercept_service(self, continuation, details):  # type: ignore[no-untyped-def]
-            handler = continuation(details)
+    class Slow(grpc.aio.ServerInterceptor):
+        async def intercept_service(self, continuation, details):  # type: ignore[no-untyped-def]
+            handler = await continuation(details)
             if not details.method.endswith("/ListSdaModels"):
                 return handler
             inner = handler.unary_unary
 
-            def slow(request, context):  # type: ignore[no-untyped-def]
+            async def slow(request, context):  # type: ignore[no-untyped-def]
                 peer = context.peer()
                 with lock:
                     now[peer] = now.get(peer, 0) + 1
                     calls["total"] += 1
                     calls["most"] = max(calls["most"], now[peer])
                 try:
-                    time.sleep(0.8)
-                    return inner(request, context)
+                    await asyncio.sleep(0.8)
+                    return await inner(request, context)
                 finally:
                     with lock:
                         now[peer] -= 1

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from invariants import refused, snapshot
 
 from sdamanager_stub.entities import BackendStatus, DeviceStatus, Job, JobStatus
-from sdamanager_stub.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
+from sdamanager_stub.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from sdamanager_stub.manager import SDAManager
 from sdamanager_stub.scheduler import PoolQueue, choose_devices, queue_key
 
@@ -759,11 +759,14 @@ def test_request_refused_without_an_sda(m: SDAManager) -> None:
     refused(m, NotFound, m.request_devices, "no-such-token")
 
 
-def test_request_refused_for_another_tokens_sda(m: SDAManager) -> None:
+def test_request_refused_alike_for_another_tokens_sda_and_a_missing_one(m: SDAManager) -> None:
+    """SDA ids are sequential: the VM side answers another customer's SDA as it answers
+    one that does not exist, so probing ids reveals nothing (SPEC 8)."""
     tok, _ = user(m, 1)
     _, other_sda = user(m, 1)
-    refused(m, FailedPrecondition, m.request_devices, tok, sda_id=other_sda, contains="does not belong")
-    refused(m, NotFound, m.request_devices, tok, sda_id=999)
+    refused(m, PermissionDenied, m.request_devices, tok, sda_id=other_sda,
+            reason=f"SDA {other_sda} is not one of the token's SDAs.")
+    refused(m, PermissionDenied, m.request_devices, tok, sda_id=999, reason="SDA 999 is not one of the token's SDAs.")
 
 
 @pytest.mark.parametrize("first_runs", [True, False])

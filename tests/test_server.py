@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -421,3 +422,38 @@ def test_generated_code_is_current(tmp_path, monkeypatch):
         "and commit the result"
     )
 
+
+
+def test_sigterm_stops_gracefully_within_the_grace_and_keeps_what_was_acknowledged(tmp_path):
+    """No new calls, calls in flight get `--grace` seconds (a call whose request never comes
+    is then cancelled), every acknowledged change is on disk, exit 0."""
+    state = str(tmp_path / "state.db")
+    with stub_process("serve", "--state", state, "--port", "0", "--backends", "1", "--devices", "2",
+                      "--grace", "1") as proc:
+        port = int(LISTENING.match(first_line(proc)).group(1))
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as chan:
+            token = pb_grpc.SDAManagerStub(chan).CreateToken(pb.CreateTokenRequest(description="kept"),
+                                                             timeout=T).value
+            release = threading.Event()
+
+            def never() -> Iterator[bytes]:
+                release.wait()
+                yield from ()
+
+            stalled = chan.stream_unary("/sdamanager.v1.SDAManager/GetToken", request_serializer=lambda m: m,
+                                        response_deserializer=lambda b: b).future(never())
+            time.sleep(0.3)
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(timeout=10)
+            took = time.monotonic() - started
+            release.set()
+            assert stalled.exception(timeout=5) is not None  # ended by the server, not answered
+        assert rc == 0 and 0.9 < took < 4, (rc, took)
+    with stub_process("serve", "--state", state, "--port", "0") as again:
+        port = int(LISTENING.match(first_line(again)).group(1))
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as chan:
+            got = pb_grpc.SDAManagerStub(chan).GetToken(pb.GetTokenRequest(token=token), timeout=T)
+        assert got.description == "kept"
+        again.send_signal(signal.SIGTERM)
+        assert again.wait(timeout=10) == 0

@@ -1,8 +1,10 @@
-"""The gRPC face without a network: the servicer's table driven through grpc_testing.
+"""The gRPC face: the servicer's table driven through a real aio server on loopback.
 
-`grpc_testing.server_from_dictionary` calls the servicer's methods as the
-real server does (request in, context, response or status out), on the same
-`Servicer` the simulator registers; the rules behind it are a real manager.
+Each method is called by its full name on a plain channel (request in, response
+or status out), on the same `Servicer` the simulator registers, with the real
+interceptors in front; the rules behind it are a real manager.  (grpc_testing
+drives only synchronous servicers; the shell's side keeps it, in
+test_transport_doubles.py.)
 """
 
 from __future__ import annotations
@@ -11,42 +13,49 @@ import logging
 from typing import Any
 
 import grpc
-import grpc_testing
 import pytest
 
 from sdamanager_stub.manager import SDAManager, new_manager
-from sdamanager_stub.servicer import RPCS, SERVICE, Servicer
+from sdamanager_stub.server import build_simulator
+from sdamanager_stub.servicer import RPCS, SERVICE
 from smclient.api import sdamanager_pb2 as pb
 
 
 class Face:
-    """A grpc_testing server in front of a fresh manager."""
+    """A simulator on loopback in front of a fresh manager; a context manager that stops it."""
 
     def __init__(self, manager: SDAManager | None = None) -> None:
         self.manager = manager if manager is not None else new_manager(backends=2, devices=8)
-        self.server = grpc_testing.server_from_dictionary({SERVICE: Servicer(self.manager)},
-                                                          grpc_testing.strict_real_time())
+        self.simulator = build_simulator("127.0.0.1:0", self.manager)
+        self.simulator.start()
+        self.channel = grpc.insecure_channel(self.simulator.address)
+
+    def __enter__(self) -> Face:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.channel.close()
+        self.simulator.stop(0)
+
+    def _callable(self, method: str, streaming: bool) -> Any:
+        descriptor = SERVICE.methods_by_name[method]
+        make = self.channel.unary_stream if streaming else self.channel.unary_unary
+        return make(f"/{SERVICE.full_name}/{method}", request_serializer=lambda m: m.SerializeToString(),
+                    response_deserializer=getattr(pb, descriptor.output_type.name).FromString)
 
     def unary(self, method: str, request: Any) -> tuple[Any, grpc.StatusCode, str]:
-        rpc = self.server.invoke_unary_unary(SERVICE.methods_by_name[method], (), request, 10)
-        response, _, code, details = rpc.termination()
-        return response, code, details
+        try:
+            return self._callable(method, False)(request, timeout=10), grpc.StatusCode.OK, ""
+        except grpc.RpcError as err:
+            return None, err.code(), err.details()
 
     def listing(self, method: str, request: Any) -> tuple[list[Any], grpc.StatusCode, str]:
-        descriptor = SERVICE.methods_by_name[method]
-        rpc = self.server.invoke_unary_stream(descriptor, (), request, 10)
-        page_type = getattr(pb, descriptor.output_type.name)
-        pages = []
-        while True:
-            try:
-                page = rpc.take_response()
-                # Pages kept serialized (servicer.Wire) are bytes, which the server's
-                # serializer sends as they are; grpc_testing serializes nothing.
-                pages.append(page_type.FromString(page) if isinstance(page, bytes) else page)
-            except ValueError:  # "No more responses!": the call has ended
-                break
-        _, code, details = rpc.termination()
-        return pages, code, details
+        pages: list[Any] = []
+        try:
+            pages.extend(self._callable(method, True)(request, timeout=10))
+        except grpc.RpcError as err:
+            return pages, err.code(), err.details()
+        return pages, grpc.StatusCode.OK, ""
 
     def ok(self, method: str, request: Any) -> Any:
         response, code, details = self.unary(method, request)
@@ -55,12 +64,13 @@ class Face:
 
 
 @pytest.fixture
-def face() -> Face:
-    return Face()
+def face() -> Any:
+    with Face() as face:
+        yield face
 
 
 def _logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    """What the servicer logged (grpc_testing logs every abort as an application exception itself)."""
+    """What the servicer logged."""
     return [r for r in caplog.records if r.name == "sdamanager_stub.servicer"]
 
 
@@ -142,8 +152,7 @@ def test_server_version_names_the_latest_version(face):
 @pytest.mark.parametrize("method", sorted(RPCS))
 def test_an_empty_request_to_any_method_is_answered_or_refused_never_a_bug(method, caplog):
     """The default message of every request type: a response or a domain refusal, never INTERNAL."""
-    face = Face()
-    with caplog.at_level(logging.ERROR, logger="sdamanager_stub.servicer"):
+    with Face() as face, caplog.at_level(logging.ERROR, logger="sdamanager_stub.servicer"):
         if hasattr(RPCS[method], "page"):
             _, code, details = face.listing(method, _request_type(method)())
         else:
@@ -159,13 +168,11 @@ def test_an_empty_request_to_any_method_is_answered_or_refused_never_a_bug(metho
 def test_a_bug_is_internal_and_logged_not_blamed_on_the_caller(monkeypatch, caplog, method, request_):
     """A programming error (here: a rule raising TypeError) is INTERNAL with a plain detail; the
     traceback goes to the log, not to the caller."""
-    face = Face()
-
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise TypeError("unsupported operand type(s)")
 
-    monkeypatch.setattr(face.manager, RPCS[method].operation, broken)
-    with caplog.at_level(logging.ERROR, logger="sdamanager_stub.servicer"):
+    with Face() as face, caplog.at_level(logging.ERROR, logger="sdamanager_stub.servicer"):
+        monkeypatch.setattr(face.manager, RPCS[method].operation, broken)
         if hasattr(RPCS[method], "page"):
             _, code, details = face.listing(method, request_)
         else:

@@ -9,7 +9,10 @@ records change (rules/index.py, scheduler.IdleIndex), never from a pass over
 every record: `jobs`, `sdas` and `backends` are tables that keep them.
 
 Operations (audit.py has the decorators): one re-entrant lock serialises
-them.  Each fixes its instant once, in `self.now`, and every rule reads that,
+them.  The server runs them all on one thread (owner.py), so it never waits
+on the lock; the lock is there for code in the same process that calls the
+rules from other threads (tests, embedding programs).  Each fixes its instant
+once, in `self.now`, and every rule reads that,
 never the clock, so replaying the journal at the instants it recorded does
 exactly what was done.  Only the outermost operation fixes the instant; one
 called from inside another keeps it.  Time moves through `advance()`, which
@@ -18,6 +21,8 @@ applies the transitions the jobs' timeline holds (rules/jobs.py).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import logging
 import secrets
@@ -25,8 +30,8 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple, TypeVar
 
 from ..audit import bounded, from_json, is_change, json_default, query, request_peer
 from ..entities import (
@@ -54,6 +59,16 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 EVENT_LOG_LIMIT = 100_000
+
+# Set by `Rules.deferred_saving()`: operations leave the wait for the journal to their caller.
+_deferring: contextvars.ContextVar[bool] = contextvars.ContextVar("deferring", default=False)
+
+
+class Unsaved(NamedTuple):
+    """What an operation journalled (the journal's handle for it), and whether it was a change."""
+
+    entry: Any
+    changed: bool
 
 
 class Rules(ABC):
@@ -308,21 +323,51 @@ class Rules(ABC):
         A journal whose `sync` exists saves in groups (store.py: one commit for the ops
         of every caller waiting); one without it saved each entry as it was recorded.
         Entries are saved in the order they were recorded, so the last one is enough.
+        Inside `deferred_saving()` (the gRPC face on the event loop, which must not block)
+        the entry is left for the caller to take with `take_unsaved` and wait for itself.
         """
+        if _deferring.get():
+            return
+        unsaved = self.take_unsaved()
+        sync = getattr(self.journal, "sync", None)
+        if unsaved is None or sync is None:
+            return
+        try:
+            sync(unsaved.entry)
+        except JournalError as err:
+            self.saved(unsaved, err)
+            return
+        self.saved(unsaved, None)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def deferred_saving() -> Iterator[None]:
+        """Operations inside return without waiting for the journal: the caller takes what
+        they journalled with `take_unsaved()` and reports the outcome to `saved()`."""
+        reset = _deferring.set(True)
+        try:
+            yield
+        finally:
+            _deferring.reset(reset)
+
+    def take_unsaved(self) -> Unsaved | None:
+        """What this thread's last operation journalled and the journal may not have saved yet."""
         entry = getattr(self._unsaved, "entry", None)
         changed = getattr(self._unsaved, "change", False)
         self._unsaved.entry, self._unsaved.change = None, False
-        sync = getattr(self.journal, "sync", None)
-        if entry is None or sync is None:
+        return None if entry is None else Unsaved(entry, changed)
+
+    def saved(self, unsaved: Unsaved, error: JournalError | None) -> None:
+        """The journal's answer for `unsaved`: a change that could not be saved is not
+        acknowledged (Internal) and no change is accepted from then on; a refused
+        attempt that could not be saved is only logged (its own reason stands)."""
+        if error is None:
             return
-        try:
-            sync(entry)
-        except JournalError as err:
-            if not changed:  # nothing changed: the refusal's own reason stands
-                log.error("could not save a refused attempt to the state file: %s", err)
-                return
-            self.journal_broken = str(err)
-            raise Internal(f"The state could not be saved ({err}): the change is not acknowledged.") from None
+        if not unsaved.changed:
+            log.error("could not save a refused attempt to the state file: %s", error)
+            return
+        self.journal_broken = str(error)
+        raise Internal(f"The state could not be saved ({error}): the change is not acknowledged.") from None
 
     # ------------------------------------------------------------------ the event log
 

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from ..audit import change, query
 from ..entities import Job, JobStatus, Sda, SdaModel, SdaModelGroup, Token
-from ..errors import FailedPrecondition, PermissionDenied
+from ..errors import FailedPrecondition
 from .jobs import JobRules
 from .tokens import TokenRules
 
@@ -61,14 +61,6 @@ class CustomerRules(TokenRules, JobRules):
     def _device(self, tok: Token, sda: Sda) -> CustomerDevice:
         return CustomerDevice(sda, self.models.get(sda.model_id), self.model_groups.get(sda.model_group_id),
                               sda.id == tok.current_sda, self.sda_jobs(sda.id))
-
-    def _customer_sda(self, tok: Token, sda_id: int) -> Sda:
-        """The token's SDA `sda_id`.  SDA ids are sequential: another token's SDA and no SDA
-        at all are one refusal, so a customer probing ids learns nothing of the others'."""
-        sda = self.sdas.get(sda_id)
-        if sda is None or sda.token != tok.value:
-            raise PermissionDenied(f"SDA {sda_id} is not one of the token's SDAs.")
-        return sda
 
     def _target_sda(self, tok: Token, sda_id: int) -> Sda:
         """The token's SDA `sda_id`, or its current one when 0."""

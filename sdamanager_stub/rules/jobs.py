@@ -29,7 +29,7 @@ from typing import Any
 
 from .. import validate
 from ..audit import change, query
-from ..entities import DUPLICABLE_OFF, BackendStatus, DeviceStatus, Job, JobStatus, Sda
+from ..entities import DUPLICABLE_OFF, BackendStatus, DeviceStatus, Job, JobStatus, Sda, Token
 from ..errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from ..scheduler import PoolQueue
 from ..usage import UsageReport, compute_usage
@@ -182,6 +182,15 @@ class JobRules(SdaRules):
 
     # ------------------------------------------------------------------ the VM side
 
+    def _customer_sda(self, tok: Token, sda_id: int) -> Sda:
+        """The token's SDA `sda_id`, as the VM side asks for it.  SDA ids are sequential:
+        another token's SDA and no SDA at all are one refusal, so a customer probing ids
+        learns nothing of the others'."""
+        sda = self.sdas.get(sda_id)
+        if sda is None or sda.token != tok.value:
+            raise PermissionDenied(f"SDA {sda_id} is not one of the token's SDAs.")
+        return sda
+
     @change
     def request_devices(self, token: str, client_pid: int = 0, process_name: str = "", client: str = "",
                         version: str = "", sda_id: int = 0) -> Job:
@@ -192,7 +201,7 @@ class JobRules(SdaRules):
         validate.text("Client", client)
         validate.text("Version", version, limit=validate.NAME_MAX)
         if sda_id:
-            sda = self._owned_sda(token, sda_id)
+            sda = self._customer_sda(tok, sda_id)
         elif tok.current_sda:
             sda = self.sda(tok.current_sda)
         else:

@@ -9,9 +9,38 @@ or from $SDAMANAGER_ADMIN_SECRET.  Calls carry it as ADMIN_SECRET_METADATA.
 from __future__ import annotations
 
 import os
+import stat
 
 SECRET_ENV = "SDAMANAGER_ADMIN_SECRET"
 SECRET_FILE_ENV = "SDAMANAGER_ADMIN_SECRET_FILE"
+# What these files hold is small: a secret, a few certificates, a key.  Anything
+# bigger (or not a file: /dev/zero, a FIFO) is a mistake, refused before it is read.
+MAX_FILE_BYTES = 64 * 1024
+# gRPC refuses a call whose metadata passes its limits (8 KB by default, a hard limit
+# above): a secret that long would be accepted at start and lock every client out.
+MAX_SECRET_CHARS = 4096
+
+
+def read_small_file(path: str, what: str) -> bytes:
+    """The bytes of `path`, a regular file of at most MAX_FILE_BYTES (`what` names it in
+    errors: "the TLS CA file"); OSError if it cannot be opened, ValueError if it is not
+    such a file.  Opened without blocking, so a FIFO is refused rather than waited on."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{what} {path} is not a regular file")
+        chunks, size = [], 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_FILE_BYTES:
+            raise ValueError(f"{what} {path} is bigger than {MAX_FILE_BYTES // 1024} KB")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def read_secret(path: str | None = None) -> str | None:
@@ -25,8 +54,7 @@ def read_secret(path: str | None = None) -> str | None:
         where = f"the admin secret file {path}"
         try:
             # errors="replace": bytes that are not UTF-8 become U+FFFD, refused below with the file named.
-            with open(path, encoding="utf-8", errors="replace") as file:  # not pathlib: this runs at every start
-                secret = file.read().strip()
+            secret = read_small_file(path, where).decode("utf-8", errors="replace").strip()
         except OSError as err:
             raise ValueError(f"{where} cannot be read ({err.strerror or err})") from None
         if not secret:
@@ -39,6 +67,9 @@ def read_secret(path: str | None = None) -> str | None:
         raise ValueError(f"{where} has several lines; the admin secret is one line")
     if not all(" " <= c <= "~" for c in secret):
         raise ValueError(f"{where} holds characters gRPC metadata cannot carry (printable ASCII only)")
+    if len(secret) > MAX_SECRET_CHARS:
+        raise ValueError(f"{where} is {len(secret):,} characters; gRPC metadata carries a secret of at most "
+                         f"{MAX_SECRET_CHARS:,}")
     return secret
 
 
@@ -50,8 +81,7 @@ def read_certificates(path: str, what: str) -> bytes:
     """
     import ssl
 
-    with open(path, "rb") as file:
-        data = file.read()
+    data = read_small_file(path, what)
     try:
         ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=data.decode("ascii"))
     except (UnicodeDecodeError, ssl.SSLError):
