@@ -7,6 +7,7 @@ and at the caps (200,000 history jobs, 100,000 events)."""
 from __future__ import annotations
 
 import argparse
+import gc
 import re
 import subprocess
 import sys
@@ -198,6 +199,7 @@ def stalls(label: str, jobs: int, history: int, events: int, every: int, seconds
         store = Store(Path(where) / "state.db")
         store.attach(manager)  # the start-up snapshot is not measured
         tokens = [manager.create_token(f"w{i}", 0).value for i in range(6)]
+        gc.freeze()  # as `sdamanager-stub serve` does once its state is loaded
         written = [0]
         name = "_write_snapshot" if hasattr(store, "_write_snapshot") else "snapshot"  # before: "snapshot"
         write = getattr(store, name)

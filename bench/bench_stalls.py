@@ -5,15 +5,17 @@ A server process holds 20,000 live jobs and 100,000 ended ones (100 backends x 8
 A lister process streams `ListJobs` (all 20,000) and `ListHistory` (100,000) in
 two threads, in a loop; this process times `GetToken` calls meanwhile, and
 without the listers (the baseline).  Two servers are measured side by side:
-listings converted outside the lock, their messages kept serialized (now), and
-the same server with every listing converted under the lock, each time (as
-before: the rows' `detach` and `key` removed).
+listings converted as their pages go out, their messages kept serialized (now),
+and the same server with every listing converted in its read, each time (as
+before issue 13: the rows' `detach` and `key` removed).  bench_aio.py compares
+the server of before the grpc.aio change.
 Separate processes, so the figures are the server's, not the GIL of a client.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import subprocess
 import sys
@@ -47,6 +49,7 @@ def serve(under_lock: bool) -> None:
     add_jobs(m, HISTORY, bulk, history=True)
     add_jobs(m, LIVE, bulk)
     token = m.create_token("calls", 0).value
+    gc.freeze()  # as `sdamanager-stub serve` does once its state is loaded
     server, port = create_server("127.0.0.1:0", m)
     server.start()
     print(port, token, flush=True)
@@ -103,7 +106,7 @@ def main() -> int:
     here = str(Path(__file__))
     print(f"GetToken while 2 clients stream ListJobs ({LIVE:,} jobs) and ListHistory ({HISTORY:,}) in a loop;"
           f" {args.seconds:g} s each")
-    for label, mode in (("converted under the lock (before)", "under"), ("converted outside the lock", "outside")):
+    for label, mode in (("converted in the read (before issue 13)", "under"), ("converted as pages go out", "outside")):
         server = subprocess.Popen([sys.executable, here, "--serve", mode], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True)
         port_text, token = server.stdout.readline().split()  # type: ignore[union-attr]

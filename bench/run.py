@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHES = ["bench_startup.py", "bench_listings.py", "bench_server.py", "bench_scale.py", "bench_stalls.py",
-           "bench_completion.py", "bench_durable.py", "bench_memory.py"]
+BENCHES = ["bench_startup.py", "bench_listings.py", "bench_server.py", "bench_aio.py", "bench_scale.py",
+           "bench_stalls.py", "bench_completion.py", "bench_durable.py", "bench_memory.py"]
 
 
 def main() -> int:

@@ -97,17 +97,28 @@ class Guard(grpc.aio.ServerInterceptor):
                        "admin stream": max_streams, "open stream": max_streams}
         self.in_flight = dict.fromkeys(self.bounds, 0)  # touched by the loop's thread only
         self.finished = 0  # calls ended, ever
+        self._wrapped: dict[str, tuple[Any, Any]] = {}  # method -> (its handler, that handler served so)
 
     async def intercept_service(self, continuation: Callable[[Any], Awaitable[Any]],
                                 details: grpc.HandlerCallDetails) -> Any:
         handler = await continuation(details)
         if handler is None:
             return None
-        side = side_of(details.method or "")
+        method = details.method or ""
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:  # the same method handler as last time: its wrapping
+            return known[1]
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, method: str, handler: Any) -> Any:
+        side = side_of(method)
         kind = f"{side} stream" if handler.response_streaming and side != "vm" else side
         behaviour = (handler.unary_unary or handler.unary_stream or handler.stream_unary
                      or handler.stream_stream)
         request_streaming, response_streaming = handler.request_streaming, handler.response_streaming
+        generator = inspect.isasyncgenfunction(behaviour)  # else it writes its messages itself (Watch)
 
         async def serve(requests: Any, context: grpc.aio.ServicerContext) -> Any:
             if self.in_flight[kind] >= self.bounds[kind]:
@@ -120,7 +131,7 @@ class Guard(grpc.aio.ServerInterceptor):
                            else await self._request(requests, context))
                 if not response_streaming:
                     return await behaviour(request, context)
-                if inspect.isasyncgenfunction(behaviour):
+                if generator:
                     async for message in behaviour(request, context):
                         await self._write(context, message)
                 else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sqlite3
@@ -176,6 +177,11 @@ def serve(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             tokens = list(manager.tokens)
         workload = Workload(manager, tokens)
+    # The state as loaded (a state file can hold 300,000 records) moves out of the
+    # garbage collector's sight: its full collections would walk all of it while every
+    # caller waits (bench_aio.py: GetToken max while two clients stream the big
+    # listings 182 -> 71 ms).  The records are still freed by reference counting.
+    gc.freeze()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
