@@ -25,11 +25,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import bench_server
 import grpc
 from common import report
 
@@ -39,7 +39,6 @@ from smclient.api import sdamanager_pb2_grpc as pb_grpc
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 STUB = str(Path(sys.executable).with_name("sdamanager-stub"))
-CLIENTS = 16
 
 
 @contextlib.contextmanager
@@ -105,26 +104,13 @@ def floor() -> None:
 
 
 def load(port: int, token: str, seconds: float) -> None:
-    """Child: CLIENTS threads calling GetToken for `seconds`; prints the calls made."""
-    stop = threading.Event()
-    counts = [0] * CLIENTS
+    """Child: bench_server's CLIENTS threads calling GetToken for `seconds`; prints the calls made."""
+    def get_token(channel: grpc.Channel, i: int):  # type: ignore[no-untyped-def]
+        stub = pb_grpc.SDAManagerStub(channel)
+        stub.GetToken(pb.GetTokenRequest(token=token), timeout=10)  # connected before counting
+        return lambda: stub.GetToken(pb.GetTokenRequest(token=token), timeout=10)
 
-    def client(i: int) -> None:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = pb_grpc.SDAManagerStub(channel)
-            stub.GetToken(pb.GetTokenRequest(token=token), timeout=10)
-            while not stop.is_set():
-                stub.GetToken(pb.GetTokenRequest(token=token), timeout=10)
-                counts[i] += 1
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    time.sleep(seconds)
-    stop.set()
-    for thread in threads:
-        thread.join()
-    print(sum(counts))
+    print(round(bench_server.throughput(port, get_token, seconds) * seconds))
 
 
 def throughput(pid: int, port: int, token: str, seconds: float) -> tuple[float, float]:
@@ -144,7 +130,7 @@ def token_on(port: int) -> str:
 
 
 def bench_throughput(before: Path | None, seconds: float) -> None:
-    print(f"GetToken from {CLIENTS} concurrent clients (another process), {seconds:g} s; "
+    print(f"GetToken from {bench_server.CLIENTS} concurrent clients (another process), {seconds:g} s; "
           "the server's CPU per call")
     proc = subprocess.Popen([sys.executable, __file__, "--floor"], stdout=subprocess.PIPE, text=True)
     try:
