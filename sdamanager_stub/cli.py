@@ -52,6 +52,8 @@ def _seconds(low: float, high: float):  # type: ignore[no-untyped-def]
 
 SECONDS = _seconds(0, 86_400)
 DEADLINE = _seconds(0.1, 3600)
+# What shapes a new state file (an existing one keeps its own), with the defaults.
+SHAPING = {"backends": 60, "devices": 8, "prepare_seconds": 2.0, "clean_seconds": 2.0}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,11 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=PORT, default=DEFAULT_PORT,
                        help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
-    serve.add_argument("--backends", type=BACKENDS, default=60, help="backends in the cluster (default 60)")
-    serve.add_argument("--devices", type=DEVICES, default=8, help="devices per backend (default 8)")
-    serve.add_argument("--prepare-seconds", type=SECONDS, default=2.0, metavar="S",
+    # The options that shape a new state file default to None, so that serve can tell which were given.
+    serve.add_argument("--backends", type=BACKENDS, help="backends in the cluster (default 60)")
+    serve.add_argument("--devices", type=DEVICES, help="devices per backend (default 8)")
+    serve.add_argument("--prepare-seconds", type=SECONDS, metavar="S",
                        help="how long devices take to prepare for a job (default 2; 0 allowed)")
-    serve.add_argument("--clean-seconds", type=SECONDS, default=2.0, metavar="S",
+    serve.add_argument("--clean-seconds", type=SECONDS, metavar="S",
                        help="how long devices take to clean after a job (default 2; 0 allowed)")
     where = serve.add_mutually_exclusive_group()
     where.add_argument("--state", metavar="PATH", default=None,
@@ -131,8 +134,10 @@ def serve(args: argparse.Namespace) -> int:
 
     host = args.host
     address = str(Address(host, args.port))
-    manager = new_manager(args.backends, args.devices, prepare_seconds=args.prepare_seconds,
-                          clean_seconds=args.clean_seconds)
+    given = [f"--{name.replace('_', '-')}" for name in SHAPING if getattr(args, name) is not None]
+    shape = {name: default if getattr(args, name) is None else getattr(args, name) for name, default in SHAPING.items()}
+    manager = new_manager(shape["backends"], shape["devices"], prepare_seconds=shape["prepare_seconds"],
+                          clean_seconds=shape["clean_seconds"])
     store = None
     if not args.memory:
         from .store import StateError, Store, claim
@@ -147,10 +152,11 @@ def serve(args: argparse.Namespace) -> int:
             print(f"sdamanager-stub: cannot use the state file {path}: {err}", file=sys.stderr)
             return 1
         if not fresh:
+            verb = "shapes" if len(given) == 1 else "shape"
+            ignored = f"; {', '.join(given)} {verb} new state files only" if given else ""
             print(f"sdamanager-stub: state from {path} ({len(manager.backends)} backends, "
                   f"{len(manager.tokens)} tokens, devices prepare {manager.prepare_seconds:g} s and clean "
-                  f"{manager.clean_seconds:g} s); --backends, --devices and the delays shape new state files only",
-                  file=sys.stderr)
+                  f"{manager.clean_seconds:g} s){ignored}", file=sys.stderr)
     if bool(args.tls_cert) != bool(args.tls_key):
         print("sdamanager-stub: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2

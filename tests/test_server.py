@@ -457,3 +457,22 @@ def test_sigterm_stops_gracefully_within_the_grace_and_keeps_what_was_acknowledg
         assert got.description == "kept"
         again.send_signal(signal.SIGTERM)
         assert again.wait(timeout=10) == 0
+
+
+def test_on_an_existing_state_file_serve_names_only_the_shaping_options_given(tmp_path):
+    """An existing file keeps its cluster and delays: serve says which options it set aside,
+    and says nothing of options nobody gave."""
+    state = str(tmp_path / "state.db")
+
+    def start_note(*args: str) -> str:
+        with stub_process("serve", "--state", state, "--port", "0", *args) as proc:
+            assert LISTENING.match(first_line(proc))
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=10)
+        return err
+
+    assert start_note("--backends", "2") == ""  # a new file: shaped, nothing to say
+    assert start_note() == (f"sdamanager-stub: state from {state} (2 backends, 0 tokens, devices prepare 2 s "
+                            "and clean 2 s)\n")
+    assert start_note("--devices", "4", "--clean-seconds", "1").endswith(
+        "and clean 2 s); --devices, --clean-seconds shape new state files only\n")
