@@ -338,6 +338,27 @@ def test_beyond_its_bound_a_call_is_refused_at_once_and_other_kinds_go_on(served
         release.set()
 
 
+def test_streams_have_a_bound_of_their_own_and_never_take_a_unary_calls_place(served):
+    simulator = served(max_streams=2)
+    with grpc.insecure_channel(simulator.address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        watches = [health.Watch(health_pb2.HealthCheckRequest(), timeout=30) for _ in range(2)]
+        try:
+            for watch in watches:
+                assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+            with pytest.raises(grpc.RpcError) as refused:
+                next(health.Watch(health_pb2.HealthCheckRequest(), timeout=5))
+            assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert refused.value.details() == ("This SDAManager is answering 2 open stream calls already; "
+                                               "try again shortly.")
+            assert health_check(channel) == health_pb2.HealthCheckResponse.SERVING  # unary: room of its own
+            pages = list(pb_grpc.SDAManagerStub(channel).ListBackends(pb.ListBackendsRequest(), timeout=5))
+            assert pages  # the admin listings' bound is another
+        finally:
+            for watch in watches:
+                watch.cancel()
+
+
 # ---------------------------------------------------------------- what calls leave behind
 
 def rpc_states() -> int:
