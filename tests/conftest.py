@@ -27,6 +27,16 @@ from dataclasses import dataclass
 # in 10 with the CPU loaded, 0 in 10 with it off).  Must be set before gRPC loads.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
+import signal  # noqa: E402
+
+# A run started in the background by a non-interactive shell (`make test &`, a CI
+# runner) inherits SIGINT ignored, and so does every program the tests start: exec
+# keeps an ignored signal.  The shell under test would then never see the Ctrl-C
+# its tests type (both Ctrl-C tests of test_repl_smoke failed so); a handler here
+# is reset to the default in those programs.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 import grpc  # noqa: E402
 import pytest
 
