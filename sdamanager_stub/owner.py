@@ -54,6 +54,7 @@ class Owner:
 
     def __init__(self, name: str = "sdamanager-server") -> None:
         self.loop = asyncio.new_event_loop()
+        self._tasks: set[asyncio.Task[Any]] = set()  # the loop keeps only weak references to tasks
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
 
@@ -71,7 +72,9 @@ class Owner:
     def spawn(self, make: Callable[[], Awaitable[Any]]) -> None:
         """Start `make()` as a task of the loop; `close()` cancels it."""
         async def start() -> None:
-            asyncio.ensure_future(make())
+            task = asyncio.ensure_future(make())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
         self.call(start())
 

@@ -12,11 +12,11 @@ Operations (audit.py has the decorators): one re-entrant lock serialises
 them.  The server runs them all on one thread (owner.py), so it never waits
 on the lock; the lock is there for code in the same process that calls the
 rules from other threads (tests, embedding programs).  Each fixes its instant
-once, in `self.now`, and every rule reads that,
-never the clock, so replaying the journal at the instants it recorded does
-exactly what was done.  Only the outermost operation fixes the instant; one
-called from inside another keeps it.  Time moves through `advance()`, which
-applies the transitions the jobs' timeline holds (rules/jobs.py).
+once, in `self.now`, and every rule reads that, never the clock, so replaying
+the journal at the instants it recorded does exactly what was done.  Only the
+outermost operation fixes the instant; one called from inside another keeps
+it.  Time moves through `advance()`, which applies the transitions the jobs'
+timeline holds (rules/jobs.py).
 """
 
 from __future__ import annotations
@@ -336,8 +336,6 @@ class Rules(ABC):
             sync(unsaved.entry)
         except JournalError as err:
             self.saved(unsaved, err)
-            return
-        self.saved(unsaved, None)
 
     @staticmethod
     @contextlib.contextmanager
