@@ -37,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", "-o", metavar="FORMAT", default=None,
                         help="print tables as FORMAT: table (the original's, default), json, csv, tsv or a tabulate "
                              "format (github, grid, psql, ...); default $SMCLIENT_OUTPUT")
+    parser.add_argument("--no-pager", action="store_true",
+                        help="never page output (by default, output taller or wider than the terminal goes through "
+                             "$SMCLIENT_PAGER, $PAGER or less; never when the output is not a terminal)")
+    parser.add_argument("--expanded", "-x", action="store_true",
+                        help="show each row of a table as a record (psql's expanded view); "
+                             "'set expanded auto' at the prompt does it only for tables wider than the terminal")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="connect and call timeout in seconds (default 5)")
     parser.add_argument("--tls-ca", metavar="PEM",
@@ -109,22 +115,24 @@ def main(argv: list[str] | None = None) -> int:
     if secret is not None and credentials is None and not is_loopback(address.host):
         print(f"warning: sending the admin secret without TLS to {address}", file=sys.stderr)
     connection = Connection(address, timeout=timeout, credentials=credentials, admin_secret=secret)
+    options = {"pager": "off" if args.no_pager else "auto", "expanded": "on" if args.expanded else "off"}
     try:
         if args.command is not None:
             from .executor import split_commands
 
             return run_script(connection, ((None, line) for line in split_commands(args.command)),
-                              force=args.force, output=output)
+                              force=args.force, output=output, **options)
         if args.file is not None:
-            return run_file(connection, args.file, force=args.force, output=output)
+            return run_file(connection, args.file, force=args.force, output=output, **options)
         if sys.stdin.isatty() and sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb":
             from .repl import run_repl
 
-            return run_repl(connection, output_format=output)
+            return run_repl(connection, output_format=output, **options)
         # Bytes that are not UTF-8 become a usage error for that line, not a traceback.
         sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
         # A terminal that cannot draw (TERM=dumb) still gets the banner and a plain prompt.
-        return run_lines(connection, sys.stdin, prompt=sys.stdin.isatty() and sys.stdout.isatty(), output=output)
+        return run_lines(connection, sys.stdin, prompt=sys.stdin.isatty() and sys.stdout.isatty(), output=output,
+                         **options)
     except KeyboardInterrupt:
         return 130
     finally:
@@ -149,12 +157,15 @@ class OutputFailed(Exception):
     """Standard output cannot be written (a full disk, a closed file): said once, on stderr."""
 
 
-def _emit(result: Any, flush: bool = False, where: str = "", fmt: str = "table") -> None:
+def _emit(result: Any, flush: bool = False, where: str = "", options: dict[str, str] | None = None) -> None:
     """Print a result: a failure on stderr (prefixed `where`, a script's PATH:LINE: ),
-    anything else on stdout, piece by piece, tables in format `fmt`."""
+    anything else on stdout, piece by piece, tables in format `options["output"]`;
+    at a terminal, through the pager when it does not fit (terminal.py)."""
     from .render import render_chunks, render_outcome
     from .results import Failure
 
+    options = options or {"output": "table", "pager": "off", "expanded": "off"}
+    fmt = options["output"]
     try:
         if isinstance(result, Failure):
             _, error = render_outcome(result, fmt)
@@ -162,6 +173,18 @@ def _emit(result: Any, flush: bool = False, where: str = "", fmt: str = "table")
                 sys.stdout.flush()
                 sys.stderr.write(where + error + "\n")
                 sys.stderr.flush()
+        elif result is not None and (options["expanded"] != "off" or
+                                     (options["pager"] != "off" and sys.stdout.isatty())):
+            import shutil
+
+            from .terminal import Pager, present
+
+            def warn(text: str) -> None:
+                print(text, file=sys.stderr, flush=True)
+
+            size = shutil.get_terminal_size()
+            Pager(sys.stdout, warn, lambda: (size.columns, size.lines)).write(
+                present(result, fmt, options["expanded"], size.columns), fmt, options["pager"])
         else:
             # Written piece by piece: a long listing is never held whole as text.
             wrote = False
@@ -189,17 +212,18 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
-def run_script(connection, lines, force: bool = False, output: str = "table") -> int:  # type: ignore[no-untyped-def]
+def run_script(connection, lines, force: bool = False, output: str = "table",  # type: ignore[no-untyped-def]
+               **options: str) -> int:
     """`--command` and `--file`: run `(where, line)` pairs in order.  The first failure
     stops them (all run with `force`); the status is the first failure's, else 0."""
     from .executor import Executor
 
-    executor = Executor(connection, output=output)
+    executor = Executor(connection, output=output, **options)
     status = EXIT_OK
     try:
         for where, line in lines:
             outcome = executor.execute_line(line)
-            _emit(outcome.result, where=where or "", fmt=executor.output)
+            _emit(outcome.result, where=where or "", options=executor.options)
             if outcome.status and status == EXIT_OK:
                 status = outcome.status
             if outcome.exit or (outcome.status and not force):
@@ -211,7 +235,8 @@ def run_script(connection, lines, force: bool = False, output: str = "table") ->
     return status
 
 
-def run_file(connection, path: str, force: bool = False, output: str = "table") -> int:  # type: ignore[no-untyped-def]
+def run_file(connection, path: str, force: bool = False, output: str = "table",  # type: ignore[no-untyped-def]
+             **options: str) -> int:
     """`--file PATH`: its lines as if typed; a failure names its place, `PATH:LINE: `."""
     name = "<stdin>" if path == "-" else path
     try:
@@ -223,16 +248,18 @@ def run_file(connection, path: str, force: bool = False, output: str = "table") 
         sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
     with stream:
         return run_script(connection, ((f"{name}:{number}: ", line.rstrip("\r\n"))
-                                       for number, line in enumerate(stream, 1)), force=force, output=output)
+                                       for number, line in enumerate(stream, 1)), force=force, output=output,
+                          **options)
 
 
-def run_lines(connection, stream, prompt: bool = False, output: str = "table") -> int:  # type: ignore[no-untyped-def]
+def run_lines(connection, stream, prompt: bool = False, output: str = "table",  # type: ignore[no-untyped-def]
+              **options: str) -> int:
     """No terminal (a pipe, kubectl exec without -t), or TERM=dumb: read commands line
     by line, print only their output (with `prompt`, the banner and a plain `> `
     before each line too), exit at end of input with the last failure's status."""
     from .executor import Executor
 
-    executor = Executor(connection, output=output)
+    executor = Executor(connection, output=output, **options)
     status = EXIT_OK
     if prompt:
         from .render import banner
@@ -242,7 +269,7 @@ def run_lines(connection, stream, prompt: bool = False, output: str = "table") -
         for line in _prompted(stream) if prompt else stream:
             outcome = executor.execute_line(line.rstrip("\r\n"))
             # Someone may be typing into the pipe (kubectl exec -i without -t): answer each line now.
-            _emit(outcome.result, flush=True, fmt=executor.output)
+            _emit(outcome.result, flush=True, options=executor.options)
             if outcome.status:
                 status = outcome.status
             if outcome.exit:

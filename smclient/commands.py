@@ -12,13 +12,18 @@ variants are accepted too (SPEC section 4).
 from __future__ import annotations
 
 import shlex
+from functools import partial
 from types import SimpleNamespace as Args
 from typing import Any
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from . import handlers as h
+from . import views
+from .api import sdamanager_pb2 as pb
 from .errors import UsageError
 from .grammar import Arg, Command, Grammar, Invocation, Kind, bind_in_order, is_int
-from .results import Clear, Exit, HelpListing, SetOutput, Watch
+from .results import Clear, Exit, HelpListing, SetOption, Watch
 from .transport import Connection
 
 # ---------------------------------------------------------------- argument kinds used below
@@ -133,9 +138,37 @@ def bind_watch(command: Command, words: list[str]) -> dict[str, Any]:
     return {"seconds": seconds, "command": tuple(words)}
 
 
-def set_output(conn: Connection, a: Args) -> SetOutput:
+def set_output(conn: Connection, a: Args) -> SetOption:
     """Checked and kept by the executor, which renders every line's result."""
-    return SetOutput(a.format)
+    return SetOption("output", a.format)
+
+
+def set_pager(conn: Connection, a: Args) -> SetOption:
+    return SetOption("pager", a.mode)
+
+
+def set_expanded(conn: Connection, a: Args) -> SetOption:
+    return SetOption("expanded", a.mode)
+
+
+def set_confirm(conn: Connection, a: Args) -> SetOption:
+    return SetOption("confirm", a.mode)
+
+
+ON_OFF_AUTO = Arg("mode", Kind.CHOICE, optional=True, choices=("on", "off", "auto"))
+ON_OFF = Arg("mode", Kind.CHOICE, optional=True, choices=("on", "off"))
+
+# ---------------------------------------------------------------- what listings show
+# An empty table of each listing's columns (a record's names): the fields a filter
+# may name, checked before the call and offered by completion.
+
+BACKENDS = partial(views.backends_table, ())
+TOKENS = partial(views.tokens_table, ())
+SDAS = partial(views.sdas_table, ())
+JOB = partial(views.job_detail_table, pb.Job())
+ENDED_JOB = partial(views.job_detail_table, pb.Job(end_time=Timestamp(seconds=1), end_reason="-"))
+HISTORY = partial(views.history_table, ())
+HISTORY_DEVICES = partial(views.history_table, (), devices=True)
 
 
 def watch(conn: Connection, a: Args) -> Watch:
@@ -189,30 +222,34 @@ COMMANDS: list[Command] = [
     C(("create", "version"), "Create Version", (text("version"), text("installed path")), h.create_version),
     # ---- delete
     C(("delete", "backend"), "Delete Backend", (BACKEND,), h.delete_backend),
-    C(("delete", "backendgroup"), "Delete BackendGroup", (BACKEND_GROUP, FORCE), h.delete_backendgroup),
+    C(("delete", "backendgroup"), "Delete BackendGroup", (BACKEND_GROUP, FORCE), h.delete_backendgroup,
+      confirm=h.ask_delete_backendgroup),
     C(("delete", "sda"), "Delete all SDAs using requested Token or delete specified SDA using Token, SDA's ID",
-      (token(), id_("SDA ID", "sdas", optional=True)), h.delete_sda, title="Delete SDA"),
+      (token(), id_("SDA ID", "sdas", optional=True)), h.delete_sda, title="Delete SDA", confirm=h.ask_delete_sda),
     C(("delete", "sdamodel"), "Delete SDAModel", (MODEL,), h.delete_sdamodel),
-    C(("delete", "sdamodelgroup"), "Delete SDAModel Group", (MODEL_GROUP, FORCE), h.delete_sdamodelgroup),
+    C(("delete", "sdamodelgroup"), "Delete SDAModel Group", (MODEL_GROUP, FORCE), h.delete_sdamodelgroup,
+      confirm=h.ask_delete_sdamodelgroup),
     C(("delete", "token"), "Delete Token", (token(),), h.delete_token),
-    C(("delete", "usergroup"), "Delete UserGroup", (USER_GROUP, FORCE), h.delete_usergroup),
+    C(("delete", "usergroup"), "Delete UserGroup", (USER_GROUP, FORCE), h.delete_usergroup,
+      confirm=h.ask_delete_usergroup),
     C(("delete", "version"), "Delete Version", (Arg("version", complete="versions"),), h.delete_version),
     # ---- exit
     C(("exit",), "Exit application (same command: exit, quit, q)", (), exit_shell, aliases=("quit", "q")),
     # ---- get
-    C(("get", "backend", "beid"), "print backend by beckend id", (BACKEND,), h.get_backend_beid),
+    C(("get", "backend", "beid"), "print backend by beckend id", (BACKEND,), h.get_backend_beid, shape=BACKENDS),
     C(("get", "backend", "group"), "print backend by beckend group",
-      (id_("backend group", "backend_groups", low=0),), h.get_backend_group),
+      (id_("backend group", "backend_groups", low=0),), h.get_backend_group, shape=BACKENDS),
     C(("get", "backend", "name"), "print backend by beckend name",
-      (Arg("backend name", complete="backend_names"),), h.get_backend_name),
+      (Arg("backend name", complete="backend_names"),), h.get_backend_name, shape=BACKENDS),
     C(("get", "history", "feid"), "Get job info in job histroy",
-      (id_("frontend id", "history_feids"),), h.get_history_feid),
+      (id_("frontend id", "history_feids"),), h.get_history_feid, shape=ENDED_JOB),
     C(("get", "history", "token"), "Get job info in job histroy",
-      (token(), Arg("count of history", Kind.INT, optional=True, low=1, high=10_000_000)), h.get_history_token),
-    C(("get", "job", "feid"), "Get job info in job queue", (id_("frontend id", "feids"),), h.get_job_feid),
-    C(("get", "job", "token"), "Get job info in job queue", (token(),), h.get_job_token),
-    C(("get", "sda"), "Print enrolled SDAs using reqeusted Token", (token(),), h.get_sda),
-    C(("get", "token"), "Get Token information", (token(),), h.get_token),
+      (token(), Arg("count of history", Kind.INT, optional=True, low=1, high=10_000_000)), h.get_history_token,
+      shape=HISTORY_DEVICES, newest=True),
+    C(("get", "job", "feid"), "Get job info in job queue", (id_("frontend id", "feids"),), h.get_job_feid, shape=JOB),
+    C(("get", "job", "token"), "Get job info in job queue", (token(),), h.get_job_token, shape=JOB),
+    C(("get", "sda"), "Print enrolled SDAs using reqeusted Token", (token(),), h.get_sda, shape=SDAS),
+    C(("get", "token"), "Get Token information", (token(),), h.get_token, shape=TOKENS),
     # ---- help: the original's listing shows no usage for it (the topic is the guide's)
     C(("help",), "Print help message (same command: help, h)", (HELP_TOPIC,), show_help, aliases=("h",),
       usage_override=""),
@@ -220,8 +257,8 @@ COMMANDS: list[Command] = [
     C(("release",), "Release Device",
       (Arg("token | frontend id", key="token_or_frontend_id", complete="tokens_and_feids"),
        id_("SDA ID", "sdas", optional=True)), h.release,
-      usage_override="release {[token | fronend id]} {SDA ID : optional}"),
-    C(("release", "all"), "Release All Device", (), h.release_all),
+      usage_override="release {[token | fronend id]} {SDA ID : optional}", confirm=h.ask_release),
+    C(("release", "all"), "Release All Device", (), h.release_all, confirm=h.ask_release_all),
     # ---- remove
     C(("remove", "backendgroup"), "Remove Backend from Backend Group", (BACKEND_GROUP, BACKEND), h.remove_backendgroup),
     C(("remove", "membership"), "Remove Membership between User Group and SDAModel Group",
@@ -237,38 +274,50 @@ COMMANDS: list[Command] = [
     C(("remove", "worker", "env"), "Remove each version of worker execution environment variable",
       (Arg("version", complete="versions"), text("name")), h.remove_worker_env),
     # ---- show
-    C(("show", "backend"), "Print list of Backend", (), h.show_backend),
-    C(("show", "backend", "group"), "Print list of backend sorted by group and node name", (), h.show_backend_group),
-    C(("show", "backend", "name"), "Print list of backend sorted by node name", (), h.show_backend_name),
+    C(("show", "backend"), "Print list of Backend", (), h.show_backend, shape=BACKENDS),
+    C(("show", "backend", "group"), "Print list of backend sorted by group and node name", (), h.show_backend_group,
+      shape=BACKENDS),
+    C(("show", "backend", "name"), "Print list of backend sorted by node name", (), h.show_backend_name,
+      shape=BACKENDS),
     C(("show", "backendgroup"), "Show BackendGroup",
-      (id_("backend group id", "backend_groups", optional=True, low=0),), h.show_backendgroup),
-    C(("show", "eventlog"), "Print list of Event Log list", (), h.show_eventlog),
+      (id_("backend group id", "backend_groups", optional=True, low=0),), h.show_backendgroup,
+      shape=partial(views.backendgroups_table, ())),
+    C(("show", "eventlog"), "Print list of Event Log list", (), h.show_eventlog,
+      shape=partial(views.events_table, ()), newest=True),
     C(("show", "history"), "Print list of Job history list",
-      (Arg("count of history", Kind.INT, optional=True, low=1, high=10_000_000),), h.show_history),
+      (Arg("count of history", Kind.INT, optional=True, low=1, high=10_000_000),), h.show_history,
+      shape=HISTORY, newest=True),
     C(("show", "history", "device"), "Print list of Job history list with device info",
-      (Arg("count of history", Kind.INT, optional=True, low=1, high=10_000_000),), h.show_history_device),
+      (Arg("count of history", Kind.INT, optional=True, low=1, high=10_000_000),), h.show_history_device,
+      shape=HISTORY_DEVICES, newest=True),
     C(("show", "job"), "Print list of Job list",
       (Arg("status of job", Kind.CHOICE, optional=True, choices=JOB_STATUSES),), h.show_job,
-      usage_override="show job {status of job : optional}"),  # no statuses listed
+      usage_override="show job {status of job : optional}", shape=partial(views.jobs_table, ())),  # no statuses listed
     C(("show", "membership"), "Show Membership between User Group SDAModel Group",
-      (id_("user group id", "user_groups", optional=True),), h.show_membership),
+      (id_("user group id", "user_groups", optional=True),), h.show_membership,
+      shape=partial(views.memberships_table, ())),
     C(("show", "relationship"), "Show Relations between User Group, SDAModel Group, Backend Group",
-      (id_("user group id", "user_groups", optional=True),), h.show_relationship),
-    C(("show", "sda"), "Print list of SDAs", (), h.show_sda),
-    C(("show", "sda", "running"), "Print list of running SDAs", (), h.show_sda_running),
-    C(("show", "sda", "token"), "Print list of SDAs sorted by token", (), h.show_sda_token),
-    C(("show", "sdamodel"), "Print list of SDAModels", (token(optional=True),), h.show_sdamodel),
+      (id_("user group id", "user_groups", optional=True),), h.show_relationship,
+      shape=partial(views.relationships_table, ())),
+    C(("show", "sda"), "Print list of SDAs", (), h.show_sda, shape=SDAS),
+    C(("show", "sda", "running"), "Print list of running SDAs", (), h.show_sda_running, shape=SDAS),
+    C(("show", "sda", "token"), "Print list of SDAs sorted by token", (), h.show_sda_token, shape=SDAS),
+    C(("show", "sdamodel"), "Print list of SDAModels", (token(optional=True),), h.show_sdamodel,
+      shape=partial(views.sdamodels_table, ())),
     C(("show", "sdamodelgroup"), "Show SDAModel Group",
-      (id_("SDAModel group id", "model_groups", optional=True),), h.show_sdamodelgroup),
-    C(("show", "server", "version"), "Show Server Version Information", (), h.show_server_version),
-    C(("show", "token"), "Print list of Tokens", (), h.show_token),
-    C(("show", "token", "running"), "Print list of running Tokens", (), h.show_token_running),
+      (id_("SDAModel group id", "model_groups", optional=True),), h.show_sdamodelgroup,
+      shape=partial(views.sdamodelgroups_table, ())),
+    C(("show", "server", "version"), "Show Server Version Information", (), h.show_server_version,
+      shape=partial(h.server_version_table, pb.ServerVersion())),
+    C(("show", "token"), "Print list of Tokens", (), h.show_token, shape=TOKENS),
+    C(("show", "token", "running"), "Print list of running Tokens", (), h.show_token_running, shape=TOKENS),
     C(("show", "usage"), "Print Device Usage",
       (date("begin date"), time_of_day("begin time"), date("end date"), time_of_day("end time"), token(optional=True)),
-      h.show_usage),
-    C(("show", "usergroup"), "Show UserGroup", (id_("user group id", "user_groups", optional=True),), h.show_usergroup),
+      h.show_usage, shape=partial(views.usage_table, pb.UsageReport())),
+    C(("show", "usergroup"), "Show UserGroup", (id_("user group id", "user_groups", optional=True),), h.show_usergroup,
+      shape=partial(views.usergroups_table, ())),
     C(("show", "version"), "Show Version Information",
-      (Arg("version", optional=True, complete="versions"),), h.show_version),
+      (Arg("version", optional=True, complete="versions"),), h.show_version, shape=partial(views.versions_table, ())),
     # ---- update: backends and devices
     C(("update", "backend", "group"), "Update Backend Group",
       (BACKEND, Arg("backend group id", Kind.INT_OR_NULL, optional=True, low=0, high=ID_MAX,
@@ -276,7 +325,8 @@ COMMANDS: list[Command] = [
     C(("update", "backend", "host"), "Update Backend Host name", (BACKEND, text("host name")), h.update_backend_host),
     C(("update", "backend", "ip"), "Update Backend Ip address", (BACKEND, text("ip")), h.update_backend_ip),
     C(("update", "backend", "status"), "Update Backend Status",
-      (BACKEND, Arg("status", Kind.CHOICE, choices=BACKEND_STATUSES)), h.update_backend_status),
+      (BACKEND, Arg("status", Kind.CHOICE, choices=BACKEND_STATUSES)), h.update_backend_status,
+      confirm=h.ask_update_backend_status),
     C(("update", "backendgroup", "list"), "Update BackendGroup Backend List (remove all if null)",
       (BACKEND_GROUP, Arg("backend list", Kind.INT_LIST, complete="backends")), h.update_backendgroup_list),
     C(("update", "backendgroup", "name"), "Update BackendGroup Name",
@@ -316,7 +366,7 @@ COMMANDS: list[Command] = [
     # ---- update: user groups
     C(("update", "usergroup", "list"), "Update UserGroup Token List (remove all if null)",
       (USER_GROUP, Arg("token list", Kind.TEXT_LIST, complete="tokens")), h.update_usergroup_list,
-      title="Update UserGroup Token list"),
+      title="Update UserGroup Token list", confirm=h.ask_update_usergroup_list),
     C(("update", "usergroup", "name"), "Update UserGroup Name", (USER_GROUP, text("name")), h.update_usergroup_name),
     # ---- update: versions
     C(("update", "version", "health_check"), "Update version health check GPU command",
@@ -334,6 +384,12 @@ COMMANDS: list[Command] = [
     # ---- this shell's own (not in the original's listing)
     C(("set", "output"), "Print tables as table (the original's), json, csv, tsv or a tabulate format; "
                          "alone, say which", (Arg("format", optional=True),), set_output, own=True),
+    C(("set", "pager"), "Page output taller or wider than the terminal: on (always), off or auto (default); "
+                        "alone, say which", (ON_OFF_AUTO,), set_pager, own=True),
+    C(("set", "expanded"), "Show each row as a record: on, off (default) or auto (tables wider than the "
+                           "terminal); alone, say which", (ON_OFF_AUTO,), set_expanded, own=True),
+    C(("set", "confirm"), "Ask before a change that ends or removes several things: on (default) or off; "
+                          "alone, say which", (ON_OFF,), set_confirm, own=True),
     C(("watch",), f"Run a show or get command every SECONDS (default {WATCH_DEFAULT:g}) until Ctrl-C",
       (WATCH_SECONDS, Arg("command", Kind.COMMAND)), watch, binder=bind_watch, own=True),
 ]

@@ -8,12 +8,13 @@ rendered (`render.render_outcome`).  Nothing here makes text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from .commands import GRAMMAR
 from .errors import EXIT_OK, EXIT_REFUSED, ServerError, SmclientError, UsageError
 from .grammar import Invocation
-from .results import Clear, Exit, Failure, Message, Note, SetOutput, Success, Watch
+from .results import Changed, Clear, Exit, Failure, Message, Note, SetOption, Success, Watch
 from .transport import Connection
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,35 @@ class Outcome(NamedTuple):
         return isinstance(self.result, Clear)
 
 
-class Executor:
-    """`interactive`: the lines come from the shell at a terminal, which can run `watch`.
-    `output`: the format tables are printed in (`set output` changes it)."""
+# The session's options (`set NAME [VALUE]`, and the command line's flags): their
+# values, and how the line that says one names it.
+OPTIONS = {"output": "Output format", "pager": "Pager", "expanded": "Expanded display", "confirm": "Confirm"}
+DEFAULTS = {"output": "table", "pager": "auto", "expanded": "off", "confirm": "on"}
 
-    def __init__(self, connection: Connection, interactive: bool = False, output: str = "table") -> None:
+Ask = Callable[[str], bool]
+
+
+class Executor:
+    """`interactive`: the lines come from the shell at a terminal, which can run `watch`,
+    asks before bulk changes (with `ask`, a question -> yes or no) and says what
+    they did.  `options`: the session's options (DEFAULTS; `set` changes them):
+    the output format tables are printed in, the pager, the expanded display,
+    whether bulk changes ask first."""
+
+    def __init__(self, connection: Connection, interactive: bool = False, output: str = "table",
+                 ask: Ask | None = None, **options: str) -> None:
         self.connection = connection
         self.interactive = interactive
-        self.output = output
+        self.ask = ask
+        self.options = {**DEFAULTS, **options, "output": output}
+
+    @property
+    def output(self) -> str:
+        return self.options["output"]
+
+    @output.setter
+    def output(self, name: str) -> None:
+        self.options["output"] = name
 
     def execute_line(self, line: str) -> Outcome:
         try:
@@ -59,25 +81,55 @@ class Executor:
             return Outcome(Failure(err), EXIT_REFUSED)
 
     def _run(self, invocation: Invocation) -> Outcome:
-        command = invocation.command
+        command, args = invocation.command, invocation.args
+        where = None
+        if invocation.clause:
+            from . import filters
+
+            # Checked before the call: a misspelt field costs no listing.
+            where = filters.parse(invocation.clause, filters.fields(command.shape()), command.name)
+        args.where = where  # a handler that can ask SDAManager to filter reads it
         try:
-            result = command.handler(self.connection, invocation.args)
+            if self._declined(invocation):
+                return Outcome(Message("Nothing was changed."))
+            result = command.handler(self.connection, args)
         except ServerError as err:
             return Outcome(Failure(err, command.message_title), err.exit_status)
+        if where is not None:
+            result = filters.apply(where, result, newest=command.newest)
         if result is None or isinstance(result, Note):
             # A change that worked is told in the command's own words.
             return Outcome(Success(command.message_title, result.text if result else ""))
-        if isinstance(result, SetOutput):
-            if result.name is not None:
+        if isinstance(result, Changed):
+            # What a bulk change did is said at the prompt only, with `confirm` on (off, the
+            # prompt is the original's); scripts get the original's words.
+            note = result.text if self._confirming and result.many else ""
+            return Outcome(Success(command.message_title, note, result.data))
+        if isinstance(result, SetOption):
+            if result.value is not None:
                 from .formats import check
 
-                self.output = check(result.name)
-            return Outcome(Message(f"Output format: {self.output}"))
+                self.options[result.name] = check(result.value) if result.name == "output" else result.value
+            return Outcome(Message(f"{OPTIONS[result.name]}: {self.options[result.name]}"))
         if isinstance(result, Watch) and not self.interactive:
             err = UsageError("watch runs in the interactive shell only (moreh_smclient with no --command, "
                              "at a terminal).")
             return Outcome(Failure(err), err.exit_status)
         return Outcome(result)
+
+    @property
+    def _confirming(self) -> bool:
+        """Bulk changes ask first and say what they did: at the prompt, unless `set confirm off`."""
+        return self.interactive and self.ask is not None and self.options["confirm"] == "on"
+
+    def _declined(self, invocation: Invocation) -> bool:
+        """At the prompt, a bulk change says what it will touch and asks first: True when
+        the answer was not yes.  Scripts and one-shot commands never ask."""
+        confirm = invocation.command.confirm
+        if confirm is None or not self._confirming:
+            return False
+        question = confirm(self.connection, invocation.args)
+        return question is not None and not self.ask(question)
 
 
 def _has_surrogates(text: str) -> bool:

@@ -158,7 +158,8 @@ def data(result: Any) -> Any:
     if isinstance(result, Message):
         return {"message": clean(result.text)}
     if isinstance(result, Success):
-        return {"message": f"{result.title} success.", **({"note": clean(result.note)} if result.note else {})}
+        return {"message": f"{result.title} success.", **({"note": clean(result.note)} if result.note else {}),
+                **(result.data or {})}
     if isinstance(result, HelpListing):
         entries = [*result.entries, *result.own]
         return [{"command": e.name, "description": e.description, "usage": e.usage} for e in entries]

@@ -134,10 +134,12 @@ class Arg(NamedTuple):
         if kind is Kind.INT_OR_NULL:
             return None if text.lower() == NULL else self._int(text)
         if kind is Kind.CHOICE:
+            # Any case; returned as the choice is written (SHUTDOWN, auto).
             upper = text.upper() if text.isascii() else text
-            if upper not in self.choices:
-                raise UsageError(f"Invalid {self.label} {shown(text)}: expected {self.allowed()}.")
-            return upper
+            for choice in self.choices:
+                if choice.upper() == upper:
+                    return choice
+            raise UsageError(f"Invalid {self.label} {shown(text)}: expected {self.allowed()}.")
         if kind is Kind.BOOL:
             lower = text.lower()
             if lower not in ("true", "false"):
@@ -187,6 +189,18 @@ class Command(NamedTuple):
     # The listing's usage where the original's words are not derived from the
     # arguments ("" for none); an override equal to the derived usage is an error.
     usage_override: str | None = None
+    # A listing: () -> an empty table of the listing's columns (a record's names),
+    # what `where FIELD ...` may name (filters.py); None: the command takes no filter.
+    shape: Callable[[], Any] | None = None
+    newest: bool = False  # a log: `limit N` keeps the newest N rows, the last ones
+    # A bulk change: (connection, bound arguments) -> what it will touch, as a question
+    # the interactive shell asks first (None: it touches at most one thing, no question).
+    confirm: Callable[..., str | None] | None = None
+
+    @property
+    def required(self) -> int:
+        """How many arguments must be given."""
+        return sum(1 for a in self.args if not a.optional)
 
     @property
     def name(self) -> str:
@@ -295,6 +309,21 @@ def split_line(line: str) -> list[str]:
 class Invocation(NamedTuple):
     command: Command
     args: SimpleNamespace
+    clause: tuple[str, ...] = ()  # a listing's `where ... limit N` words (filters.py)
+
+
+# Words that begin a listing's filter, looked for after its required arguments
+# only, so a backend named `where` is still a backend name.
+CLAUSE_KEYWORDS = ("where", "limit")
+
+
+def split_clause(command: Command, words: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:
+    """A command's words after its name: (its arguments, a listing's filter clause)."""
+    if command.shape is not None:
+        for i in range(command.required, len(words)):
+            if words[i].lower() in CLAUSE_KEYWORDS:
+                return list(words[:i]), tuple(words[i:])
+    return list(words), ()
 
 
 class Topic(NamedTuple):
@@ -372,7 +401,8 @@ class Grammar:
         if found is None:
             raise self._incomplete(words) or unknown_command(words)
         command, used = found
-        return Invocation(command, command.bind(words[used:]))
+        arguments, clause = split_clause(command, words[used:])
+        return Invocation(command, command.bind(arguments), clause)
 
 
 def shown(text: str, limit: int = 40) -> str:

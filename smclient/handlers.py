@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import SimpleNamespace as Args
 from typing import Any
 
@@ -23,7 +23,7 @@ from . import views
 from .api import sdamanager_pb2 as pb
 from .errors import ServerError, UsageError
 from .grammar import is_int
-from .results import Message, Note, Table
+from .results import Changed, Message, Note, Table
 from .transport import Connection
 
 
@@ -121,11 +121,19 @@ def update_sda(conn: Connection, a: Args) -> None:
     conn.call("UpdateSda", request)
 
 
-def delete_sda(conn: Connection, a: Args) -> None:
+def delete_sda(conn: Connection, a: Args) -> Changed:
     request = pb.DeleteSdaRequest(token=a.token)
     if a.sda_id is not None:
         request.sda_id = a.sda_id
-    conn.call("DeleteSda", request)
+    deleted = sorted(conn.call("DeleteSda", request).deleted_ids)
+    return Changed(counted(deleted, "SDA", "deleted"), {"deleted": deleted}, len(deleted) > 1)
+
+
+def ask_delete_sda(conn: Connection, a: Args) -> str | None:
+    if a.sda_id is not None:
+        return None
+    ids = [s.id for s in _items(conn, "ListSdas", pb.ListSdasRequest(token=a.token), "sdas")]
+    return f"Delete {len(ids)} SDAs of token {a.token} (IDs {ranges(ids)})?" if len(ids) > 1 else None
 
 
 def get_sda(conn: Connection, a: Args) -> Table:
@@ -166,6 +174,15 @@ def _group_created(group: Any) -> Message:
 def create_sdamodelgroup(conn: Connection, a: Args) -> Message:
     return _group_created(conn.call("CreateSdaModelGroup", pb.CreateSdaModelGroupRequest(
         name=a.name, backend_group_id=a.backend_group_id, model_ids=a.sdamodel_list or [])))
+
+
+def ask_delete_sdamodelgroup(conn: Connection, a: Args) -> str | None:
+    if not a.force:
+        return None
+    groups = conn.call("ListSdaModelGroups", pb.ListSdaModelGroupsRequest(id=a.sdamodel_group_id)).groups
+    held = [m.name for g in groups for m in g.models]
+    return (f"Force-delete SDAModel group {a.sdamodel_group_id} with {len(held)} SDAModels ({_few(held)})?"
+            if held else None)
 
 
 def delete_sdamodelgroup(conn: Connection, a: Args) -> None:
@@ -259,6 +276,17 @@ def _jobs_kept(backend: Any, what: str) -> Note | None:
     return Note(f"Note: {who}; {what}")
 
 
+def ask_update_backend_status(conn: Connection, a: Args) -> str | None:
+    if a.status != "SHUTDOWN":
+        return None
+    backends = list(_items(conn, "ListBackends", pb.ListBackendsRequest(id=a.backend_id), "backends"))
+    feids = sorted({d.job_id for b in backends for d in b.devices if d.job_id})
+    if not feids:
+        return None
+    return (f"Shut down backend {backends[0].name} ({a.backend_id}) with {_jobs(len(feids))} on it "
+            f"(FeIDs {ranges(feids)})? They keep their devices until they end.")
+
+
 def update_backend_status(conn: Connection, a: Args) -> Note | None:
     status = pb.BackendStatus.Value("BACKEND_STATUS_" + a.status)
     backend = conn.call("UpdateBackendStatus", pb.UpdateBackendStatusRequest(id=a.backend_id, status=status))
@@ -290,6 +318,15 @@ def update_device_all(conn: Connection, a: Args) -> None:
 def create_backendgroup(conn: Connection, a: Args) -> Message:
     return _group_created(conn.call("CreateBackendGroup", pb.CreateBackendGroupRequest(
         name=a.name, backend_ids=a.backend_list or [])))
+
+
+def ask_delete_backendgroup(conn: Connection, a: Args) -> str | None:
+    if not a.force:
+        return None
+    groups = conn.call("ListBackendGroups", pb.ListBackendGroupsRequest(id=a.backend_group_id)).groups
+    held = [b.name for g in groups for b in g.backends]
+    return (f"Force-delete backend group {a.backend_group_id} with {len(held)} backends ({_few(held)})?"
+            if held else None)
 
 
 def delete_backendgroup(conn: Connection, a: Args) -> None:
@@ -362,6 +399,15 @@ def create_usergroup(conn: Connection, a: Args) -> Message:
         name=a.name, description=description, tokens=tokens)))
 
 
+def ask_delete_usergroup(conn: Connection, a: Args) -> str | None:
+    if not a.force:
+        return None
+    groups = conn.call("ListUserGroups", pb.ListUserGroupsRequest(id=a.user_group_id)).groups
+    held = [t for g in groups for t in g.tokens]
+    return (f"Force-delete user group {a.user_group_id} with {len(held)} tokens ({_few(held)})?"
+            if held else None)
+
+
 def delete_usergroup(conn: Connection, a: Args) -> None:
     conn.call("DeleteUserGroup", pb.DeleteUserGroupRequest(id=a.user_group_id, force=bool(a.force)))
 
@@ -373,6 +419,15 @@ def show_usergroup(conn: Connection, a: Args) -> Table:
 
 def update_usergroup_name(conn: Connection, a: Args) -> None:
     conn.call("RenameUserGroup", pb.RenameUserGroupRequest(id=a.user_group_id, name=a.name))
+
+
+def ask_update_usergroup_list(conn: Connection, a: Args) -> str | None:
+    groups = conn.call("ListUserGroups", pb.ListUserGroupsRequest(id=a.user_group_id)).groups
+    dropped = [t for g in groups for t in g.tokens if t not in a.token_list]
+    if not dropped:
+        return None
+    return f"Remove {len(dropped)} token{'s' * (len(dropped) != 1)} from user group {a.user_group_id} " \
+           f"({_few(dropped)})?"
 
 
 def update_usergroup_list(conn: Connection, a: Args) -> None:
@@ -415,8 +470,9 @@ def show_relationship(conn: Connection, a: Args) -> Table:
 
 def show_job(conn: Connection, a: Args) -> Table:
     request = pb.ListJobsRequest()
-    if a.status_of_job:
-        request.status = pb.JobStatus.Value("JOB_STATUS_" + a.status_of_job)
+    status = a.status_of_job or (a.where.equal("status") if a.where is not None else None)
+    if status and "JOB_STATUS_" + status in pb.JobStatus.keys():  # a filter's `status = RUNNING` too
+        request.status = pb.JobStatus.Value("JOB_STATUS_" + status)
     return views.jobs_table(_items(conn, "ListJobs", request, "jobs"))
 
 
@@ -435,7 +491,7 @@ def update_job_priority(conn: Connection, a: Args) -> None:
     conn.call("UpdateJobPriority", pb.UpdateJobPriorityRequest(feid=a.frontend_id, priority=a.priority))
 
 
-def release(conn: Connection, a: Args) -> None:
+def _release_request(a: Args) -> pb.ReleaseRequest:
     target = a.token_or_frontend_id
     if is_int(target):
         feid = int(target)
@@ -446,23 +502,60 @@ def release(conn: Connection, a: Args) -> None:
         request = pb.ReleaseRequest(token=target)
     if a.sda_id is not None:
         request.sda_id = a.sda_id
-    conn.call("Release", request)
+    return request
 
 
-def release_all(conn: Connection, a: Args) -> None:
-    conn.call("ReleaseAll", pb.ReleaseAllRequest())
+def release(conn: Connection, a: Args) -> Changed:
+    return _released(conn.call("Release", _release_request(a)))
+
+
+def release_all(conn: Connection, a: Args) -> Changed:
+    return _released(conn.call("ReleaseAll", pb.ReleaseAllRequest()))
+
+
+def _released(reply: Any) -> Changed:
+    feids = sorted(reply.released_feids)
+    return Changed(counted(feids, "job", "released"), {"released": feids}, len(feids) > 1)
+
+
+def ask_release(conn: Connection, a: Args) -> str | None:
+    request = _release_request(a)
+    if request.HasField("feid"):
+        return None  # one job
+    jobs = [j for j in _items(conn, "ListJobs", pb.ListJobsRequest(token=request.token), "jobs")
+            if not request.HasField("sda_id") or j.sda_id == request.sda_id]
+    if len(jobs) < 2:
+        return None
+    of_sda = f" on SDA {request.sda_id}" if request.HasField("sda_id") else ""
+    return f"Release {_jobs(len(jobs))} of token {request.token}{of_sda} (FeIDs {ranges(j.feid for j in jobs)})?"
+
+
+def ask_release_all(conn: Connection, a: Args) -> str | None:
+    jobs = list(_items(conn, "ListJobs", pb.ListJobsRequest(), "jobs"))
+    if len(jobs) < 2:
+        return None
+    tokens = len({j.token for j in jobs})
+    return (f"Release {_jobs(len(jobs))} of {tokens} token{'s' * (tokens != 1)} "
+            f"(FeIDs {ranges(j.feid for j in jobs)})?")
 
 
 # Listings are made into rows page by page as they stream in: a page's messages
 # are dropped once its rows are made, never held for the whole listing.
 
+def _history_count(a: Args) -> int:
+    """The newest N jobs: the count given, or a filter's `limit N` alone."""
+    limit = a.where.pushed_limit() if a.where is not None else 0
+    given = a.count_of_history or 0
+    return min(given, limit) if given and limit else (given or limit)
+
+
 def show_history(conn: Connection, a: Args) -> Table:
-    jobs = _items(conn, "ListHistory", pb.ListHistoryRequest(count=a.count_of_history or 0), "jobs")
+    jobs = _items(conn, "ListHistory", pb.ListHistoryRequest(count=_history_count(a)), "jobs")
     return views.history_table(jobs)
 
 
 def show_history_device(conn: Connection, a: Args) -> Table:
-    jobs = _items(conn, "ListHistory", pb.ListHistoryRequest(count=a.count_of_history or 0), "jobs")
+    jobs = _items(conn, "ListHistory", pb.ListHistoryRequest(count=_history_count(a)), "jobs")
     return views.history_table(jobs, devices=True)
 
 
@@ -471,7 +564,7 @@ def get_history_feid(conn: Connection, a: Args) -> Table:
 
 
 def get_history_token(conn: Connection, a: Args) -> Table:
-    request = pb.ListHistoryRequest(token=a.token, count=a.count_of_history or 0)
+    request = pb.ListHistoryRequest(token=a.token, count=_history_count(a))
     return views.history_table(_items(conn, "ListHistory", request, "jobs"), devices=True)
 
 
@@ -539,12 +632,54 @@ def show_usage(conn: Connection, a: Args) -> Table:
 
 
 def show_eventlog(conn: Connection, a: Args) -> Table:
-    return views.events_table(_items(conn, "ListEvents", pb.ListEventsRequest(), "events"))
+    request = pb.ListEventsRequest()
+    where = a.where
+    if where is not None:  # what SDAManager can filter itself (the filter is applied after too)
+        request.token = where.equal("token") or ""
+        action = where.equal("action") or ""
+        request.action = action if action == action.upper() else ""  # SDAManager ignores its case
+        pushed = ["token"] + ["action"] * bool(request.action)
+        request.count = where.pushed_limit(pushed)
+    return views.events_table(_items(conn, "ListEvents", request, "events"))
 
 
 def show_server_version(conn: Connection, a: Args) -> Table:
-    v = conn.call("GetServerVersion", pb.GetServerVersionRequest())
+    return server_version_table(conn.call("GetServerVersion", pb.GetServerVersionRequest()))
+
+
+def server_version_table(v: Any) -> Table:
     return views.name_value_table([
         ("Name", v.name), ("Version", v.version), ("API", v.api_version),
         ("Start time", views.when(v.start_time)), ("Latest client version", v.latest_client_version),
     ])
+
+
+# ---------------------------------------------------------------- what bulk changes say
+
+def ranges(ids: Iterable[int], most: int = 12) -> str:
+    """`1-10, 15, 20-22`: ids as runs, at most `most` of them, then how many more."""
+    runs: list[list[int]] = []
+    for n in sorted(set(ids)):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    shown = [f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in runs[:most]]
+    if len(runs) > most:
+        shown.append(f"and {sum(hi - lo + 1 for lo, hi in runs[most:])} more")
+    return ", ".join(shown)
+
+
+def counted(ids: list[int], noun: str, done: str) -> str:
+    """`10 jobs released: 1-10`, `No job released.`"""
+    if not ids:
+        return f"No {noun} {done}."
+    return f"{len(ids)} {noun}{'s' * (len(ids) != 1)} {done}: {ranges(ids)}"
+
+
+def _jobs(n: int) -> str:
+    return f"{n} job{'s' * (n != 1)}"
+
+
+def _few(names: list[str], most: int = 5) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")

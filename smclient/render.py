@@ -25,7 +25,7 @@ from operator import itemgetter
 from typing import Any
 
 from .errors import SmclientError
-from .results import RIGHT, Clear, Column, Exit, Failure, HelpEntry, HelpListing, Message, Success, Table
+from .results import RIGHT, Clear, Column, Exit, Expanded, Failure, HelpEntry, HelpListing, Message, Success, Table
 from .sanitize import clean
 
 __all__ = ["display_width", "render", "render_chunks", "render_outcome", "render_table", "table_lines"]
@@ -363,6 +363,13 @@ def render_chunks(result: Any, fmt: str = "table") -> Iterator[str]:
         yield render_json(result, failure_line(result) if isinstance(result, Failure) else "")
     elif isinstance(result, Message):
         yield clean(result.text)
+    elif isinstance(result, Expanded):
+        from .terminal import expanded_lines
+
+        lines, separator = expanded_lines(result.table), ""
+        while block := list(islice(lines, _CHUNK_LINES)):
+            yield separator + "\n".join(block)
+            separator = "\n"
     elif isinstance(result, Table) and fmt != "table":
         from .formats import render_table
 

@@ -10,8 +10,10 @@ and Ctrl-C / Ctrl-D.  Every line goes through the same `execute_line` as
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from prompt_toolkit import PromptSession
@@ -32,7 +34,8 @@ from .executor import Executor, Outcome
 from .history import ShellHistory, default_path
 from .live_names import SOURCE_FEEDS, LiveNames
 from .render import banner, render_outcome
-from .results import Watch
+from .results import Failure, Watch
+from .terminal import Pager, present, watch_screen
 from .transport import Connection
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,8 @@ COMPLETION_TIMEOUT = 3.0
 PREFETCH = ("tokens", "models")
 # A prompt that fails this many times in a row (a terminal gone) ends the session.
 MAX_PROMPT_FAILURES = 3
+# Words Tab never inserts alone: they make a command a bulk change (`release all`).
+NEVER_ALONE = frozenset({"all", "force"})
 
 STYLE = Style.from_dict({
     "bottom-toolbar": "noreverse",
@@ -61,11 +66,14 @@ class Shell:
 
     def __init__(self, connection: Connection, *, input: Input | None = None, output: Output | None = None,
                  history: History | None = None, live: LiveNames | None = None,
-                 stdout: TextIO | None = None, stderr: TextIO | None = None, output_format: str = "table") -> None:
+                 stdout: TextIO | None = None, stderr: TextIO | None = None, output_format: str = "table",
+                 size: Callable[[], tuple[int, int]] | None = None, **options: str) -> None:
         self.connection = connection
         self.stdout = sys.stdout if stdout is None else stdout
         self.stderr = sys.stderr if stderr is None else stderr
-        self.executor = Executor(connection, interactive=True, output=output_format)
+        self.executor = Executor(connection, interactive=True, output=output_format, ask=self._ask, **options)
+        self.size = size or terminal_size
+        self.pager = Pager(self.stdout, self._error, self.size)
         self._history = history
         self.live = live if live is not None else LiveNames(
             connection.clone(timeout=min(connection.timeout, COMPLETION_TIMEOUT)))
@@ -131,13 +139,26 @@ class Shell:
         return False
 
     def _show(self, outcome: Outcome) -> None:
-        output, error = render_outcome(outcome.result, self.executor.output)
-        if output:
-            self._print(output)
-        if error:
-            self._error(error)
+        result, options = outcome.result, self.executor.options
+        if isinstance(result, Failure):
+            self._error(render_outcome(result)[1])
+        elif result is not None:
+            fmt = options["output"]
+            try:
+                self.pager.write(present(result, fmt, options["expanded"], self.size()[0]), fmt, options["pager"])
+            except (BrokenPipeError, ValueError):  # the terminal went away: nothing left to tell
+                pass
         if outcome.clear:
             self._clear_screen()
+
+    def _ask(self, question: str) -> bool:
+        """A bulk change's question, answered on a prompt of its own: only y or yes goes on."""
+        session: PromptSession[str] = PromptSession(input=self._input, output=self._output)
+        try:
+            answer = session.prompt(question + " [y/N] ")
+        except (KeyboardInterrupt, EOFError):
+            answer = ""
+        return answer.strip().lower() in ("y", "yes")
 
     def _clear_screen(self) -> None:
         if self.session is not None:
@@ -148,21 +169,33 @@ class Shell:
 
     def _watch(self, watch: Watch) -> None:
         """The command again every `watch.seconds`, counted from the start of the last
-        run, so a slow server is never asked twice at once; each run's output
-        replaces the last under a header line.  Ctrl-C ends it."""
+        run, so a slow server is never asked twice at once.  Each run's output is
+        drawn in place of the last, cut to the screen under a header line, as
+        watch(1) does: the screen never scrolls.  Ctrl-C ends it."""
+        options = self.executor.options
+        self._clear_screen()
         try:
             while True:
                 started = time.monotonic()
-                output, error = render_outcome(self.executor.execute_line(watch.line).result, self.executor.output)
-                self._clear_screen()  # after the call: the last output stays while it runs
-                self._print(f"Every {watch.seconds:.1f}s: {watch.line}    {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-                if output:
-                    self._print(output)
-                if error:
-                    self._error(error)
+                columns, lines = self.size()
+                result = self.executor.execute_line(watch.line).result
+                output, error = render_outcome(present(result, options["output"], options["expanded"], columns),
+                                               options["output"])
+                header = f"Every {watch.seconds:.1f}s: {watch.line}    {time.strftime('%Y-%m-%d %H:%M:%S')}"
+                screen = watch_screen(header, output or error, columns, lines - 1)
+                # Drawn over the last one (after the call: it stays while the call runs),
+                # each line cleared to its end, then everything below it.
+                self._write(CURSOR_HOME + "".join(line + CLEAR_LINE + "\n" for line in screen) + CLEAR_BELOW)
                 time.sleep(max(0.0, watch.seconds - (time.monotonic() - started)))
         except KeyboardInterrupt:
             self._print("")
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stdout.write(text)
+            self.stdout.flush()
+        except (BrokenPipeError, ValueError):
+            pass
 
     def _print(self, text: str) -> None:
         try:
@@ -224,6 +257,10 @@ class Shell:
                 return
             completions = list(self.completer.get_completions(buffer.document,
                                                               CompleteEvent(completion_requested=True)))
+            if len(completions) == 1 and completions[0].text.lower() in NEVER_ALONE:
+                # A bulk change is never made by Tab alone: show it in the menu instead.
+                buffer.start_completion(select_first=False)
+                return
             if len(completions) == 1:
                 buffer.apply_completion(completions[0])
                 return
@@ -274,6 +311,16 @@ class Shell:
             buffer.complete_state = None
             buffer.start_completion(select_first=False)
         session.app.invalidate()
+
+
+# Drawing `watch` in place: the cursor to the top left, a line cleared to its end,
+# the screen cleared below the cursor (VT100, as every terminal speaks it).
+CURSOR_HOME, CLEAR_LINE, CLEAR_BELOW = "\x1b[H", "\x1b[K", "\x1b[J"
+
+
+def terminal_size() -> tuple[int, int]:
+    size = shutil.get_terminal_size()
+    return size.columns, size.lines
 
 
 def run_repl(connection: Connection, **options: Any) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 # A cell is one line of text, several lines (a multi-line cell), or, in a
 # column with ``parts > 1``, a tuple of ``parts`` strings per line (the nested
@@ -54,6 +54,13 @@ class Table:
         return f"Table(columns={self.columns!r}, rows={self.rows!r})"
 
 
+@dataclass(frozen=True)
+class Expanded:
+    """A table shown as records, psql's expanded view (`set expanded`, terminal.py)."""
+
+    table: Table
+
+
 class Message(NamedTuple):
     text: str
 
@@ -65,11 +72,24 @@ class Note(NamedTuple):
     text: str
 
 
+class Changed(NamedTuple):
+    """A change that says what it did (`10 jobs released: 1-10`): the text is this
+    shell's own, shown only at the interactive prompt and only when the change
+    touched several things (`many`): scripts, and a change of one thing, get
+    the original's words alone.  `data` is what json carries (`{"released": [1, 2]}`)."""
+
+    text: str
+    data: dict[str, Any]
+    many: bool
+
+
 class Success(NamedTuple):
-    """A command that worked and has nothing to list: "<title> success.", then the note if any."""
+    """A command that worked and has nothing to list: "<title> success.", then the note
+    if any; json adds `data`'s keys."""
 
     title: str
     note: str = ""
+    data: dict[str, Any] | None = None
 
 
 class Failure(NamedTuple):
@@ -121,7 +141,9 @@ class Watch:
 
 
 @dataclass(frozen=True)
-class SetOutput:
-    """`set output [FORMAT]`: the session's output format from now on (None: say which it is)."""
+class SetOption:
+    """`set output|pager|expanded|confirm [VALUE]`: one of the session's options from
+    now on (value None: say what it is)."""
 
-    name: str | None
+    name: str
+    value: str | None

@@ -120,6 +120,9 @@ EXAMPLES = {
     "update version worker": "update version worker 23.9.2 python -m moreh.worker",
     "watch": "watch 5 show job",
     "set output": "set output csv",
+    "set pager": "set pager off",
+    "set expanded": "set expanded auto",
+    "set confirm": "set confirm off",
 }
 
 

@@ -168,8 +168,9 @@ class Interactive:
     def __init__(self, connection: Connection, pipe: PipeInput) -> None:
         self.pipe = pipe
         self.stdout, self.stderr = io.StringIO(), io.StringIO()
+        # The original never asked before a bulk change: `set confirm off` is its behaviour.
         self.shell = TranscriptShell(connection, input=pipe, output=DummyOutput(), history=ShellHistory(None),
-                                     live=LiveNames(None), stdout=self.stdout, stderr=self.stderr)
+                                     live=LiveNames(None), stdout=self.stdout, stderr=self.stderr, confirm="off")
         self.banner = banner(connection) + "\n"
         self.status: int | None = None
         self._printed = (len(self.banner), 0)
