@@ -12,6 +12,7 @@ Nothing here lists command names: they all come from the table.
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,8 +20,9 @@ from dataclasses import dataclass
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
+from . import views
 from .commands import GRAMMAR
-from .grammar import Arg, Command, Grammar, Kind
+from .grammar import CLAUSE_KEYWORDS, Arg, Command, Grammar, Kind
 from .live_names import SOURCE_NAMES, LiveNames
 
 log = logging.getLogger(__name__)
@@ -192,8 +194,61 @@ class ShellCompleter(Completer):
                 meta = exact.description if exact is not None else ", ".join(sorted(rest))
                 out.append(Completion(word + " ", replace, display=word, display_meta=_short(meta)))
         if position.command is not None and not position.naming_commands:
+            clause = filter_clause(position)
+            if clause is not None:
+                return self._clause(position, clause, text, replace)[: self.limit]
             out.extend(self._argument(position, text, replace))
+            if position.command.shape is not None and position.arg_index >= position.command.required:
+                out.extend(self._keywords(CLAUSE_KEYWORDS, current, replace))
         return out[: self.limit]
+
+    # ------------------------------------------------------------ a listing's filter
+
+    @staticmethod
+    def _keywords(words: Sequence[str], current: str, replace: int) -> list[Completion]:
+        return [Completion(word + " ", replace, display=word, display_meta=KEYWORD_MEANINGS[word])
+                for word in words if word.startswith(current.lower())]
+
+    def _clause(self, position: Position, clause: list[str], text: str, replace: int) -> list[Completion]:
+        """In `where FIELD OP VALUE [and ...] [limit N]`: fields, then their values where
+        they are known, then `and` / `limit`."""
+        command = position.command
+        assert command is not None
+        current = position.state.current
+        keyword = next((w for w in reversed(clause) if w.lower() in (*CLAUSE_KEYWORDS, "and")), "").lower()
+        if keyword == "limit":
+            return []
+        condition = clause[max(i for i, w in enumerate(clause) if w.lower() == keyword) + 1:]
+        fields = clause_fields(command)
+        if not condition:  # a field, or a whole `field=value` word
+            match = FIELD_AND_OP.match(current)
+            if match is None:
+                return [Completion(name, replace, display=name, display_meta="field")
+                        for name in fields if name.startswith(current.lower())]
+            head, value = current[: match.end()], current[match.end():]
+            return [Completion(_quoted(head + v) + " ", replace, display=v, display_meta=_short(meta))
+                    for v, meta in self._values(command, match.group(1).lower(), value, text)]
+        first = FIELD_AND_OP.match(condition[0])
+        if len(condition) == 1 and first is None:  # `status ` : an operator
+            return [Completion(op + " ", replace, display=op, display_meta=meaning)
+                    for op, meaning in OPERATOR_MEANINGS.items() if op.startswith(current)]
+        if (len(condition) == 2 and condition[1] in OPERATOR_MEANINGS) or \
+                (len(condition) == 1 and FIELD_AND_OP.fullmatch(condition[0])):  # `status = ` or `status= `
+            name = condition[0].lower() if first is None else first.group(1).lower()
+            return [Completion(_quoted(v) + " ", replace, display=v, display_meta=_short(meta))
+                    for v, meta in self._values(command, name, current, text)]
+        return self._keywords(("and", "limit"), current, replace)
+
+    def _values(self, command: Command, name: str, typed: str, text: str) -> list[tuple[str, str]]:
+        """Values of a field that the shell knows: statuses, access levels, live names."""
+        fixed = field_choices(command, name)
+        if fixed:
+            return [(v, name) for v in fixed if v.lower().startswith(typed.lower())]
+        source = FIELD_SOURCES.get(name)
+        if source is None or self.live is None:
+            return []
+        arg = Arg(name, complete=source)
+        return self._live(arg, Position(scan(""), {}, command), typed, text)
 
     # ------------------------------------------------------------ arguments
 
@@ -265,6 +320,51 @@ class ShellCompleter(Completer):
 
 
 # ============================================================================
+# A listing's filter: `where FIELD OP VALUE [and ...] [limit N]` (filters.py).
+
+KEYWORD_MEANINGS = {"where": "keep the rows where FIELD OP VALUE", "limit": "keep N rows",
+                    "and": "another condition"}
+OPERATOR_MEANINGS = {"=": "equals", "!=": "differs", "~": "contains, any case", "<": "less or before",
+                     ">": "more or after", "<=": "at most", ">=": "at least"}
+FIELD_AND_OP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(!=|<=|>=|==|=|~|<|>)")
+# Fields whose values are names the shell fetches for completion anyway.
+FIELD_SOURCES = {"token": "tokens", "name": "backend_names"}
+
+
+def filter_clause(position: Position) -> list[str] | None:
+    """The words of a listing's filter typed before the cursor (from `where`/`limit`),
+    or None when the cursor is not in one."""
+    command = position.command
+    if command is None or command.shape is None:
+        return None
+    words = list(position.arg_words)
+    for i in range(command.required, len(words)):
+        if words[i].lower() in CLAUSE_KEYWORDS:
+            return words[i:]
+    return None
+
+
+def clause_fields(command: Command) -> list[str]:
+    from .filters import fields
+
+    assert command.shape is not None
+    return fields(command.shape())
+
+
+def field_choices(command: Command, name: str) -> list[str]:
+    """The values a field can only have (statuses, access levels), for the listing."""
+    fields = clause_fields(command)
+    if name == "status":
+        names = views.BACKEND_STATUS if "devices" in fields else views.JOB_STATUS
+        return list(names.values())
+    if name == "access_level":
+        return list(views.ACCESS_LEVEL.values())
+    if name == "devices":
+        return list(views.DEVICE_STATUS.values())
+    return []
+
+
+# ============================================================================
 # The toolbar: what the command at the cursor expects.
 
 
@@ -285,11 +385,16 @@ def usage_hint(text: str, live: LiveNames | None = None, grammar: Grammar = GRAM
         if command is None and not any(w.startswith(state.current.lower()) for w in position.next_words):
             return [("class:hint.error", f"Unknown command: {' '.join([*state.words, state.current][:3])!r}")]
         return []
+    clause = filter_clause(position)
+    if clause is not None:
+        return [("class:hint", f"{command.name} where FIELD OP VALUE [and ...] [limit N]"),
+                ("class:hint", f"   fields: {', '.join(clause_fields(command))}; OP: = != ~ < > <= >=")]
     index = position.arg_index
     # Typing past the last argument (a longer command's word is not an argument).
     extra = (index > len(command.args) or (index == len(command.args) and state.current)) \
         and not (command.args and command.args[-1].takes_rest) \
-        and not any(w.startswith(state.current.lower()) for w in position.next_words)
+        and not any(w.startswith(state.current.lower()) for w in position.next_words) \
+        and not (command.shape is not None and any(k.startswith(state.current.lower()) for k in CLAUSE_KEYWORDS))
     if not command.args:
         if extra:
             return [("class:hint.error", f"'{command.name}' takes no arguments")]

@@ -236,3 +236,52 @@ def test_every_token_the_server_makes_looks_like_a_token(description):
 @pytest.mark.parametrize("word", ["TEST", "small_customers", "group-A", "nosuchtoken", "a" * 24, "YWJjZA=="])
 def test_descriptions_do_not_look_like_tokens(word):
     assert not handlers.looks_like_token(word)
+
+
+LISTINGS = [(name, command) for name, command in NAMES if command.shape is not None]
+
+
+def _first_word(result):
+    """(field, value, each row's values there): the first row's first cell that is one word,
+    of a listing's result (a table, or a list of Name/Value records)."""
+    from smclient.filters import fields, is_name_value
+    from smclient.results import Table
+
+    def values(cell):
+        return [cell] if isinstance(cell, str) else [v for v in cell if isinstance(v, str)]
+
+    records = result if isinstance(result, list) else [result]
+    assert records and all(isinstance(r, Table) for r in records)
+    if is_name_value(records[0]):
+        for k, name in enumerate(fields(records[0])):
+            value = records[0].rows[k][1]
+            if value and " " not in value:
+                return name, value, [values(r.rows[k][1]) for r in records]
+    table = records[0]
+    for j, name in enumerate(fields(table)):
+        first = values(table.rows[0][j])
+        if table.columns[j].kind != "devices" and first and first[0] and " " not in first[0]:
+            return name, first[0], [values(row[j]) for row in table.rows]
+    raise AssertionError("no one-word cell in the first row")
+
+
+@pytest.mark.parametrize(("name", "command"), LISTINGS, ids=[name for name, _ in LISTINGS])
+def test_where_keeps_the_rows_that_match_on_every_listing(name, command, world):
+    """Each listing with `where FIELD=VALUE` (the first row's first one-word cell) keeps
+    exactly the rows with that value there, and `!=` the others."""
+    executor, tokens, m = world
+    line = EXAMPLES[name].format(**tokens)
+    result = executor.execute_line(line).result
+    field, value, column = _first_word(result)
+    kept = executor.execute_line(f"{line} where {field}={value}")
+    assert kept.status == 0, render_outcome(kept.result)
+    dropped = executor.execute_line(f"{line} where {field}!={value}")
+    matching = [value in texts for texts in column]
+    if isinstance(result, list) or result.columns[0].header == "Name" and result.record:  # records
+        def count(records):  # a record that matched is itself; none, []
+            return len(records) if isinstance(records, list) else 1
+
+        assert count(kept.result) == sum(matching) >= 1 and count(dropped.result) == len(matching) - sum(matching)
+    else:
+        assert kept.result.rows == [row for row, match in zip(result.rows, matching) if match]
+        assert len(dropped.result.rows) == len(result.rows) - sum(matching)
