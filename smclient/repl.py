@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
-from prompt_toolkit.completion import CompleteEvent, get_common_complete_suffix
+from prompt_toolkit.completion import CompleteEvent, Completion, get_common_complete_suffix
 from prompt_toolkit.filters import Condition, is_searching
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.history import History
@@ -253,12 +253,13 @@ class Shell:
             # open the menu: complete now, and insert what is certain, as readline does.
             buffer = event.current_buffer
             if buffer.complete_state is not None:
-                buffer.complete_next()
+                if not _never_alone(buffer.complete_state.completions):
+                    buffer.complete_next()
                 return
             completions = list(self.completer.get_completions(buffer.document,
                                                               CompleteEvent(completion_requested=True)))
-            if len(completions) == 1 and completions[0].text.lower() in NEVER_ALONE:
-                # A bulk change is never made by Tab alone: show it in the menu instead.
+            if _never_alone(completions):
+                # A bulk change is never made by Tab alone: the menu shows it instead.
                 buffer.start_completion(select_first=False)
                 return
             if len(completions) == 1:
@@ -316,6 +317,11 @@ class Shell:
 # Drawing `watch` in place: the cursor to the top left, a line cleared to its end,
 # the screen cleared below the cursor (VT100, as every terminal speaks it).
 CURSOR_HOME, CLEAR_LINE, CLEAR_BELOW = "\x1b[H", "\x1b[K", "\x1b[J"
+
+
+def _never_alone(completions: list[Completion]) -> bool:
+    """The one candidate would make a bulk change (`release all`): Tab does not insert it."""
+    return len(completions) == 1 and completions[0].text.strip().lower() in NEVER_ALONE
 
 
 def terminal_size() -> tuple[int, int]:
