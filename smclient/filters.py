@@ -155,6 +155,8 @@ Test = Callable[[str], bool]
 
 
 def _number(text: str) -> float | None:
+    if text.isdigit() and text.isascii():  # the common case (ids, counts), without the expression
+        return int(text)
     return float(text) if _NUMBER.fullmatch(text) else None
 
 
@@ -227,6 +229,17 @@ def _row_test(condition: Condition, columns: list[tuple[int, str]]) -> Callable[
     """A test of a row: `columns` are the (index, kind) of the cells the field names."""
     tests = [(j, _tester(condition, kind), kind) for j, kind in columns]
     negative = condition.op == "!="
+    if len(tests) == 1 and tests[0][2] not in _MANY:
+        # One column of one value per cell (nearly every filter): its text as it is.
+        (j, check, kind), = tests
+
+        def single(row: Sequence[Any]) -> bool:
+            cell = row[j] if j < len(row) else ""
+            if type(cell) is str:
+                return check(cell)
+            values = _values(cell, kind)
+            return all(map(check, values)) if negative else any(map(check, values))
+        return single
 
     def test(row: Sequence[Any]) -> bool:
         values = [value for j, _, kind in tests if j < len(row) for value in _values(row[j], kind)]

@@ -48,7 +48,7 @@ PREFETCH = ("tokens", "models")
 # A prompt that fails this many times in a row (a terminal gone) ends the session.
 MAX_PROMPT_FAILURES = 3
 # Words Tab never inserts alone: they make a command a bulk change (`release all`).
-NEVER_ALONE = frozenset({"all", "force"})
+NEVER_ALONE = frozenset({"all"})
 
 STYLE = Style.from_dict({
     "bottom-toolbar": "noreverse",
@@ -140,10 +140,10 @@ class Shell:
 
     def _show(self, outcome: Outcome) -> None:
         result, options = outcome.result, self.executor.options
+        fmt = options["output"]
         if isinstance(result, Failure):
-            self._error(render_outcome(result)[1])
+            self._error(render_outcome(result, fmt)[1])
         elif result is not None:
-            fmt = options["output"]
             try:
                 self.pager.write(present(result, fmt, options["expanded"], self.size()[0]), fmt, options["pager"])
             except (BrokenPipeError, ValueError):  # the terminal went away: nothing left to tell

@@ -133,10 +133,9 @@ class Pager:
                 height -= 1
             if not fits:
                 break
-        else:
-            if fits or not held:
-                self._print(held)
-                return
+        else:  # it all fits (or there was nothing)
+            self._print(held)
+            return
         rest = _continue(held, chunks)
         if not self._page(rest):
             self._print(render_chunks(result, fmt))  # the pager failed: print it all instead

@@ -460,7 +460,7 @@ def test_verbs_come_from_the_table(completer):
     verbs = sorted({name.split()[0] for c in GRAMMAR.commands if not c.hidden for name in c.names})
     assert shown(completer, "") == verbs
     assert shown(completer, "SH") == ["show"]
-    assert shown(completer, "show backend ") == ["group", "name"]
+    assert shown(completer, "show backend ") == ["group", "name", "where", "limit"]  # and its filter
     assert shown(completer, "update token sda ") == ["current", "max"]
     assert "list" not in shown(completer, "remove usergroup ")  # the guide's hidden variant
 
@@ -492,11 +492,12 @@ def test_each_candidate_shows_its_meaning(completer, simulator):
     ("update token access level TOKEN ", ["USER", "ADMIN", "DEVELOPER"]),
     ("update version support v1 ", ["true", "false"]),
     ("delete backendgroup 0 T", ["true"]),
-    ("show job ", ["QUEUED", "SUMMITED", "RUNNING"]),
+    ("show job ", ["QUEUED", "SUMMITED", "RUNNING", "where", "limit"]),  # a listing: its filter too
     ("update backend group 1 n", ["null"]),
     ("update backendgroup list 0 N", ["null"]),
-    ("show backend group ", []),  # no arguments
-    ("get token x ", []),  # past the last argument
+    ("show backend group ", ["where", "limit"]),  # no arguments: only the filter
+    ("get token x ", ["where", "limit"]),  # past the last argument: only the filter
+    ("create backend h ip 8 ", []),  # past the last argument of a change
     ("create token ", []),  # free text
     ("update version worker v1 sh -c ", []),  # the rest of the line
     ("show token # a comment ", []),
@@ -509,7 +510,7 @@ def test_fixed_choices_by_position(completer, text, expected):
 def test_ids_complete_in_numeric_order_with_names(completer):
     assert shown(completer, "delete sdamodel ")[:13] == [str(i) for i in range(1, 13)] + ["52"]
     assert shown(completer, "delete sdamodel 1") == ["1", "10", "11", "12"]
-    assert shown(completer, "show backendgroup ") == ["0"]
+    assert shown(completer, "show backendgroup ") == ["0", "where", "limit"]
     assert shown(completer, "get backend beid ") == ["1", "2", "3", "4"]
     assert shown(completer, "get backend name back0") == ["back01", "back02", "back03", "back04"]
     assert shown(completer, "update backend group 1 ") == ["null", "0"]
