@@ -22,7 +22,7 @@ from prompt_toolkit.document import Document
 
 from . import views
 from .commands import GRAMMAR
-from .grammar import CLAUSE_KEYWORDS, Arg, Command, Grammar, Kind
+from .grammar import CLAUSE_KEYWORDS, Arg, Command, Grammar, Kind, split_clause
 from .live_names import SOURCE_NAMES, LiveNames
 
 log = logging.getLogger(__name__)
@@ -334,14 +334,10 @@ FIELD_SOURCES = {"token": "tokens", "name": "backend_names"}
 def filter_clause(position: Position) -> list[str] | None:
     """The words of a listing's filter typed before the cursor (from `where`/`limit`),
     or None when the cursor is not in one."""
-    command = position.command
-    if command is None or command.shape is None:
+    if position.command is None:
         return None
-    words = list(position.arg_words)
-    for i in range(command.required, len(words)):
-        if words[i].lower() in CLAUSE_KEYWORDS:
-            return words[i:]
-    return None
+    _, clause = split_clause(position.command, position.arg_words)
+    return list(clause) if clause else None
 
 
 def clause_fields(command: Command) -> list[str]:

@@ -572,6 +572,35 @@ def test_watch_completes_the_command_it_repeats_after_its_optional_seconds(compl
     assert shown(completer, text) == words
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("show job where ", ["feid", "token", "pry", "status", "pid", "process_name", "start_time"]),
+    ("show job where st", ["status", "start_time"]),
+    ("show job where status ", ["=", "!=", "~", "<", ">", "<=", ">="]),
+    ("show job where status=RU", ["RUNNING"]),
+    ("show job where status = Q", ["QUEUED"]),
+    ("show backend where status=", ["SHUTDOWN", "ACTIVE"]),
+    ("show token where access_level=D", ["DEVELOPER"]),
+    ("show job where status=RUNNING ", ["and", "limit"]),
+    ("show job where status=RUNNING and p", ["pry", "pid", "process_name"]),
+    ("show job where feid>1 limit ", []),
+    ("get backend name where", []),  # the name comes first: no backend is named so, and no filter yet
+])
+def test_a_listings_filter_completes_fields_operators_and_known_values(completer, text, expected):
+    assert shown(completer, text) == expected
+
+
+def test_a_filter_completes_live_tokens(completer, simulator):
+    tokens = [t.value for t in simulator.manager.tokens.values()]
+    assert sorted(shown(completer, "show job where token=")) == sorted(tokens)
+
+
+def test_toolbar_in_a_filter_names_the_fields():
+    hint = "".join(text for _, text in usage_hint("show sdamodel where "))
+    assert hint == "show sdamodel where FIELD OP VALUE [and ...] [limit N]   fields: id, name, devices; " \
+                   "OP: = != ~ < > <= >="
+    assert "too many" not in "".join(text for _, text in usage_hint("show token wh"))
+
+
 def test_toolbar_shows_the_usage_with_the_current_argument():
     hint = usage_hint("update token priority TOKEN ")
     assert "".join(text for _, text in hint).startswith("update token priority {token} {priority}")
