@@ -105,6 +105,8 @@ class Executor:
             # prompt is the original's); scripts get the original's words.
             note = result.text if self._confirming and result.many else ""
             return Outcome(Success(command.message_title, note, result.data))
+        if isinstance(result, Message) and result.note and not self._confirming:
+            return Outcome(result._replace(note=""))
         if isinstance(result, SetOption):
             if result.value is not None:
                 from .formats import check

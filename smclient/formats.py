@@ -17,11 +17,12 @@ import datetime
 import io
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from .errors import EXIT_REFUSED, UsageError
 from .grammar import is_int
-from .results import Failure, HelpListing, Message, Success, Table
+from .results import RIGHT, Failure, HelpListing, Message, Success, Table
 from .sanitize import clean
 
 OWN = ("table", "json", "csv", "tsv")
@@ -59,9 +60,27 @@ def field(cell: Any) -> str:
     return ";".join(field(value) for value in cell)
 
 
+def data_rows(table: Table) -> list[Sequence[Any]]:
+    """The rows other tools get: without the totals (`show usage`'s Total), which a script sums."""
+    rows = table.rows
+    return list(rows[: len(rows) - table.totals]) if table.totals else list(rows)
+
+
 def render_table(table: Table, fmt: str) -> str:
-    headers = [column.header for column in table.columns]
-    rows = [[field(cell) for cell in row] for row in table.rows]
+    """csv, tsv or a tabulate format: one column per header, a backend's devices one
+    column (`Device`, its `idx STATE` pairs in index order, as json has them)."""
+    columns = [c for c in table.columns if c.kind != "devices"]
+    devices = [j for j, c in enumerate(table.columns) if c.kind == "devices"]
+    plain = [j for j, c in enumerate(table.columns) if c.kind != "devices"]
+    headers = [column.header for column in columns] + (["Device"] if devices else [])
+    rows = []
+    for row in data_rows(table):
+        fields = [field(row[j]) for j in plain]
+        if devices:
+            pairs = sorted((pair for j in devices for pair in _lines(row[j]) if isinstance(pair, tuple)),
+                           key=lambda pair: str(pair[0]).zfill(9))
+            fields.append(field(pairs))
+        rows.append(fields)
     if fmt in ("csv", "tsv"):
         out = io.StringIO()
         writer = csv.writer(out, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
@@ -70,7 +89,10 @@ def render_table(table: Table, fmt: str) -> str:
         return out.getvalue().removesuffix("\n")
     import tabulate
 
-    return tabulate.tabulate(rows, headers, tablefmt=fmt, disable_numparse=True)
+    # Numbers to the right, as the original's frame has them (tabulate is told, not guessing).
+    align = ["right" if c.align == RIGHT or c.kind in ("int", "number") else "left" for c in columns]
+    return tabulate.tabulate(rows, headers, tablefmt=fmt, disable_numparse=True,
+                             colalign=align + ["left"] * bool(devices))
 
 
 # ---------------------------------------------------------------- json
@@ -134,7 +156,7 @@ def records(table: Table) -> list[dict[str, Any]]:
     """Each row as an object keyed by the snake_case headers; the columns of a
     backend's devices are one `devices` array, in index order."""
     out = []
-    for row in table.rows:
+    for row in data_rows(table):
         record: dict[str, Any] = {}
         devices: list[dict[str, Any]] | None = None
         for column, cell in zip(table.columns, row):
@@ -156,7 +178,8 @@ def data(result: Any) -> Any:
         rows = records(result)
         return rows[0] if result.record and len(rows) == 1 else rows
     if isinstance(result, Message):
-        return {"message": clean(result.text)}
+        return {"message": clean(result.text), **({"note": clean(result.note)} if result.note else {}),
+                **(result.data or {})}
     if isinstance(result, Success):
         return {"message": f"{result.title} success.", **({"note": clean(result.note)} if result.note else {}),
                 **(result.data or {})}

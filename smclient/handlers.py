@@ -40,7 +40,7 @@ def _int_opt(value: int | None) -> dict[str, int]:
 
 def create_token(conn: Connection, a: Args) -> Message:
     token = conn.call("CreateToken", pb.CreateTokenRequest(description=a.description, priority=a.priority or 0))
-    return Message(f"Create SDA Success (Token : {token.value})")
+    return Message(f"Create SDA Success (Token : {token.value})", {"token": token.value})
 
 
 def delete_token(conn: Connection, a: Args) -> None:
@@ -96,20 +96,20 @@ def remove_token_env(conn: Connection, a: Args) -> None:
 
 # ---------------------------------------------------------------- SDAs and models
 
-def _create_sda(conn: Connection, a: Args, reserved: bool) -> None:
+def _create_sda(conn: Connection, a: Args, reserved: bool) -> Changed:
     request = pb.CreateSdaRequest(token=a.token, description=a.description, model_id=a.sdamodel_id,
                                   reserved=reserved)
     if a.sdamodel_group_id is not None:
         request.model_group_id = a.sdamodel_group_id
-    conn.call("CreateSda", request)
+    return created(conn.call("CreateSda", request).id)
 
 
-def create_sda(conn: Connection, a: Args) -> None:
-    _create_sda(conn, a, reserved=False)
+def create_sda(conn: Connection, a: Args) -> Changed:
+    return _create_sda(conn, a, reserved=False)
 
 
-def create_resv_sda(conn: Connection, a: Args) -> None:
-    _create_sda(conn, a, reserved=True)
+def create_resv_sda(conn: Connection, a: Args) -> Changed:
+    return _create_sda(conn, a, reserved=True)
 
 
 def update_sda(conn: Connection, a: Args) -> None:
@@ -157,8 +157,8 @@ def show_sdamodel(conn: Connection, a: Args) -> Table:
     return views.sdamodels_table(reply.models)
 
 
-def create_sdamodel(conn: Connection, a: Args) -> None:
-    conn.call("CreateSdaModel", pb.CreateSdaModelRequest(name=a.name, devices=a.devices))
+def create_sdamodel(conn: Connection, a: Args) -> Changed:
+    return created(conn.call("CreateSdaModel", pb.CreateSdaModelRequest(name=a.name, devices=a.devices)).id)
 
 
 def delete_sdamodel(conn: Connection, a: Args) -> None:
@@ -167,8 +167,13 @@ def delete_sdamodel(conn: Connection, a: Args) -> None:
 
 # ---------------------------------------------------------------- SDA model groups
 
-def _group_created(group: Any) -> Message:
-    return Message(f"Create Group Success (id : {group.id})")
+def _group_created(group: Any, note: str = "") -> Message:
+    return Message(f"Create Group Success (id : {group.id})", {"id": group.id}, note)
+
+
+def created(new_id: int) -> Changed:
+    """A change that made something with an id: json carries it (`{"id": 3}`)."""
+    return Changed("", {"id": new_id}, many=False)
 
 
 def create_sdamodelgroup(conn: Connection, a: Args) -> Message:
@@ -248,8 +253,9 @@ def get_backend_name(conn: Connection, a: Args) -> Table:
     return _backends(conn, name=a.backend_name)
 
 
-def create_backend(conn: Connection, a: Args) -> None:
-    conn.call("CreateBackend", pb.CreateBackendRequest(name=a.host_name, ip=a.ip, device_count=a.device_count))
+def create_backend(conn: Connection, a: Args) -> Changed:
+    return created(conn.call("CreateBackend", pb.CreateBackendRequest(name=a.host_name, ip=a.ip,
+                                                                      device_count=a.device_count)).id)
 
 
 def delete_backend(conn: Connection, a: Args) -> None:
@@ -395,8 +401,11 @@ def create_usergroup(conn: Connection, a: Args) -> Message:
             tokens = items
         else:
             description = a.description_or_tokens
+    note = (f"Note: {description!r} is the group's description (no token is so named); the group has no "
+            f"members yet (add usergroup ID TOKEN)." if a.description_or_tokens is not None and not tokens
+            and description else "")
     return _group_created(conn.call("CreateUserGroup", pb.CreateUserGroupRequest(
-        name=a.name, description=description, tokens=tokens)))
+        name=a.name, description=description, tokens=tokens)), note)
 
 
 def ask_delete_usergroup(conn: Connection, a: Args) -> str | None:
@@ -570,8 +579,9 @@ def get_history_token(conn: Connection, a: Args) -> Table:
 
 # ---------------------------------------------------------------- versions and workers
 
-def create_version(conn: Connection, a: Args) -> None:
-    conn.call("CreateVersion", pb.CreateVersionRequest(version=a.version, path=a.installed_path))
+def create_version(conn: Connection, a: Args) -> Changed:
+    version = conn.call("CreateVersion", pb.CreateVersionRequest(version=a.version, path=a.installed_path))
+    return Changed("", {"version": version.version}, many=False)
 
 
 def delete_version(conn: Connection, a: Args) -> None:

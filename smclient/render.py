@@ -362,7 +362,7 @@ def render_chunks(result: Any, fmt: str = "table") -> Iterator[str]:
 
         yield render_json(result, failure_line(result) if isinstance(result, Failure) else "")
     elif isinstance(result, Message):
-        yield clean(result.text)
+        yield clean(result.text) + (f"\n{clean(result.note)}" if result.note else "")
     elif isinstance(result, Expanded):
         from .terminal import expanded_lines
 

@@ -37,15 +37,18 @@ class Column(NamedTuple):
 
 class Table:
     """Columns and rows (each a list or a tuple of cells); rows may grow after the table is made.
-    `record`: the table shows one record (`get token`), which json prints as one object."""
+    `record`: the table shows one record (`get token`), which json prints as one object.
+    `totals`: how many last rows are totals (`show usage`'s Total), which the original's
+    frame shows and the formats for other tools leave out (a script sums)."""
 
-    __slots__ = ("columns", "rows", "record")
+    __slots__ = ("columns", "rows", "record", "totals")
 
     def __init__(self, columns: list[Column], rows: list[Sequence[Cell]] | None = None,
-                 record: bool = False) -> None:
+                 record: bool = False, totals: int = 0) -> None:
         self.columns = columns
         self.rows = rows if rows is not None else []
         self.record = record
+        self.totals = totals
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Table) and (self.columns, self.rows) == (other.columns, other.rows)
@@ -62,7 +65,13 @@ class Expanded:
 
 
 class Message(NamedTuple):
+    """A line of the command's own (`Create SDA Success (Token : ...)`); json adds `data`'s
+    keys (what was created: `{"token": "..."}`, `{"id": 3}`).  `note`: this shell's
+    own word on it, shown only at the interactive prompt, as Changed's text is."""
+
     text: str
+    data: dict[str, Any] | None = None
+    note: str = ""
 
 
 class Note(NamedTuple):

@@ -320,7 +320,7 @@ def usage_table(report: Any) -> Table:
     return Table([Column("Token"), Column("Description"), Column("Min", RIGHT, kind="int"),
                   Column("Max", RIGHT, kind="int"), Column("Average", RIGHT, kind="number"),
                   Column("Min(%)", RIGHT, kind="number"), Column("Max(%)", RIGHT, kind="number"),
-                  Column("Average(%)", RIGHT, kind="number")], rows)
+                  Column("Average(%)", RIGHT, kind="number")], rows, totals=1)
 
 
 def name_value_table(pairs: Sequence[tuple[str, str]]) -> Table:

@@ -1,0 +1,92 @@
+"""Scripts never parse prose (issue 24): what a change made or ended is data in
+`-o json`; csv and tabulate's formats have one column per header, numbers to the
+right, and no Total row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from sdamanager_stub.testing import running_simulator
+
+
+@pytest.fixture
+def sim():
+    with running_simulator(backends=2, devices=8) as running:
+        yield running
+
+
+def as_json(sim, line: str):
+    if sim.admin.run("set output json").status:
+        raise AssertionError("set output json failed")
+    status, out, err = sim.admin.run(line)
+    assert status == 0, err
+    return json.loads(out)
+
+
+def test_every_create_carries_what_it_made(sim):
+    made = as_json(sim, "create token alice 5")
+    token = made["token"]
+    assert made["message"] == f"Create SDA Success (Token : {token})" and token in sim.manager.tokens
+    assert as_json(sim, f"create sda {token} 1 first") == {"message": "Create SDA success.", "id": 1}
+    assert as_json(sim, "create sdamodel Tiny.1GB 1")["id"] == max(sim.manager.models)
+    assert as_json(sim, "create backend rx-9 10.0.0.9 8") == {"message": "Create Backend success.", "id": 3}
+    assert as_json(sim, "create backendgroup bg 1") == {"message": "Create Group Success (id : 1)", "id": 1}
+    assert as_json(sim, "create sdamodelgroup mg 1 1")["id"] == 1
+    assert as_json(sim, f"create usergroup ug {token}")["id"] == 1
+    assert as_json(sim, "create version 24.1 /opt/24.1") == {"message": "Create Version success.", "version": "24.1"}
+
+
+def test_deletes_and_releases_list_what_they_ended(sim):
+    token = sim.manager.create_token("t", 0).value
+    sim.manager.update_token_max_sda(token, 2)
+    sim.manager.create_sda(token, "a", 1)
+    sim.manager.create_sda(token, "b", 1)
+    sim.manager.request_devices(token, 5, "python a.py")
+    assert as_json(sim, f"release {token}")["released"] == [1]
+    assert as_json(sim, f"delete sda {token}") == {"message": "Delete SDA success.", "deleted": [1, 2]}
+
+
+def test_a_group_whose_word_was_taken_as_its_description_says_so_at_the_prompt_only(sim):
+    from smclient.api.address import Address
+    from smclient.executor import Executor
+    from smclient.render import render_outcome
+    from smclient.transport import Connection
+
+    shell = Executor(Connection(Address(sim.host, sim.port)), interactive=True, ask=lambda q: True)
+    out, _ = render_outcome(shell.execute_line("create usergroup ug-three nosuchtoken").result)
+    assert out == ("Create Group Success (id : 1)\n"
+                   "Note: 'nosuchtoken' is the group's description (no token is so named); the group has no "
+                   "members yet (add usergroup ID TOKEN).")
+    assert sim.admin.run("create usergroup ug-four nosuchtoken").stdout == "Create Group Success (id : 2)\n"
+
+
+def test_csv_has_one_device_column_in_index_order(sim):
+    sim.admin.run("set output csv")
+    rows = list(csv.reader(io.StringIO(sim.admin.run("get backend beid 1").stdout)))
+    assert rows[0] == ["ID", "Name", "Ip", "Group", "Status", "Device"]
+    assert rows[1][5] == ";".join(f"{i} IDLE" for i in range(8))
+
+
+def test_usage_in_json_and_csv_lists_tokens_not_the_total(sim):
+    token = sim.manager.create_token("billing", 0).value
+    line = f"show usage 2020-01-01 00:00:00 2030-01-01 00:00:00 {token}"
+    assert [entry["token"] for entry in as_json(sim, line)] == [token]
+    sim.admin.run("set output csv")
+    assert [row[0] for row in csv.reader(io.StringIO(sim.admin.run(line).stdout))] == ["Token", token]
+    sim.admin.run("set output table")
+    assert "|  Total " in sim.admin.run(line).stdout  # the original's frame keeps it
+
+
+def test_tabulate_formats_put_numbers_to_the_right(sim):
+    sim.admin.run("set output psql")
+    lines = sim.admin.run("show sdamodel").stdout.splitlines()
+    assert [cell.strip() for cell in lines[1].split("|")[1:-1]] == ["ID", "Name", "Devices"]
+    cells = [line.split("|")[1:-1] for line in lines[3:-1]]
+    ids, names = [row[0][1:-1] for row in cells], [row[1][1:-1] for row in cells]  # psql's margins off
+    assert all(cell == cell.strip().rjust(len(cell)) for cell in ids)
+    assert any(cell.startswith(" ") for cell in ids)  # " 1" under "52": padded on the left
+    assert all(cell == cell.strip().ljust(len(cell)) for cell in names)  # text stays to the left
