@@ -75,6 +75,7 @@ def capture(m: SDAManager) -> dict[str, Any]:
         "history": [_plain(j) for j in m.history],
         "versions": [_plain(v) for v in m.versions.values()],
         "events": [_plain(e) for e in m.events],
+        "departed": dict(m.departed),
         "clean_until": [[b, i, t] for (b, i), t in m._clean_until.items()],
         "ready_at": [[feid, t] for feid, t in m._ready_at.items()],
     }
@@ -139,6 +140,7 @@ def freeze(m: SDAManager) -> dict[str, Any]:
         "history": list(m.history),  # ended jobs: never changed again
         "versions": [_copy(v) for v in m.versions.values()],
         "events": list(m.events),  # never changed once logged
+        "departed": dict(m.departed),
         "clean_until": [[b, i, t] for (b, i), t in m._clean_until.items()],
         "ready_at": [[feid, t] for feid, t in m._ready_at.items()],
     }
@@ -235,6 +237,20 @@ def _job(d: dict[str, Any]) -> Job:
     return Job(**{**d, "status": JobStatus(d["status"]), "placement": _pairs(d["placement"])})
 
 
+def departed_from_events(m: SDAManager) -> dict[str, str]:
+    """A state file from before deleted tokens were kept: their last descriptions, as far
+    as the event log still tells them (it keeps the newest events only)."""
+    described: dict[str, str] = {}
+    for event in m.events:
+        if event.result == "SUCCESS" and event.action in ("CREATE_TOKEN", "UPDATE_TOKEN_DESCRIPTION"):
+            try:
+                described[event.token] = str(json.loads(event.request).get("description", ""))
+            except (ValueError, AttributeError):
+                continue
+    gone = {job.token for job in m.history} | set(described)
+    return {token: described.get(token, "") for token in gone if token not in m.tokens}
+
+
 def restore(m: SDAManager, s: dict[str, Any]) -> None:
     """Replace `m`'s state with snapshot `s` (the manager's configuration is kept)."""
     m._next = dict(s["next"])
@@ -254,6 +270,7 @@ def restore(m: SDAManager, s: dict[str, Any]) -> None:
     m.history = [_job(d) for d in s["history"]]
     m.versions = {d["version"]: Version(**d) for d in s["versions"]}
     m.events = deque((Event(**d) for d in s["events"]), maxlen=m.events.maxlen)
+    m.departed = dict(s["departed"]) if "departed" in s else departed_from_events(m)
     # What derives from the state: the queues and the timeline of transitions.
     m.queues = {}
     m._pool = {}

@@ -29,7 +29,9 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][AB012]|[\x07\x08]")
 def shell_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     # pexpect's terminal does not answer cursor position requests; without this
     # prompt_toolkit would wait for the answer and print a warning.
-    return {**os.environ, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1",
+    # Output taller than the terminal goes through a pager (test_terminal.py tests it):
+    # here `cat`, so what these tests look for reaches the terminal as it is.
+    return {**os.environ, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", "SMCLIENT_PAGER": "cat",
             "SMCLIENT_HISTFILE": str(tmp_path / "history"), **extra}
 
 

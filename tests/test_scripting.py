@@ -90,3 +90,59 @@ def test_tabulate_formats_put_numbers_to_the_right(sim):
     assert all(cell == cell.strip().rjust(len(cell)) for cell in ids)
     assert any(cell.startswith(" ") for cell in ids)  # " 1" under "52": padded on the left
     assert all(cell == cell.strip().ljust(len(cell)) for cell in names)  # text stays to the left
+
+
+# ---------------------------------------------------------------- usage outlives tokens; the audit
+
+def departed_customer(sim) -> str:
+    m = sim.manager
+    token = m.create_token("last month's customer", 0).value
+    m.create_sda(token, "s", 1)
+    feid = m.request_devices(token, 5, "python train.py").feid
+    m.finish_job(feid)
+    m.delete_sda(token)
+    m.delete_token(token)
+    return token
+
+
+def test_a_deleted_tokens_usage_and_history_stay_reportable(sim):
+    token = departed_customer(sim)
+    status, out, err = sim.admin.run(f"show usage 2020-01-01 00:00:00 2030-01-01 00:00:00 {token}")
+    assert status == 0, err
+    row = next(line for line in out.splitlines() if token in line)
+    assert "last month's customer" in row
+    status, out, err = sim.admin.run(f"get history token {token}")
+    assert status == 0 and "python train.py" in out, err
+    assert sim.admin.run(f"get token {token}").status == 1  # the token itself is gone
+    actions = [e.action for e in sim.manager.events if e.token == token]
+    assert actions[-1] == "DELETE_TOKEN"
+
+
+def test_departed_tokens_survive_a_snapshot_and_old_files_rebuild_them(sim):
+    from sdamanager_stub import snapshot
+    from sdamanager_stub.manager import new_manager
+
+    token = departed_customer(sim)
+    saved = snapshot.capture(sim.manager)
+    restored = new_manager(backends=0, devices=0)
+    snapshot.restore(restored, saved)
+    assert restored.departed == {token: "last month's customer"}
+    older = {key: value for key, value in saved.items() if key != "departed"}  # a file from before
+    rebuilt = new_manager(backends=0, devices=0)
+    snapshot.restore(rebuilt, older)
+    assert rebuilt.departed == {token: "last month's customer"}
+
+
+def test_a_release_names_the_tokens_it_ended_in_the_event_log(sim):
+    m = sim.manager
+    tokens = []
+    for name in ("a", "b"):
+        token = m.create_token(name, 0).value
+        m.create_sda(token, "s", 1)
+        m.request_devices(token, 1, "p")
+        tokens.append(token)
+    assert sim.admin.run("release 1").status == 0
+    assert sim.admin.run("release all").status == 0
+    release, release_all = list(m.events)[-2:]
+    assert (release.action, release.token) == ("RELEASE", tokens[0])
+    assert (release_all.action, release_all.token) == ("RELEASE_ALL", tokens[1])

@@ -87,6 +87,9 @@ class Rules(ABC):
         self.busy = 0  # operations under way in this thread (they hold the lock)
         self.changing = 0  # of which changes
         self._made = ""  # what the change under way made up (a new token's value), for the journal
+        # The tokens whose jobs the change under way ended (a release by FeID names none):
+        # the event log names them.
+        self._touched: list[str] = []
         self.journal: Journal | None = None  # None keeps the state in memory only
         self.journal_broken = ""  # why the journal failed; changes are refused from then on
         # Per thread: what its operation journalled and the journal has yet to make
@@ -114,6 +117,8 @@ class Rules(ABC):
         self.history = []  # ended jobs, oldest first
         self.versions: dict[str, Version] = {}
         self.events: deque[Event] = deque(maxlen=EVENT_LOG_LIMIT)
+        # Deleted tokens -> their last description: their usage and history stay reportable.
+        self.departed: dict[str, str] = {}
         self._next = {"sda": 1, "model": 1, "model_group": 1, "backend": 1, "backend_group": 1,
                       "user_group": 1, "job": 1, "event": 1}
 
@@ -253,6 +258,7 @@ class Rules(ABC):
             # a read (the gRPC face converting the result) that read's instant.
             self.now = self.clock() if at is None else at
         self._made = made
+        self._touched = []
         self.busy += 1
         self.changing += 1
         try:
@@ -271,6 +277,8 @@ class Rules(ABC):
                 token = result.value
             elif not token and isinstance(owner, str):
                 token = owner
+            elif not token and self._touched:
+                token = ",".join(dict.fromkeys(self._touched))
             self._log(token, action, request, "SUCCESS")
             # Any change may let a waiting job run: freed devices, a new
             # priority, a backend back to ACTIVE, a new job.

@@ -153,6 +153,7 @@ class JobRules(SdaRules):
         """Take a live job off its devices (they go to CLEANING) and into the history, at `at`
         (default: the operation's instant)."""
         now = self.now if at is None else at
+        self._touched.append(job.token)
         key = self._pool.pop(job.feid, None)
         if key is not None:
             self.queues[key].remove(job.feid)
@@ -341,7 +342,7 @@ class JobRules(SdaRules):
 
     @query
     def list_history(self, count: int = 0, token: str = "") -> list[Job]:
-        if token:
+        if token and token not in self.departed:
             self.token(token)
         jobs = self.history if not token else [j for j in self.history if j.token == token]
         return list(jobs[-count:] if count > 0 else jobs)
@@ -351,9 +352,9 @@ class JobRules(SdaRules):
         """`show usage`: device usage per token over [begin, end), from the jobs that ran."""
         if end <= begin:
             raise InvalidArgument("The end of the interval must be after its begin.")
-        if token:
+        if token and token not in self.departed:
             self.token(token)
         total = sum(len(b.devices) for b in self.backends.values())
-        descriptions = {t.value: t.description for t in self.tokens.values()}
+        descriptions = {**self.departed, **{t.value: t.description for t in self.tokens.values()}}
         jobs = [*self.history, *self.jobs.values()]
         return compute_usage(jobs, begin, end, self.now, total, descriptions, token)

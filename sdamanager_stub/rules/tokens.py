@@ -32,7 +32,7 @@ class TokenRules(SdaRules):
         for _ in range(1000):
             digits = str(self._randbelow(9 * 10**12) + 10**12)
             value = base64.urlsafe_b64encode((prefix + digits).encode()).decode()
-            if value not in self.tokens:
+            if value not in self.tokens and value not in self.departed:  # a departed token keeps its history
                 self._made = value  # the journal keeps it: random is not replayable
                 return value
         raise ResourceExhausted("Could not make a new unique token: try again.")
@@ -63,6 +63,7 @@ class TokenRules(SdaRules):
         for group in self.token_user_groups(token):
             group.tokens.remove(token)
         del self.tokens[token]
+        self.departed[token] = tok.description
 
     @change
     def update_token_priority(self, token: str, priority: int) -> Token:
