@@ -213,6 +213,9 @@ def _table_blocks(table: Table) -> Iterator[list[str]]:
     """
     columns: Sequence[Column] = table.columns
     ncol = len(columns)
+    if ncol and getattr(table.rows, "ncolumns", None) == ncol and all(col.parts == 1 for col in columns):
+        yield from _listing_blocks(columns, table.rows)  # type: ignore[arg-type]
+        return
     rows: Sequence[Sequence[Any]] = table.rows if ncol else []  # no columns: no row lines either
     if set(map(len, rows)) - {ncol}:
         # Short rows get blank cells rather than an IndexError on server data;
@@ -300,6 +303,44 @@ def _table_blocks(table: Table) -> Iterator[list[str]]:
                 block = []
         if block:
             yield block
+    yield [top]
+
+
+def _measure(text: str) -> int:
+    """Columns that a str cell adds to a frame line (its one line cleaned)."""
+    return _width(clean(text))
+
+
+def _listing_blocks(columns: Sequence[Column], rows: Any) -> Iterator[list[str]]:
+    """_table_blocks for rows kept by column (views.Listing): every cell one line of
+    text.  The widths come from what the columns recorded as they were filled, then
+    each block of rows comes as its columns' text, and its lines are made by a
+    ``%``-format of each row, as the plain rows of the general path are; a column
+    with text that is not printable ASCII in the block is cleaned and padded cell by
+    cell (as _pad does) and takes the format as it is.  The text is the general
+    path's for the same rows, byte for byte."""
+    ncol = len(columns)
+    widths = [max(_width(clean(col.header)), w) for col, w in zip(columns, rows.frame_widths(_measure))]
+    rights = [col.align == RIGHT for col in columns]
+    inner = sum(widths) + 5 * ncol - 1
+    top = "+" + "-" * inner + "+"
+    yield [top, "|" + "|".join(_centre(clean(col.header), w) for col, w in zip(columns, widths)) + "|",
+           "+" + "=" * inner + "+"]
+    specs = ["  %s  " if w == 0 else ("  %%%ds  " if right else "  %%-%ds  ") % w
+             for w, right in zip(widths, rights)]
+    plain_format = "|" + "|".join(specs) + "|"
+    plain = rows.plain_columns()
+    for texts in rows.text_blocks():
+        odd = [j for j in range(ncol) if not plain[j] and not _plain_ascii(texts[j])]
+        fmt = plain_format
+        if odd:
+            block_specs = list(specs)
+            for j in odd:
+                w, right = widths[j], rights[j]
+                texts[j] = [_pad(clean(text), w, right) for text in texts[j]]
+                block_specs[j] = "%s"
+            fmt = "|" + "|".join(block_specs) + "|"
+        yield list(map(fmt.__mod__, zip(*texts)))
     yield [top]
 
 

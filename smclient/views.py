@@ -8,8 +8,12 @@ counts and ids right).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
+from itertools import accumulate, chain, islice, repeat
+from operator import add, attrgetter, floordiv, mod, mul
 from sys import intern  # a listing repeats its few tokens on every row: one string each
 from typing import Any
 
@@ -127,6 +131,290 @@ def placement_lines(placement: Iterable[Any]) -> tuple[list[str], list[str]]:
     return ids, devices
 
 
+# ---------------------------------------------------------------- big listings, kept by column
+#
+# Held as rows of str cells, a listing of 100,000 jobs is 100,000 tuples and 900,000
+# strings: several times the bytes of the text it prints, and most of the time it
+# takes.  So the big listings (jobs, history, events) keep their rows column by
+# column: numbers in arrays, repeated text (tokens, statuses) shared, unique text
+# (process names) joined a block at a time, times as hundredths of a second whose
+# minute's text is made once.  A Listing is still a sequence of rows of str cells,
+# the cells the rows always had (results.Cell), made when they are read; the
+# renderer (render._listing_blocks) reads it column by column instead: the widths
+# from what each column recorded as it was filled, then the cells' text a block of
+# rows at a time, so no listing is ever held as text.
+
+LISTING_BLOCK = 2048  # messages read and stored at a time; rows per block of text
+_SECONDS = attrgetter("seconds")
+_NANOS = attrgetter("nanos")
+
+
+def _printable_ascii(text: str) -> bool:
+    """Every character of ``text`` is printable ASCII (one terminal column, nothing to clean)."""
+    return text.isascii() and text.isprintable()
+
+
+class _IntColumn:
+    """An integer field (int64): an array; the text is str(value)."""
+
+    __slots__ = ("values", "low", "high")
+    plain = True
+
+    def __init__(self) -> None:
+        self.values = array("q")
+        self.low = self.high = 0
+
+    def add(self, values: Sequence[int]) -> None:
+        if not self.values:
+            self.low = self.high = values[0]
+        self.values.extend(values)
+        self.low = min(self.low, min(values))
+        self.high = max(self.high, max(values))
+
+    def width(self, measure: Callable[[str], int]) -> int:
+        return max(len(str(self.low)), len(str(self.high))) if self.values else 0
+
+    def texts(self, start: int, stop: int) -> list[str]:
+        return list(map(str, self.values[start:stop]))
+
+
+class _SharedColumn:
+    """Text that repeats (tokens, statuses): one string per distinct value, shared by the
+    rows.  `text`: a value's text (an enum's name), by default the value interned."""
+
+    __slots__ = ("values", "distinct", "text")
+
+    def __init__(self, text: Callable[[Any], str] = intern) -> None:
+        self.values: list[str] = []
+        self.distinct: set[str] = set()
+        self.text = text
+
+    def add(self, values: Sequence[Any]) -> None:
+        texts = list(map(self.text, values))
+        self.values += texts
+        self.distinct.update(texts)
+
+    @property
+    def plain(self) -> bool:
+        return _printable_ascii("".join(self.distinct))
+
+    def width(self, measure: Callable[[str], int]) -> int:
+        return max(map(measure, self.distinct), default=0)
+
+    def texts(self, start: int, stop: int) -> list[str]:
+        return self.values[start:stop]
+
+
+class _TextColumn:
+    """Text that is mostly unique (process names, requests): a block's values joined
+    into one string, with where each ends in it (a string per cell is twice the bytes)."""
+
+    __slots__ = ("chunks", "ends", "odd", "longest")
+
+    def __init__(self) -> None:
+        self.chunks: list[str] = []
+        self.ends = array("q")  # where each row's text ends in its block's chunk
+        self.odd: list[int] = []  # blocks whose text is not all printable ASCII
+        self.longest = 0  # the longest text of the other blocks
+
+    def add(self, values: Sequence[str]) -> None:
+        chunk = "".join(values)
+        self.ends.extend(accumulate(map(len, values)))
+        if _printable_ascii(chunk):
+            self.longest = max(self.longest, max(map(len, values)))
+        else:
+            self.odd.append(len(self.chunks))
+        self.chunks.append(chunk)
+
+    @property
+    def plain(self) -> bool:
+        return not self.odd
+
+    def width(self, measure: Callable[[str], int]) -> int:
+        width = self.longest
+        for block in self.odd:
+            start = block * LISTING_BLOCK
+            width = max(width, max(map(measure, self.texts(start, start + LISTING_BLOCK))))
+        return width
+
+    def texts(self, start: int, stop: int) -> list[str]:
+        out: list[str] = []
+        stop = min(stop, len(self.ends))
+        while start < stop:
+            block = start // LISTING_BLOCK
+            first = block * LISTING_BLOCK
+            end = min(stop, first + LISTING_BLOCK)
+            ends = self.ends[start:end]
+            starts = chain((self.ends[start - 1] if start > first else 0,), ends)
+            out += map(self.chunks[block].__getitem__, map(slice, starts, ends))
+            start = end
+        return out
+
+
+class _TimeColumn:
+    """A Timestamp field, with `when`'s text: each time kept as seconds * 100 +
+    hundredths, its text made when read from its minute's `YYYY-MM-DD HH:MM:` (made
+    once per listing, see time_formatter) and a table of `SS.cc`.  The times that have
+    no such text (unset, in an irregular minute, nanos out of range) keep their own,
+    made at once: an error in one is raised while the listing is read, as before."""
+
+    __slots__ = ("keys", "odd_rows", "odd_texts", "minutes", "prefixes", "regular_width")
+
+    def __init__(self, minutes: dict[int, str | None], prefixes: dict[int, str]) -> None:
+        self.keys = array("q")  # seconds * 100 + hundredths; 0 for the odd times
+        self.odd_rows = array("q")  # the rows of the odd times, in order
+        self.odd_texts: list[str] = []  # and their text
+        self.minutes = minutes  # the listing's: minute -> its prefix, None when not regular
+        self.prefixes = prefixes  # the listing's regular minutes only
+        self.regular_width = 0
+
+    def add(self, stamps: Sequence[Any]) -> None:
+        seconds = list(map(_SECONDS, stamps))
+        nanos = list(map(_NANOS, stamps))
+        minutes = self.minutes
+        seen = set(map(floordiv, seconds, repeat(60)))
+        for minute in seen.difference(minutes):
+            prefix = _minute_prefix(minute * 60)
+            if prefix is not None and not _printable_ascii(prefix):
+                prefix = None  # (never seen: the digits of a time) measured and shown as odd text
+            minutes[minute] = prefix
+            if prefix is not None:
+                self.prefixes[minute] = prefix
+        if (0 in seconds or min(nanos) < 0 or max(nanos) >= 1_000_000_000
+                or None in map(minutes.__getitem__, seen)):
+            self._add_odd(seconds, nanos)
+            return
+        self.keys.extend(map(add, map(mul, seconds, repeat(100)), map(floordiv, nanos, repeat(10_000_000))))
+        self.regular_width = max(self.regular_width, max(map(len, map(minutes.__getitem__, seen))) + 5)
+
+    def _add_odd(self, seconds: list[int], nanos: list[int]) -> None:
+        """add() for a block that has odd times: time by time."""
+        minutes, keys = self.minutes, self.keys
+        for row, second, nano in zip(range(len(keys), len(keys) + len(seconds)), seconds, nanos):
+            hundredths = nano // 10_000_000
+            prefix = minutes[second // 60]
+            if prefix is not None and 0 <= hundredths < 100 and (second or nano):
+                keys.append(second * 100 + hundredths)
+                self.regular_width = max(self.regular_width, len(prefix) + 5)
+                continue
+            keys.append(0)
+            self.odd_rows.append(row)
+            self.odd_texts.append(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+                                  + f".{hundredths:02d}" if second or nano else "")
+
+    @property
+    def plain(self) -> bool:
+        return _printable_ascii("".join(set(self.odd_texts)))
+
+    def width(self, measure: Callable[[str], int]) -> int:
+        return max(self.regular_width, max(map(measure, set(self.odd_texts)), default=0))
+
+    def texts(self, start: int, stop: int) -> list[str]:
+        keys = self.keys[start:stop]
+        if not keys:
+            return []
+        low = min(keys)
+        if low == max(keys):  # one time for the whole block (an end of many jobs, or none)
+            out = [self.prefixes.get(low // 6000, "") + _seconds_hundredths()[low % 6000]] * len(keys)
+        else:
+            out = list(map(add, map(self.prefixes.get, map(floordiv, keys, repeat(6000)), repeat("")),
+                           map(_seconds_hundredths().__getitem__, map(mod, keys, repeat(6000)))))
+        odd_rows = self.odd_rows
+        for k in range(bisect_left(odd_rows, start), bisect_left(odd_rows, start + len(keys))):
+            out[odd_rows[k] - start] = self.odd_texts[k]
+        return out
+
+
+_Column = _IntColumn | _SharedColumn | _TextColumn | _TimeColumn
+
+
+class Listing(Sequence[tuple[str, ...]]):
+    """The rows of a big listing, kept by column (see above): a sequence of rows, each a
+    tuple of str cells, made when read.  For the renderer: `ncolumns`,
+    `frame_widths(measure)` (each column's widest text as `measure` counts it, the
+    text's own width when it is printable ASCII), `plain_columns()` (whether all of a
+    column's text is printable ASCII) and `text_blocks()` (the cells a block of
+    rows at a time, column by column)."""
+
+    __slots__ = ("columns", "length")
+
+    def __init__(self, columns: list[_Column], length: int) -> None:
+        self.columns = columns
+        self.length = length
+
+    @property
+    def ncolumns(self) -> int:
+        return len(self.columns)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self.length)
+            if step != 1:
+                return [self[i] for i in range(start, stop, step)]
+            return list(zip(*(column.texts(start, stop) for column in self.columns))) if stop > start else []
+        i = index.__index__()
+        if i < 0:
+            i += self.length
+        if not 0 <= i < self.length:
+            raise IndexError("listing index out of range")
+        return tuple(column.texts(i, i + 1)[0] for column in self.columns)
+
+    def __iter__(self) -> Iterator[tuple[str, ...]]:
+        for block in self.text_blocks():
+            yield from zip(*block)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Listing | list | tuple):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+    def text_blocks(self) -> Iterator[list[list[str]]]:
+        for start in range(0, self.length, LISTING_BLOCK):
+            yield [column.texts(start, start + LISTING_BLOCK) for column in self.columns]
+
+    def frame_widths(self, measure: Callable[[str], int]) -> list[int]:
+        return [column.width(measure) for column in self.columns]
+
+    def plain_columns(self) -> list[bool]:
+        return [column.plain for column in self.columns]
+
+
+def read_listing(messages: Iterable[Any], fields: Sequence[tuple[str, str]]) -> Listing:
+    """A Listing of `messages` (read once, as they come: a stream is never held whole),
+    one column per (attribute, kind): "int", "token" (repeated text), "status" (a
+    JobStatus), "text", "time" (a Timestamp, shown as `when` shows it)."""
+    minutes: dict[int, str | None] = {}
+    prefixes: dict[int, str] = {}
+    makers: dict[str, Callable[[], _Column]] = {
+        "int": _IntColumn, "token": _SharedColumn, "status": lambda: _SharedColumn(JOB_STATUS.__getitem__),
+        "text": _TextColumn, "time": lambda: _TimeColumn(minutes, prefixes)}
+    columns = [makers[kind]() for _, kind in fields]
+    times = [j for j, (_, kind) in enumerate(fields) if kind == "time"]
+    get = attrgetter(*(name for name, _ in fields))
+    messages = iter(messages)
+    length = 0
+    while batch := list(map(get, islice(messages, LISTING_BLOCK))):
+        try:
+            for column, values in zip(columns, zip(*batch)):
+                column.add(values)
+        except Exception:
+            # A time that cannot be shown: raise what the row by row reading raised first.
+            for row in batch:
+                for j in times:
+                    when(row[j])
+            raise
+        length += len(batch)
+    return Listing(columns, length)
+
+
 # ---------------------------------------------------------------- tokens and SDAs
 
 TOKEN_COLUMNS = [
@@ -233,12 +521,13 @@ JOB_COLUMNS = [Column("FeID", RIGHT, kind="int"), Column("Token"), Column("PRY",
                Column("PID", RIGHT, kind="int"), Column("Process Name"), Column("Start Time", kind="time")]
 
 
+_JOB_FIELDS = [("feid", "int"), ("token", "token"), ("priority", "int"), ("status", "status"),
+               ("client_pid", "int"), ("process_name", "text")]
+
+
 def jobs_table(jobs: Iterable[Any]) -> Table:
-    when_ = time_formatter()
-    status = JOB_STATUS
-    rows = [(str(j.feid), intern(j.token), str(j.priority), status[j.status], str(j.client_pid),
-             j.process_name, when_(j.start_time)) for j in jobs]
-    return Table(JOB_COLUMNS, rows)  # type: ignore[arg-type]
+    """`jobs` may be a stream: each job is read once, and only its row is kept (by column)."""
+    return Table(JOB_COLUMNS, read_listing(jobs, [*_JOB_FIELDS, ("start_time", "time")]))  # type: ignore[arg-type]
 
 
 def job_detail_table(job: Any) -> Table:
@@ -276,12 +565,12 @@ HISTORY_COLUMNS = [Column("FeID", RIGHT, kind="int"), Column("Token"), Column("P
 def history_table(jobs: Iterable[Any], devices: bool = False) -> Table:
     """`jobs` may be a stream: each job is read once, and only its row is kept."""
     columns = list(HISTORY_COLUMNS)
+    if not devices:
+        listing = read_listing(jobs, [*_JOB_FIELDS, ("request_time", "time"), ("start_time", "time"),
+                                      ("end_time", "time")])
+        return Table(columns, listing)  # type: ignore[arg-type]
     when_ = time_formatter()
     status = JOB_STATUS
-    if not devices:
-        rows = [(str(j.feid), intern(j.token), str(j.priority), status[j.status], str(j.client_pid), j.process_name,
-                 when_(j.request_time), when_(j.start_time), when_(j.end_time)) for j in jobs]
-        return Table(columns, rows)  # type: ignore[arg-type]
     columns += [Column("Device count", RIGHT, kind="int"), Column("Device Information", kind="list")]
     rows = []
     for j in jobs:
@@ -302,8 +591,8 @@ def versions_table(versions: Iterable[Any]) -> Table:
 
 
 def events_table(events: Iterable[Any]) -> Table:
-    when_ = time_formatter()
-    rows = [(str(e.id), when_(e.time), e.token, e.action, e.request, e.result) for e in events]
+    rows = read_listing(events, [("id", "int"), ("time", "time"), ("token", "token"), ("action", "token"),
+                                 ("request", "text"), ("result", "text")])
     return Table([Column("ID", RIGHT, kind="int"), Column("Time", kind="time"), Column("Token"), Column("Action"),
                   Column("Request"), Column("Result")], rows)
 
