@@ -20,6 +20,12 @@ VM_METHODS = frozenset({"RequestDevices", "ReportRunning", "FinishJob", "GetDevi
 ADMIN_PREFIX = "/sdamanager.v1.SDAManager/"
 
 
+MISSING_SECRET = ("This SDAManager needs the admin secret: set SDAMANAGER_ADMIN_SECRET "
+                  "or --admin-secret-file on the client.")
+WRONG_SECRET = ("This SDAManager refused the admin secret sent: it is not the one the server was given "
+                "(check SDAMANAGER_ADMIN_SECRET or --admin-secret-file on the client).")
+
+
 class AdminSecret(grpc.aio.ServerInterceptor):
     """Refuses admin calls without the shared secret: UNAUTHENTICATED, at once."""
 
@@ -38,11 +44,11 @@ class AdminSecret(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
 
+        reason = (WRONG_SECRET if sent else MISSING_SECRET)
+
         async def deny(requests: Any, context: grpc.aio.ServicerContext) -> Any:
             # Takes the request as a stream and never reads it: a refusal waits for nothing.
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                                "This SDAManager needs the admin secret: set SDAMANAGER_ADMIN_SECRET "
-                                "or --admin-secret-file on the client.")
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, reason)
 
         make = (grpc.stream_stream_rpc_method_handler if handler.response_streaming
                 else grpc.stream_unary_rpc_method_handler)

@@ -64,7 +64,13 @@ def _profile(intervals: list[tuple[float, float, int]], begin: float, end: float
 
 def compute_usage(jobs: Iterable[Job], begin: float, end: float, now: float, total_devices: int,
                   descriptions: dict[str, str], token: str = "") -> UsageReport:
-    """Usage per token (only `token` if given) and for the whole cluster over [begin, end)."""
+    """Usage per token (only `token` if given) and for the whole cluster over [begin, end),
+    measured up to `now`: what has not happened yet is not idle time."""
+    until = min(end, now)
+    if until <= begin:  # all of it still to come: nothing used, nothing idle
+        none = Usage("", "", 0, 0, 0.0, total_devices)
+        entries = [Usage(token, descriptions.get(token, ""), 0, 0, 0.0, total_devices)] if token else []
+        return UsageReport(begin, end, total_devices, none, entries)
     per_token: dict[str, list[tuple[float, float, int]]] = {}
     everything: list[tuple[float, float, int]] = []
     for job in jobs:
@@ -78,9 +84,9 @@ def compute_usage(jobs: Iterable[Job], begin: float, end: float, now: float, tot
         per_token.setdefault(token, [])
     entries = []
     for value, intervals in per_token.items():
-        low, high, average = _profile(intervals, begin, end)
+        low, high, average = _profile(intervals, begin, until)
         if token or high:
             entries.append(Usage(value, descriptions.get(value, ""), low, high, average, total_devices))
-    low, high, average = _profile(everything, begin, end)
+    low, high, average = _profile(everything, begin, until)
     total = Usage("", "", low, high, average, total_devices)
     return UsageReport(begin, end, total_devices, total, entries)

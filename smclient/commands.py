@@ -238,7 +238,7 @@ COMMANDS: list[Command] = [
     # ---- get
     C(("get", "backend", "beid"), "print backend by beckend id", (BACKEND,), h.get_backend_beid, shape=BACKENDS),
     C(("get", "backend", "group"), "print backend by beckend group",
-      (id_("backend group", "backend_groups", low=0),), h.get_backend_group, shape=BACKENDS),
+      (Arg("backend group", complete="backend_groups"),), h.get_backend_group, shape=BACKENDS),
     C(("get", "backend", "name"), "print backend by beckend name",
       (Arg("backend name", complete="backend_names"),), h.get_backend_name, shape=BACKENDS),
     C(("get", "history", "feid"), "Get job info in job histroy",

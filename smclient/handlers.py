@@ -246,7 +246,18 @@ def get_backend_beid(conn: Connection, a: Args) -> Table:
 
 
 def get_backend_group(conn: Connection, a: Args) -> Table:
-    return _backends(conn, group_id=a.backend_group, order=pb.BACKEND_ORDER_NAME)
+    """By the group's id, or by its name (`default_backend_group`) where that is as clear."""
+    word = a.backend_group
+    if is_int(word):
+        group_id = int(word)
+        if not 0 <= group_id < 2**63:
+            raise UsageError(f"Invalid backend group {word!r}: expected an id from 0 to {2**63 - 1} or a name.")
+    else:
+        groups = conn.call("ListBackendGroups", pb.ListBackendGroupsRequest()).groups
+        group_id = next((g.id for g in groups if g.name == word), -1)
+        if group_id < 0:
+            raise ServerError(f"No backend group is named {word!r}.")
+    return _backends(conn, group_id=group_id, order=pb.BACKEND_ORDER_NAME)
 
 
 def get_backend_name(conn: Connection, a: Args) -> Table:
@@ -627,7 +638,9 @@ def remove_worker_env(conn: Connection, a: Args) -> None:
 def show_usage(conn: Connection, a: Args) -> Table:
     def stamp(date: str, clock: str, label: str) -> Timestamp:
         try:
-            moment = dt.datetime.strptime(f"{date} {clock}", "%Y-%m-%d %H:%M:%S")
+            # hh:mm:ss, or hh:mm for the minute's start
+            form = "%Y-%m-%d %H:%M:%S" if clock.count(":") == 2 else "%Y-%m-%d %H:%M"
+            moment = dt.datetime.strptime(f"{date} {clock}", form)
             ts = Timestamp()
             ts.FromDatetime(moment.astimezone(dt.timezone.utc))
         except (ValueError, OverflowError, OSError):

@@ -134,7 +134,9 @@ class Connection:
             if name == "CANCELLED" or detail == _SERVER_STOPPED:
                 return Unreachable(f"SDAManager at {self.address} stopped before answering: "
                                    "the command may or may not have been applied.")
-            return Unreachable(f"Cannot connect to SDAManager at {self.address}.")
+            hint = " It answers with TLS: give --tls-ca PEM (or $SDAMANAGER_TLS_CA)." \
+                if self._credentials is None and speaks_tls(self.address.host, self.address.port) else ""
+            return Unreachable(f"Cannot connect to SDAManager at {self.address}.{hint}")
         if name == "UNIMPLEMENTED":
             return ServerError("This SDAManager does not support the request.", code="UNIMPLEMENTED")
         if name == "UNAUTHENTICATED":
@@ -183,3 +185,20 @@ class _Watchdog:
                 self.expired = True
                 self._expire()
                 return
+
+
+def speaks_tls(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether a TLS handshake with host:port succeeds (its certificate unchecked): said
+    when a plain connection failed, so a missing --tls-ca is named as the reason."""
+    import socket
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw, \
+                context.wrap_socket(raw, server_hostname=host):
+            return True
+    except (OSError, ValueError):
+        return False

@@ -146,3 +146,16 @@ def test_a_release_names_the_tokens_it_ended_in_the_event_log(sim):
     release, release_all = list(m.events)[-2:]
     assert (release.action, release.token) == ("RELEASE", tokens[0])
     assert (release_all.action, release_all.token) == ("RELEASE_ALL", tokens[1])
+
+
+def test_usage_over_a_window_into_the_future_is_measured_up_to_now():
+    from sdamanager_stub.entities import Job, JobStatus
+    from sdamanager_stub.usage import compute_usage
+
+    running = Job(feid=1, token="T", sda_id=1, model_id=1, priority=0, device_count=2, backend_group_id=0,
+                  status=JobStatus.RUNNING, start_time=10.0)
+    report = compute_usage([running], begin=10.0, end=210.0, now=110.0, total_devices=8, descriptions={})
+    assert (report.total.max, report.total.average) == (2, 2.0)  # not 1.0: [110, 210) has not happened
+    later = compute_usage([running], begin=150.0, end=200.0, now=100.0, total_devices=8, descriptions={},
+                          token="T")
+    assert (later.total.average, [(e.token, e.average) for e in later.entries]) == (0.0, [("T", 0.0)])

@@ -122,7 +122,18 @@ def test_the_shell_sends_the_secret_and_trusts_the_ca(certificate, tmp_path, mon
         monkeypatch.setenv("SDAMANAGER_ADMIN_SECRET", SECRET)
         assert main([*base, "--command", "show token"]) == 0
         assert "tls_user" in capsys.readouterr().out
-        # without TLS the server cannot be reached
+        # with another secret: refused, and told so (not "needs the secret")
+        monkeypatch.setenv("SDAMANAGER_ADMIN_SECRET", "not-" + SECRET)
+        assert main([*base, "--command", "show token"]) == 1
+        assert capsys.readouterr().err == (
+            "Print list of Tokens failed. (This SDAManager refused the admin secret sent: it is not the one the "
+            "server was given (check SDAMANAGER_ADMIN_SECRET or --admin-secret-file on the client).)\n")
+        # without TLS the server cannot be reached, and the shell says TLS is what is missing
+        assert main(["--port", str(port), "--timeout", "2", "--command", "show token"]) == 3
+        assert capsys.readouterr().err == (f"Cannot connect to SDAManager at 127.0.0.1:{port}. It answers with TLS: "
+                                           "give --tls-ca PEM (or $SDAMANAGER_TLS_CA).\n")
+        server.stop(0)
+        # nothing there at all: no hint
         assert main(["--port", str(port), "--timeout", "2", "--command", "show token"]) == 3
         assert capsys.readouterr().err == f"Cannot connect to SDAManager at 127.0.0.1:{port}.\n"
     finally:
