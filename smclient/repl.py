@@ -10,10 +10,11 @@ and Ctrl-C / Ctrl-D.  Every line goes through the same `execute_line` as
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 from prompt_toolkit import PromptSession
@@ -50,13 +51,19 @@ MAX_PROMPT_FAILURES = 3
 # Words Tab never inserts alone: they make a command a bulk change (`release all`).
 NEVER_ALONE = frozenset({"all"})
 
-STYLE = Style.from_dict({
+STYLE_RULES = {
     "bottom-toolbar": "noreverse",
     "bottom-toolbar.text": "",
     "hint": "fg:ansibrightblack",
     "hint.current": "bold reverse",
     "hint.error": "fg:ansired",
-})
+}
+# With NO_COLOR the suggestion from history would look like typed text: underlined instead.
+NO_COLOR_RULES = {"auto-suggestion": "underline"}
+
+
+def shell_style(environ: Mapping[str, str] = os.environ) -> Style:
+    return Style.from_dict({**STYLE_RULES, **(NO_COLOR_RULES if environ.get("NO_COLOR") else {})})
 
 
 class Shell:
@@ -220,7 +227,8 @@ class Shell:
             complete_while_typing=True,
             auto_suggest=AutoSuggestFromHistory(),
             bottom_toolbar=self._toolbar,
-            style=STYLE,
+            style=shell_style(),
+            enable_suspend=True,  # Ctrl-Z suspends, as in any shell (fg resumes at the prompt)
             key_bindings=self._key_bindings(),
             input=self._input,
             output=self._output,

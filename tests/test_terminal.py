@@ -255,3 +255,63 @@ def test_release_tab_enter_never_releases_and_release_all_asks_first(tmp_path):
             own.manager.request_devices(token, 200 + pid, "python train.py")
         assert piped(environ(tmp_path, own), "--command", "release all") == "Release All Device success.\n"
         assert len(own.manager.jobs) == 0
+
+
+def test_ctrl_z_suspends_the_shell_and_fg_resumes_it_at_the_prompt(sim, tmp_path):
+    env = environ(tmp_path, sim, PS1="bash$ ")
+    bash = pexpect.spawn("bash", ["--norc", "--noprofile", "-i"], encoding="utf-8", timeout=30,
+                         dimensions=(40, 120), env=env)
+    try:
+        bash.expect_exact("bash$ ")
+        bash.sendline(f"{SCRIPT} --no-pager")
+        bash.expect(">")
+        bash.send("\x1a")  # Ctrl-Z
+        bash.expect("Stopped")
+        bash.expect_exact("bash$ ")
+        bash.sendline("jobs")
+        bash.expect("Stopped")
+        bash.sendline("fg")
+        bash.expect(">")
+        bash.sendline("show sdamodel")  # the shell goes on where it was
+        bash.expect("48xLarge.24576GB")
+        bash.expect(">")
+        bash.sendeof()
+        bash.expect_exact("bash$ ")
+        bash.sendline("echo status $?")
+        bash.expect("status 0")
+        bash.sendline("exit")
+        bash.expect(pexpect.EOF)
+    finally:
+        bash.close(force=True)
+
+
+def test_with_no_color_the_suggestion_from_history_is_underlined(sim, tmp_path):
+    pyte = pytest.importorskip("pyte")
+    (tmp_path / "history").write_text("\n# 2026-12-06 00:00:00\n+show token\n")
+    env = environ(tmp_path, sim, NO_COLOR="1")
+    child = pexpect.spawn(str(SCRIPT), [], encoding="utf-8", timeout=30, dimensions=(40, 100), env=env)
+    screen = pyte.Screen(100, 40)
+    stream = pyte.Stream(screen)
+
+    def pump_until(predicate, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, "\n".join(screen.display)
+            try:
+                stream.feed(child.read_nonblocking(65536, 0.1))
+            except pexpect.TIMEOUT:
+                pass
+
+    try:
+        pump_until(lambda: screen.display[screen.cursor.y].startswith(">"))
+        child.send("show tok")
+        pump_until(lambda: screen.display[screen.cursor.y].startswith(">show token"))
+        row = screen.buffer[screen.cursor.y]
+        typed, suggested = [row[x] for x in range(1, 9)], [row[x] for x in range(9, 11)]
+        assert "".join(c.data for c in suggested) == "en"
+        assert all(c.underscore for c in suggested) and not any(c.underscore for c in typed)
+        child.send("\x03")
+        child.sendeof()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
