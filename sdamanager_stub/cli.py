@@ -104,8 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     submit = job_sub.add_parser("submit", help="request devices for a process; prints each new FeID")
     finish = job_sub.add_parser("finish", help="end a job (its process finished)")
     for p in (submit, finish):
-        p.add_argument("--ip", default="127.0.0.1", help="SDAManager address (default 127.0.0.1)")
-        p.add_argument("--port", type=PORT, default=DEFAULT_PORT, help=f"SDAManager port (default {DEFAULT_PORT})")
+        p.add_argument("--ip", default=None, help="SDAManager address (default: $SDAMANAGER_IP, "
+                                                  "$MOREH_SDA_MANAGER_ADDRESS, else 127.0.0.1), as the shell finds it")
+        p.add_argument("--port", type=PORT, default=None,
+                       help=f"SDAManager port (default: $SDAMANAGER_PORT, else {DEFAULT_PORT})")
+        p.add_argument("--tls-ca", metavar="PEM", default=None,
+                       help="connect with TLS, trusting this CA certificate (default: $SDAMANAGER_TLS_CA)")
         p.add_argument("--timeout", type=SECONDS, default=5.0, metavar="S", help="call timeout (default 5)")
     submit.add_argument("--token", required=True, help="the VM's token")
     finish.add_argument("--token", required=True, help="the token the job was submitted with")
@@ -230,10 +234,19 @@ def job(args: argparse.Namespace) -> int:
 
     from smclient.api import sdamanager_pb2 as pb
     from smclient.api import sdamanager_pb2_grpc as pb_grpc
-    from smclient.api.address import Address
+    from smclient.api.address import resolve_address
+    from smclient.api.secret import read_certificates
 
-    address = Address(args.ip, args.port)
-    with grpc.insecure_channel(str(address)) as channel:
+    try:
+        # Found as the shell and the customer's tools find it.
+        address = resolve_address(args.ip, args.port)
+        ca = args.tls_ca or os.environ.get("SDAMANAGER_TLS_CA")
+        trust = grpc.ssl_channel_credentials(read_certificates(ca, "the TLS CA file")) if ca else None
+    except (OSError, ValueError) as err:
+        print(f"sdamanager-stub: {err}", file=sys.stderr)
+        return 2
+    submitted = 0
+    with (grpc.secure_channel(str(address), trust) if trust else grpc.insecure_channel(str(address))) as channel:
         stub = pb_grpc.SDAManagerStub(channel)
         try:
             if args.job_command == "submit":
@@ -244,18 +257,23 @@ def job(args: argparse.Namespace) -> int:
                     request.sda_id = args.sda
                 for _ in range(args.count):
                     print(stub.RequestDevices(request, timeout=args.timeout).feid, flush=True)
+                    submitted += 1
             else:
                 stub.FinishJob(pb.FinishJobRequest(feid=args.feid, failed=args.failed, token=args.token),
                               timeout=args.timeout)
             return 0
         except grpc.RpcError as err:
             code = err.code()
+            # A --count that stopped part way says how far it got.
+            part = (f"{submitted} of {args.count} jobs submitted; "
+                    if args.job_command == "submit" and args.count > 1 else "")
             if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
                 # No answer: the job may or may not have been submitted or finished.
-                print(f"sdamanager-stub: SDAManager at {address} did not answer ({code.name}).", file=sys.stderr)
+                print(f"sdamanager-stub: {part}SDAManager at {address} did not answer ({code.name}).",
+                      file=sys.stderr)
                 return 3
             detail = " ".join((err.details() or code.name).split())
-            print(f"sdamanager-stub: {detail}", file=sys.stderr)
+            print(f"sdamanager-stub: {part}{detail}", file=sys.stderr)
             return 1
 
 

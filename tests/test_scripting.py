@@ -159,3 +159,21 @@ def test_usage_over_a_window_into_the_future_is_measured_up_to_now():
     later = compute_usage([running], begin=150.0, end=200.0, now=100.0, total_devices=8, descriptions={},
                           token="T")
     assert (later.total.average, [(e.token, e.average) for e in later.entries]) == (0.0, [("T", 0.0)])
+
+
+def test_job_submit_count_that_stops_part_way_says_how_far_it_got(sim):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    token = sim.manager.create_token("vm", 0).value
+    sim.manager.create_sda(token, "s", 1)  # duplicable off: a second job of the SDA is refused
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("SDAMANAGER_", "MOREH_SDA"))},
+           "SDAMANAGER_PORT": str(sim.port)}  # found through the environment, as the shell finds it
+    done = subprocess.run([str(Path(sys.executable).with_name("sdamanager-stub")), "job", "submit", "--token", token,
+                           "--process", "python a.py", "--count", "3"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout) == (1, "1\n")
+    assert done.stderr == ("sdamanager-stub: 1 of 3 jobs submitted; SDA 1 is already in use and may be used "
+                           "once at a time (duplicable off).\n")

@@ -138,3 +138,28 @@ def test_the_shell_sends_the_secret_and_trusts_the_ca(certificate, tmp_path, mon
         assert capsys.readouterr().err == f"Cannot connect to SDAManager at 127.0.0.1:{port}.\n"
     finally:
         server.stop(0)
+
+
+def test_job_submit_finds_the_server_as_the_shell_does_and_speaks_tls(certificate, tmp_path):
+    import os
+    import sys
+    from pathlib import Path
+
+    cert, key = certificate
+    manager = new_manager(1, 8)
+    token = manager.create_token("vm", 0).value
+    manager.create_sda(token, "s", 1)
+    server, port = create_server("127.0.0.1:0", manager, credentials=server_credentials(str(cert), str(key)))
+    server.start()
+    stub_cli = str(Path(sys.executable).with_name("sdamanager-stub"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SDAMANAGER_", "MOREH_SDA"))}
+    try:
+        env.update(MOREH_SDA_MANAGER_ADDRESS=f"localhost:{port}", SDAMANAGER_TLS_CA=str(cert))
+        done = subprocess.run([stub_cli, "job", "submit", "--token", token, "--process", "python a.py"],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "1\n", "")
+        done = subprocess.run([stub_cli, "job", "submit", "--token", token, "--process", "p", "--tls-ca",
+                               str(tmp_path / "missing.pem")], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and len(done.stderr.splitlines()) == 1 and "missing.pem" in done.stderr
+    finally:
+        server.stop(0)
