@@ -295,8 +295,11 @@ class ShellCompleter(Completer):
     def _live(self, arg: Arg, position: Position, current: str, text: str,
               skip: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, str]]:
         assert self.live is not None
+        stale = self.live.stale(arg.complete)  # asked before names() queues the refresh
         names = self.live.names(arg.complete, self._context(position))
-        if self.live.loading(arg.complete):  # none or only some of the names yet: show them when they come
+        if self.live.loading(arg.complete) or stale:
+            # None of the names yet, or names older than the TTL (other clients may have made
+            # more): these are shown now, and the menu again when the fresh ones come.
             self.waiting = (text, arg.complete)
         if not len(names):
             return []
@@ -417,4 +420,6 @@ def usage_hint(text: str, live: LiveNames | None = None, grammar: Grammar = GRAM
                 parts.append(("class:hint.error", "  (SDAManager unreachable)"))
             elif live.loading(arg.complete):
                 parts.append(("class:hint", "  (fetching...)"))
+            elif live.stale(arg.complete):
+                parts.append(("class:hint", "  (refreshing: the list may be partial)"))
     return parts

@@ -305,6 +305,12 @@ class LiveNames:
         """True while `source` has never been fetched and a fetch is due or running."""
         return any(not self._feeds[f].ok and self._feeds[f].queued for f in SOURCE_FEEDS.get(source, ()))
 
+    def stale(self, source: str) -> bool:
+        """True when the names of `source` are older than the TTL: other clients may have
+        changed them since (a refresh is queued by the lookup that asked)."""
+        now = time.monotonic()
+        return any(self._feeds[f].ok and now - self._feeds[f].fetched >= self.ttl for f in SOURCE_FEEDS.get(source, ()))
+
     def prefetch(self, *sources: str) -> None:
         for source in sources:
             for feed in SOURCE_FEEDS.get(source, ()):

@@ -292,9 +292,9 @@ class Shell:
 
     def _names_arrived(self, feed: str) -> None:
         """Called from the background thread when fresh names came.  If the last
-        completion lacked these names because they had not come yet, complete
-        again now.  (A menu of names that were merely stale is left alone: the
-        next keystroke uses the fresh ones, and a Tab is not raced.)"""
+        completion lacked these names because they had not come yet, or offered
+        names older than the TTL (other clients may have made more), complete
+        again now, unless a candidate has been chosen meanwhile (a Tab is not raced)."""
         session = self.session
         waiting = self.completer.waiting
         if session is None or waiting is None or feed not in SOURCE_FEEDS.get(waiting[1], ()):
