@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import EXIT_REFUSED, UsageError
 from .grammar import is_int
-from .results import RIGHT, Failure, HelpListing, Message, Success, Table
+from .results import RIGHT, Failure, HelpListing, Message, Placement, Success, Table
 from .sanitize import clean
 
 OWN = ("table", "json", "csv", "tsv")
@@ -147,6 +147,11 @@ def value(cell: Any, kind: str) -> Any:
         return [[_int(n) for n in line.split(",") if n] for line in _lines(cell)]
     if kind == "env":
         return dict(clean(line).partition("=")[::2] for line in _lines(cell))
+    if kind == "json":  # a request as SDAManager recorded it: an object (a cut excerpt stays text)
+        try:
+            return json.loads(cell)
+        except (TypeError, ValueError):
+            return field(cell)
     if kind == "devices":
         return [{"index": _int(index), "status": status} for index, status in _lines(cell)]
     return field(cell)
@@ -174,7 +179,11 @@ def data(result: Any) -> Any:
     """What json prints for a result."""
     if isinstance(result, Table):
         if result.record and [c.header for c in result.columns] == ["Name", "Value"]:
-            return {snake(name): value(cell, "auto") for name, cell in result.rows}
+            record = {snake(name): value(cell, "auto") for name, cell in result.rows if not isinstance(name, Placement)}
+            if "frontend_id" in record:  # a job: where its devices are, always a map of arrays
+                record["devices"] = {str(name): [_int(n) for n in str(cell).split(",") if n]
+                                     for name, cell in result.rows if isinstance(name, Placement)}
+            return record
         rows = records(result)
         return rows[0] if result.record and len(rows) == 1 else rows
     if isinstance(result, Message):

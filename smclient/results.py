@@ -31,7 +31,8 @@ class Column(NamedTuple):
     # What the cells hold, for formats with types (json): text, int, number, bool,
     # time (local `YYYY-MM-DD HH:MM:SS.cc`), list (lines, or a ", " list), ints
     # (lines of integers), int_lists (lines of "0,1"), env (lines of NAME=VALUE),
-    # devices (`idx STATE` pairs), auto (an integer or a time where it is one).
+    # devices (`idx STATE` pairs), auto (an integer or a time where it is one), json
+    # (JSON text, an object in json).
     kind: str = "text"
 
 
@@ -55,6 +56,14 @@ class Table:
 
     def __repr__(self) -> str:
         return f"Table(columns={self.columns!r}, rows={self.rows!r})"
+
+
+class Placement(str):
+    """The name of a row of a record that is a backend holding some of the record's
+    devices (`get job feid`): shown as the name, and in json nested under `devices`
+    (backend -> device indexes), so a backend named `Status` is never a key of the record."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True)

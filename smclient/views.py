@@ -18,7 +18,7 @@ from sys import intern  # a listing repeats its few tokens on every row: one str
 from typing import Any
 
 from .api import sdamanager_pb2 as pb
-from .results import RIGHT, Column, Table
+from .results import RIGHT, Column, Placement, Table
 
 # ---------------------------------------------------------------- values
 
@@ -395,7 +395,7 @@ def read_listing(messages: Iterable[Any], fields: Sequence[tuple[str, str]]) -> 
     prefixes: dict[int, str] = {}
     makers: dict[str, Callable[[], _Column]] = {
         "int": _IntColumn, "token": _SharedColumn, "status": lambda: _SharedColumn(JOB_STATUS.__getitem__),
-        "text": _TextColumn, "time": lambda: _TimeColumn(minutes, prefixes)}
+        "peer": lambda: _SharedColumn(peer_host), "text": _TextColumn, "time": lambda: _TimeColumn(minutes, prefixes)}
     columns = [makers[kind]() for _, kind in fields]
     times = [j for j, (_, kind) in enumerate(fields) if kind == "time"]
     get = attrgetter(*(name for name, _ in fields))
@@ -552,7 +552,8 @@ def job_detail_table(job: Any) -> Table:
         rows.insert(12, ["End time", when(job.end_time)])
         if job.end_reason:
             rows.insert(13, ["End reason", job.end_reason])
-    rows.extend([p.backend_name or str(p.backend_id), ",".join(map(str, p.device_indexes))] for p in job.placement)
+    rows.extend([Placement(p.backend_name or str(p.backend_id)), ",".join(map(str, p.device_indexes))]
+                for p in job.placement)
     return Table(NAME_VALUE_COLUMNS, rows, record=True)
 
 
@@ -592,9 +593,21 @@ def versions_table(versions: Iterable[Any]) -> Table:
 
 def events_table(events: Iterable[Any]) -> Table:
     rows = read_listing(events, [("id", "int"), ("time", "time"), ("token", "token"), ("action", "token"),
-                                 ("request", "text"), ("result", "text")])
+                                 ("request", "text"), ("result", "text"), ("peer", "peer")])
     return Table([Column("ID", RIGHT, kind="int"), Column("Time", kind="time"), Column("Token"), Column("Action"),
-                  Column("Request"), Column("Result")], rows)
+                  Column("Request", kind="json"), Column("Result"), Column("Peer")], rows)
+
+
+def peer_host(peer: str) -> str:
+    """Where a call came from, as SDAManager recorded it (`ipv4:10.0.0.5:41822`): its host
+    (`10.0.0.5`); the port is the caller's ephemeral one.  Other forms (`unix:...`) as they are."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv4":
+        return rest.rpartition(":")[0] or rest
+    if kind == "ipv6":
+        host = rest.rpartition(":")[0] or rest
+        return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return peer
 
 
 def usage_table(report: Any) -> Table:

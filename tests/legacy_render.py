@@ -341,7 +341,9 @@ def history_table(jobs: Sequence[Any], devices: bool = False) -> Table:
 
 
 def events_table(events: Iterable[Any]) -> Table:
-    rows = [[str(e.id), when(e.time), e.token, e.action, e.request, e.result] for e in events]
+    from smclient.views import peer_host
+
+    rows = [[str(e.id), when(e.time), e.token, e.action, e.request, e.result, peer_host(e.peer)] for e in events]
     return Table([Column("ID", RIGHT), Column("Time"), Column("Token"), Column("Action"), Column("Request"),
-                  Column("Result")], rows)
+                  Column("Result"), Column("Peer")], rows)
 

@@ -93,7 +93,8 @@ def test_listings_read_and_render_as_the_rows_did(zone, odd: float, count: int) 
     assert_same(views.history_table(stream(jobs)), legacy.history_table(jobs))
     assert_same(views.jobs_table(stream(jobs)), legacy.jobs_table(jobs))
     events = [pb.Event(id=j.feid, token=j.token, action=rng.choice(["CREATE_TOKEN", "RELEASE", "삭제"]),
-                       request=j.process_name, result=rng.choice(["SUCCESS", j.process_name]), time=j.end_time)
+                       request=j.process_name, result=rng.choice(["SUCCESS", j.process_name]), time=j.end_time,
+                       peer=rng.choice(["ipv4:10.0.0.5:41822", "ipv6:[::1]:5000", "unix:/run/x", "", j.token]))
               for j in jobs]
     assert_same(views.events_table(events), legacy.events_table(events))
 

@@ -177,3 +177,43 @@ def test_job_submit_count_that_stops_part_way_says_how_far_it_got(sim):
     assert (done.returncode, done.stdout) == (1, "1\n")
     assert done.stderr == ("sdamanager-stub: 1 of 3 jobs submitted; SDA 1 is already in use and may be used "
                            "once at a time (duplicable off).\n")
+
+
+def test_get_job_in_json_nests_devices_by_backend_always_as_arrays(sim):
+    m = sim.manager
+    for n, name in enumerate(("Status", "Token")):  # backends named like fields of the record
+        m.create_backend(name, f"10.0.0.{n + 9}", 8)
+    for backend_id in (1, 2):
+        m.update_backend_status(backend_id, m.backends[backend_id].status.__class__.SHUTDOWN)
+    token = m.create_token("json", 0).value
+    m.update_token_max_sda(token, 2)
+    m.create_sda(token, "eight", 4)  # 8 devices: a whole backend
+    m.create_sda(token, "one", 1)  # 1 device: the other one
+    m.request_devices(token, 1, "q", sda_id=1)
+    m.request_devices(token, 2, "p", sda_id=2)
+    eight, one = as_json(sim, "get job feid 1"), as_json(sim, "get job feid 2")
+    assert (eight["status"], eight["token"], one["status"], one["token"]) == ("RUNNING", token, "RUNNING", token)
+    (whole, indexes), = eight["devices"].items()
+    (other, single), = one["devices"].items()
+    assert {whole, other} == {"Status", "Token"} and indexes == list(range(8)) and single == [0]
+    assert [job["devices"] for job in as_json(sim, f"get job token {token}")] == [eight["devices"], one["devices"]]
+
+
+def test_the_event_log_says_who_from_where_and_its_request_is_data(sim):
+    token = as_json(sim, "create token audited 1")["token"]
+    events = as_json(sim, "show eventlog")
+    created = events[-1]
+    assert (created["action"], created["token"], created["peer"]) == ("CREATE_TOKEN", token, "127.0.0.1")
+    assert created["request"] == {"description": "audited", "priority": 1}  # an object, not JSON in a string
+    filtered = as_json(sim, f"show eventlog where token={token} and time>2000-01-01")
+    assert [e["id"] for e in filtered] == [created["id"]]
+    sim.admin.run("set output table")
+    header = sim.admin.run("show eventlog").stdout.splitlines()[1]
+    assert header.rstrip("|").split("|")[-1].strip() == "Peer"
+
+
+def test_peer_host():
+    from smclient.views import peer_host
+
+    assert [peer_host(p) for p in ("ipv4:10.0.0.5:41822", "ipv6:[::1]:5000", "unix:/run/s", "")] == \
+        ["10.0.0.5", "::1", "unix:/run/s", ""]
