@@ -217,3 +217,43 @@ def test_peer_host():
 
     assert [peer_host(p) for p in ("ipv4:10.0.0.5:41822", "ipv6:[::1]:5000", "unix:/run/s", "")] == \
         ["10.0.0.5", "::1", "unix:/run/s", ""]
+
+
+# ---------------------------------------------------------------- the README's shapes are the contract
+
+def documented_shapes() -> dict[str, list[tuple[str, str]]]:
+    """command -> [(field, kind or "")] from the README's list of json shapes."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = text[text.index("The shapes (a test checks this list"):]
+    start = block.index("\n- ") + 1
+    block = block[start: block.index("\n\n", start)]
+    shapes: dict[str, list[tuple[str, str]]] = {}
+    for item in re.split(r"\n(?=- )", block):
+        line = " ".join(item[2:].split())
+        head, rest = re.match(r"(.*?(?:`|\)))\s*: (.*)", line).groups()
+        fields = [re.fullmatch(r"([a-z_]+)(?: \(([a-z_]+)\))?", f.strip()).groups("")
+                  for f in rest.split(";")[0].split(",")]
+        for command in re.findall(r"`([a-z_ ]+)`", head):
+            shapes[command] = fields
+    return shapes
+
+
+def test_the_readmes_shapes_are_what_the_shell_prints():
+    from smclient.commands import COMMANDS
+    from smclient.filters import fields, is_name_value
+    from smclient.formats import snake
+
+    shapes = documented_shapes()
+    listings = {c.name: c for c in COMMANDS if c.shape is not None}
+    assert sorted(shapes) == sorted(listings)  # every listing documented, and nothing else
+    for name, command in listings.items():
+        table = command.shape()
+        if is_name_value(table):  # a record: its names (a job's devices nested under one key)
+            expected = [(f, "") for f in fields(table)] + [("devices", "")] * ("frontend_id" in fields(table))
+        else:
+            kinds = {("devices" if c.kind == "devices" else snake(c.header)): c.kind for c in table.columns}
+            expected = [(f, "" if kinds[f] == "text" else kinds[f]) for f in fields(table)]
+        assert shapes[name] == expected, name
