@@ -1,24 +1,20 @@
-"""Shared fixtures: a fresh SDAManager simulator per test, and a client stub on it.
+"""Shared fixtures.  The simulator is the project's own ``sdamanager`` fixture
+(sdamanager_stub/pytest_plugin.py, what other projects get): a real SDAManager on
+127.0.0.1 and a free port, fresh for each test, sized by its marker::
 
-``simulator`` starts the real gRPC server (``sdamanager_stub.server.create_server``)
-in-process on a free port (``127.0.0.1:0``) with a small cluster, and stops it
-after the test.  ``stub`` is an ``SDAManagerStub`` on a channel to it.
+    @pytest.mark.sdamanager(backends=60, devices=8)   # the standalone simulator's cluster
+    def test_something(sdamanager, stub): ...
 
-The cluster is 4 backends x 8 devices unless the test asks for another size::
-
-    @pytest.mark.cluster(backends=60, devices=8)   # the simulator's default cluster
-    def test_something(stub): ...
-
-Either keyword may be left out (it keeps the small default).  The manager is
-reachable as ``simulator.manager`` for setting up large states quickly without
-thousands of RPCs.
+``stub`` and ``channel`` are the generated stub and a channel on that simulator;
+``utc`` runs a test with the local time zone set to UTC; ``clock`` is a fake
+clock and ``m`` the rules alone on it.  Classes and functions that many modules
+share (the fake clock, a journal in memory, waiting for a condition with a
+deadline) are in helpers.py.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 # Tests fork (pexpect, subprocess) while a simulator serves in this process.  With
 # gRPC's fork support on, the forked child runs gRPC's fork handlers before it
@@ -37,15 +33,19 @@ import signal  # noqa: E402
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-import grpc  # noqa: E402
-import pytest
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
-from sdamanager_stub.manager import SDAManager, new_manager
-from sdamanager_stub.server import create_server
-from smclient.api import sdamanager_pb2_grpc as pb_grpc
+import pytest  # noqa: E402
+from helpers import FakeClock  # noqa: E402
 
-DEFAULT_BACKENDS = 4
-DEFAULT_DEVICES = 8
+if TYPE_CHECKING:
+    import grpc
+
+    from sdamanager_stub.manager import SDAManager
+    from sdamanager_stub.testing import RunningSimulator
+    from smclient.api import sdamanager_pb2_grpc as pb_grpc
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,51 +55,54 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers",
-        f"cluster(backends={DEFAULT_BACKENDS}, devices={DEFAULT_DEVICES}): size of the cluster "
-        "the `simulator` fixture starts with (e.g. backends=60, devices=8 for the simulator's default)",
-    )
-
-
-@dataclass
-class Simulator:
-    """A running in-process simulator."""
-
-    server: grpc.Server
-    port: int
-    manager: SDAManager
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        "markers", "cluster(backends=4, devices=8): the older name of the `sdamanager` marker "
+        "(tests/test_render_fast.py still uses it); the `simulator` fixture is the older name of `sdamanager`")
 
 
 @pytest.fixture
-def simulator(request: pytest.FixtureRequest) -> Iterator[Simulator]:
+def sdamanager_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The `cluster` marker's keywords, for the `sdamanager` fixture (its own marker wins)."""
     marker = request.node.get_closest_marker("cluster")
-    size = dict(backends=DEFAULT_BACKENDS, devices=DEFAULT_DEVICES)
-    if marker is not None:
-        if marker.args:
-            raise pytest.UsageError("use keywords: @pytest.mark.cluster(backends=N, devices=M)")
-        unknown = set(marker.kwargs) - set(size)
-        if unknown:
-            raise pytest.UsageError(f"unknown cluster option(s): {', '.join(sorted(unknown))}")
-        size.update(marker.kwargs)
-    manager = new_manager(backends=size["backends"], devices=size["devices"])
-    server, port = create_server("127.0.0.1:0", manager)
-    server.start()
-    try:
-        yield Simulator(server, port, manager)
-    finally:
-        server.stop(0)
+    return dict(marker.kwargs) if marker is not None else {}
 
 
 @pytest.fixture
-def channel(simulator: Simulator) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(simulator.address) as chan:
-        yield chan
+def simulator(sdamanager: RunningSimulator) -> RunningSimulator:
+    """The older name of the ``sdamanager`` fixture, kept for tests/test_render_fast.py."""
+    return sdamanager
 
 
 @pytest.fixture
-def stub(channel: grpc.Channel) -> pb_grpc.SDAManagerStub:
-    return pb_grpc.SDAManagerStub(channel)
+def channel(sdamanager: RunningSimulator) -> grpc.Channel:
+    """A channel to the test's simulator (closed when it stops)."""
+    return sdamanager.admin.channel
+
+
+@pytest.fixture
+def stub(sdamanager: RunningSimulator) -> pb_grpc.SDAManagerStub:
+    """``sdamanager.v1.SDAManager``'s stub on the test's simulator."""
+    return sdamanager.admin.stub
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The local time zone is UTC for the test (times print as the golden transcripts have them)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock that moves only when the test moves it (helpers.FakeClock)."""
+    return FakeClock()
+
+
+@pytest.fixture
+def m(clock: FakeClock) -> SDAManager:
+    """The rules alone (no server, no file): 4 backends x 8 devices, the guide's 13 models, on `clock`."""
+    from sdamanager_stub.manager import new_manager
+
+    return new_manager(backends=4, devices=8, clock=clock)

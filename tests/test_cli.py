@@ -32,33 +32,33 @@ def run_script(*args: str, stdin: str | None = None, env: dict[str, str] | None 
                           env={**os.environ, **(env or {})})
 
 
-def test_one_shot_prints_only_the_output(simulator):
-    result = run_script("--port", str(simulator.port), "--command", "create token babukk89@gmail.com_doc")
+def test_one_shot_prints_only_the_output(sdamanager):
+    result = run_script("--port", str(sdamanager.port), "--command", "create token babukk89@gmail.com_doc")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    token = simulator.manager.list_tokens()[0].value
+    token = sdamanager.manager.list_tokens()[0].value
     assert result.stdout == f"Create SDA Success (Token : {token})\n"
 
 
-def test_a_chain_stops_at_its_first_failure_with_its_status(simulator, capsys):
-    status = main(["--port", str(simulator.port), "--command",
+def test_a_chain_stops_at_its_first_failure_with_its_status(sdamanager, capsys):
+    status = main(["--port", str(sdamanager.port), "--command",
                    "create token first; delete token nope; create token 'second one' 3"])
     out, err = capsys.readouterr()
     assert status == 1
     assert out.count("Create SDA Success (Token : ") == 1
     assert err == "Delete Token failed. (Token 'nope' does not exist.)\n"
-    assert [t.description for t in simulator.manager.list_tokens()] == ["first"]
+    assert [t.description for t in sdamanager.manager.list_tokens()] == ["first"]
 
 
-def test_a_forced_chain_runs_everything_and_exits_with_the_first_failure(simulator, capsys):
-    status = main(["--port", str(simulator.port), "--force", "--command",
+def test_a_forced_chain_runs_everything_and_exits_with_the_first_failure(sdamanager, capsys):
+    status = main(["--port", str(sdamanager.port), "--force", "--command",
                    "create token first; delete token nope; create token; create token 'second one' 3"])
     out, err = capsys.readouterr()
     assert status == 1  # the first failure's (1), not the last's (2: the usage error)
     assert out.count("Create SDA Success (Token : ") == 2
     assert err.splitlines() == ["Delete Token failed. (Token 'nope' does not exist.)",
                                 "Invalid arguments. (usages : create token {description} {priority : optional})"]
-    assert [t.description for t in simulator.manager.list_tokens()] == ["first", "second one"]
+    assert [t.description for t in sdamanager.manager.list_tokens()] == ["first", "second one"]
 
 
 SCRIPT_TEXT = """# tokens for the new team
@@ -71,20 +71,20 @@ create token team-b 1
 
 
 @pytest.mark.parametrize("force", [False, True], ids=["stops", "forced"])
-def test_a_script_runs_as_typed_and_names_the_failing_line(simulator, tmp_path, force):
+def test_a_script_runs_as_typed_and_names_the_failing_line(sdamanager, tmp_path, force):
     path = tmp_path / "tokens.smc"
     path.write_text(SCRIPT_TEXT)
-    result = run_script("--port", str(simulator.port), "--file", str(path), *(["--force"] if force else []))
+    result = run_script("--port", str(sdamanager.port), "--file", str(path), *(["--force"] if force else []))
     assert result.returncode == 2
     assert result.stderr == (f"{path}:5: Invalid arguments. (usages : create token {{description}} "
                              "{priority : optional})\n")
-    made = [t.description for t in simulator.manager.list_tokens()]
+    made = [t.description for t in sdamanager.manager.list_tokens()]
     assert made == (["team-a", "team-b"] if force else ["team-a"])
     assert result.stdout.count("Create SDA Success") == len(made)
 
 
-def test_a_script_on_standard_input(simulator):
-    result = run_script("--port", str(simulator.port), "--file", "-", stdin="show sdamodel\nget token nope\n")
+def test_a_script_on_standard_input(sdamanager):
+    result = run_script("--port", str(sdamanager.port), "--file", "-", stdin="show sdamodel\nget token nope\n")
     assert result.returncode == 1
     assert "48xLarge.24576GB" in result.stdout
     assert result.stderr == "<stdin>:2: Get Token information failed. (Token 'nope' does not exist.)\n"
@@ -102,16 +102,16 @@ def test_script_options_that_cannot_work_are_one_line_and_exit_2(args, message):
     assert result.stderr.splitlines()[-1] == message
 
 
-def test_output_to_a_full_disk_is_one_line_not_a_traceback(simulator):
+def test_output_to_a_full_disk_is_one_line_not_a_traceback(sdamanager):
     with open("/dev/full", "w") as full:
-        result = subprocess.run([str(SCRIPT), "--port", str(simulator.port), "--command", "show membership"],
+        result = subprocess.run([str(SCRIPT), "--port", str(sdamanager.port), "--command", "show membership"],
                                 stdout=full, stderr=subprocess.PIPE, text=True, timeout=30)
     assert result.returncode == 1
     assert result.stderr == "moreh_smclient: cannot write the output: No space left on device\n"
 
 
-def test_usage_errors_exit_2_and_name_help(simulator, capsys):
-    assert main(["--port", str(simulator.port), "--command", "shwo token"]) == 2
+def test_usage_errors_exit_2_and_name_help(sdamanager, capsys):
+    assert main(["--port", str(sdamanager.port), "--command", "shwo token"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert err == "Unknown command: 'shwo token'. Type 'help' to list the commands.\n"
@@ -163,8 +163,8 @@ def test_a_server_that_never_answers_times_out_with_exit_3(capsys):
     assert err.count("\n") == 1 and f"127.0.0.1:{port}" in err
 
 
-def test_piped_input_prints_only_command_output(simulator):
-    result = run_script("--port", str(simulator.port), stdin="show sdamodel\nexit\nshow token\n")
+def test_piped_input_prints_only_command_output(sdamanager):
+    result = run_script("--port", str(sdamanager.port), stdin="show sdamodel\nexit\nshow token\n")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("+---") and "|  ID  |        Name        |  Devices  |" in lines
@@ -172,8 +172,8 @@ def test_piped_input_prints_only_command_output(simulator):
     assert "SDAManager's Client" not in result.stdout
 
 
-def test_piped_input_exits_with_the_last_failure(simulator):
-    result = run_script("--port", str(simulator.port), stdin="get token nope\nshow sdamodel\n")
+def test_piped_input_exits_with_the_last_failure(sdamanager):
+    result = run_script("--port", str(sdamanager.port), stdin="get token nope\nshow sdamodel\n")
     assert result.returncode == 1
     assert result.stderr == "Get Token information failed. (Token 'nope' does not exist.)\n"
 
@@ -211,17 +211,17 @@ def test_split_commands(text, parts):
     assert split_commands(text) == parts
 
 
-def test_piped_bytes_that_are_not_utf8_are_one_usage_line(simulator):
-    result = subprocess.run([str(SCRIPT), "--port", str(simulator.port)],
+def test_piped_bytes_that_are_not_utf8_are_one_usage_line(sdamanager):
+    result = subprocess.run([str(SCRIPT), "--port", str(sdamanager.port)],
                             input=b"create token \xff\xfe\nshow sdamodel\n", capture_output=True, timeout=30)
     assert result.returncode == 2
     assert result.stderr == b"The line has bytes that are not valid UTF-8.\n"
     assert b"Small.64GB" in result.stdout
 
 
-def test_a_reader_that_goes_away_is_no_traceback(simulator):
-    simulator.manager.add_default_cluster(400, 8)  # a listing far bigger than a pipe's buffer
-    shell = subprocess.Popen([str(SCRIPT), "--port", str(simulator.port), "--command", "show backend"],
+def test_a_reader_that_goes_away_is_no_traceback(sdamanager):
+    sdamanager.manager.add_default_cluster(400, 8)  # a listing far bigger than a pipe's buffer
+    shell = subprocess.Popen([str(SCRIPT), "--port", str(sdamanager.port), "--command", "show backend"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     first = shell.stdout.readline()
     shell.stdout.close()  # like `| head -1`
@@ -231,9 +231,9 @@ def test_a_reader_that_goes_away_is_no_traceback(simulator):
     shell.stderr.close()
 
 
-def test_a_terminal_that_cannot_show_korean_gets_replacements_not_a_traceback(simulator):
-    simulator.manager.create_token("한국어 고객", 0)
-    result = run_script("--port", str(simulator.port), "--command", "show token",
+def test_a_terminal_that_cannot_show_korean_gets_replacements_not_a_traceback(sdamanager):
+    sdamanager.manager.create_token("한국어 고객", 0)
+    result = run_script("--port", str(sdamanager.port), "--command", "show token",
                         env={"PYTHONIOENCODING": "latin-1"})
     assert (result.returncode, result.stderr) == (0, "")
     assert "?" in result.stdout

@@ -30,11 +30,11 @@ import random
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from test_golden import START, FakeClock, check_step, read_transcript, substitute, write_transcript
+from helpers import FakeClock
+from test_golden import START, check_step, read_transcript, substitute, write_transcript
 
 from sdamanager_stub.cli import main as stub_main
 from sdamanager_stub.manager import new_manager
@@ -49,6 +49,8 @@ SUBPROCESS = os.environ.get("CUSTOMER_GOLDEN_SUBPROCESS") == "1"
 # Variables that would point the tools elsewhere than the simulator, or hand them a secret.
 FOREIGN = ("SDAMANAGER_IP", "SDAMANAGER_PORT", "MOREH_SDA_MANAGER_ADDRESS", "MOREH_SDA_TOKEN",
            "SDAMANAGER_ADMIN_SECRET", "SDAMANAGER_ADMIN_SECRET_FILE", "SDAMANAGER_TLS_CA")
+
+pytestmark = pytest.mark.usefixtures("utc")  # the transcripts' times are in UTC (conftest.py)
 
 
 def piped(words: list[str]) -> tuple[str | None, list[str]]:
@@ -106,22 +108,12 @@ class Session:
         return out.splitlines(), err.splitlines(), status
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
 @pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.txt")), ids=lambda p: p.stem)
 def test_customer_transcript(path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
                              request: pytest.FixtureRequest) -> None:
     update = request.config.getoption("--update-golden")
     header, steps = read_transcript(path)
-    clock = FakeClock()
-    assert clock.now == START
+    clock = FakeClock(START)
     manager = new_manager(4, 8, clock=clock, randbelow=random.Random(path.stem).randrange)
     server, port = create_server("127.0.0.1:0", manager)
     server.start()

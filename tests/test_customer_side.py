@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from test_store import Clock, open_manager, state
+from test_store import open_manager, state
 
 from sdamanager_stub import telemetry
 from sdamanager_stub.entities import JobStatus
 from sdamanager_stub.errors import DomainError, FailedPrecondition, NotFound, PermissionDenied
-from sdamanager_stub.manager import SDAManager, new_manager
-from sdamanager_stub.server import create_server
+from sdamanager_stub.manager import SDAManager
+from sdamanager_stub.testing import running_simulator
 from smclient.api import ADMIN_SECRET_METADATA
 from smclient.api import sdamanager_pb2 as pb
 from smclient.api import sdamanager_pb2_grpc as pb_grpc
@@ -24,16 +24,6 @@ from smclient.api import sdamanager_pb2_grpc as pb_grpc
 DOC_MENU = ["Small.64GB", "Medium.128GB", "Large.256GB", "xLarge.512GB", "1.5xLarge.768GB", "2xLarge.1024GB",
             "3xLarge.1536GB", "4xLarge.2048GB", "6xLarge.3072GB", "8xLarge.4096GB", "12xLarge.6144GB",
             "24xLarge.12288GB", "48xLarge.24576GB"]
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def m(clock: Clock) -> SDAManager:
-    return new_manager(backends=4, devices=8, clock=clock)
 
 
 def seed_groups(m: SDAManager, token: str) -> tuple[int, int]:
@@ -243,16 +233,10 @@ def test_telemetry_starts_as_in_moreh_sample_and_is_deterministic():
 
 @pytest.fixture
 def guarded():
-    """A server whose admin calls need a secret: the customer's calls must not."""
-    manager = new_manager(backends=4, devices=8)
-    server, port = create_server("127.0.0.1:0", manager, admin_secret="s3cret")
-    server.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    try:
-        yield manager, pb_grpc.SDAManagerStub(channel)
-    finally:
-        channel.close()
-        server.stop(None)
+    """A server whose admin calls need a secret: the customer's calls must not (so they
+    go on a channel of their own, without the secret the admin client attaches)."""
+    with running_simulator(admin_secret="s3cret") as sim, grpc.insecure_channel(sim.address) as channel:
+        yield sim.manager, pb_grpc.SDAManagerStub(channel)
 
 
 def test_the_customers_calls_need_the_token_not_the_admin_secret(guarded):

@@ -86,13 +86,13 @@ def test_set_output_changes_the_sessions_format_and_says_which(world):  # noqa: 
     assert render(bad.result).startswith("Unknown output format 'nope': expected one of table, json, csv, tsv, ")
 
 
-def test_the_flag_and_the_environment_choose_the_format(simulator, capsys, monkeypatch):
-    assert main(["--port", str(simulator.port), "-o", "csv", "--command", "show sdamodel"]) == 0
+def test_the_flag_and_the_environment_choose_the_format(sdamanager, capsys, monkeypatch):
+    assert main(["--port", str(sdamanager.port), "-o", "csv", "--command", "show sdamodel"]) == 0
     assert capsys.readouterr().out.splitlines()[:2] == ["ID,Name,Devices", "1,Small.64GB,1"]
     monkeypatch.setenv("SMCLIENT_OUTPUT", "tsv")
-    assert main(["--port", str(simulator.port), "--command", "show sdamodel"]) == 0
+    assert main(["--port", str(sdamanager.port), "--command", "show sdamodel"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "ID\tName\tDevices"
-    assert main(["--port", str(simulator.port), "--output", "table", "--command", "show sdamodel"]) == 0
+    assert main(["--port", str(sdamanager.port), "--output", "table", "--command", "show sdamodel"]) == 0
     assert capsys.readouterr().out.startswith("+---")
 
 
@@ -104,11 +104,11 @@ def test_an_unknown_format_is_a_usage_error_listing_the_valid_ones(capsys):
     assert "unsafehtml" not in names()
 
 
-def test_the_default_format_loads_no_format_module(simulator):
+def test_the_default_format_loads_no_format_module(sdamanager):
     code = ("import sys; from smclient.cli import main; status = main(['--port', sys.argv[1], '--command', "
             "'show sdamodel']); print(status, 'tabulate' in sys.modules, 'smclient.formats' in sys.modules, "
             "file=sys.stderr)")
-    result = subprocess.run([sys.executable, "-c", code, str(simulator.port)], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", code, str(sdamanager.port)], capture_output=True, text=True,
                             timeout=30)
     assert result.stderr.split() == ["0", "False", "False"]
 
@@ -168,8 +168,8 @@ def test_json_types_multi_valued_cells(world):  # noqa: F811
     assert all(isinstance(i, int) for devices in sdas[0]["device_id"] for i in devices)
 
 
-def test_json_messages_and_errors(simulator, capsys):
-    port = str(simulator.port)
+def test_json_messages_and_errors(sdamanager, capsys):
+    port = str(sdamanager.port)
     assert main(["--port", port, "-o", "json", "--command", "create token team 3"]) == 0
     made = json.loads(capsys.readouterr().out)
     assert made["message"].startswith("Create SDA Success (Token : ")

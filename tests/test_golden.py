@@ -43,13 +43,13 @@ import random
 import re
 import shlex
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import FakeClock
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
@@ -79,13 +79,7 @@ class Step:
 
 START = 1694733248.49  # 2023-09-14 23:14:08.49 UTC
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
+pytestmark = pytest.mark.usefixtures("utc")  # the transcripts' times are in UTC (conftest.py)
 
 
 def read_transcript(path: Path) -> tuple[list[str], list[Step]]:
@@ -243,15 +237,6 @@ def settings(header: list[str]) -> dict[str, float]:
     return found
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
 def check_step(where: str, step: Any, out: list[str], err: list[str], status: int | None,
                bound: dict[str, str], update: bool = False) -> None:
     """What a step printed and its exit status (None: not known, not checked) are the
@@ -279,7 +264,7 @@ def test_transcript(path: Path, mode: str, capsys: pytest.CaptureFixture[str],
     if update and mode == "repl":
         pytest.skip("--update-golden rewrites the files from --command")
     header, steps = read_transcript(path)
-    clock = FakeClock()
+    clock = FakeClock(START)
     size = settings(header)
     manager = new_manager(int(size["backends"]), int(size["devices"]), clock=clock,
                           randbelow=random.Random(path.stem).randrange,

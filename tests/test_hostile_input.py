@@ -83,19 +83,13 @@ def message(descriptor, data, depth=0):
 
 @pytest.fixture(scope="module")
 def server():
-    from sdamanager_stub.manager import new_manager
-    from sdamanager_stub.server import create_server
+    from sdamanager_stub.testing import running_simulator
 
-    manager = new_manager(backends=4, devices=8)
-    token = manager.create_token("hostile", 0).value
-    manager.create_sda(token, "", 1)
-    manager.create_usergroup("ug", "", [token])
-    srv, port = create_server("127.0.0.1:0", manager)
-    srv.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    yield channel, manager
-    channel.close()
-    srv.stop(0)
+    with running_simulator(backends=4, devices=8) as sim:
+        token = sim.manager.create_token("hostile", 0).value
+        sim.manager.create_sda(token, "", 1)
+        sim.manager.create_usergroup("ug", "", [token])
+        yield sim.admin.channel, sim.manager
 
 
 @pytest.mark.parametrize("method", list(SERVICE.methods), ids=lambda m: m.name)

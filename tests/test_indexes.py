@@ -15,10 +15,11 @@ from __future__ import annotations
 import copy
 import json
 import pickle
-import random
 from typing import Any
 
 import pytest
+from helpers import FakeClock, MemoryJournal
+from helpers import seeded_manager as make
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from invariants import snapshot
@@ -33,25 +34,7 @@ from sdamanager_stub.scheduler import choose_devices
 from sdamanager_stub.store import Store
 
 IDLE, SHUTDOWN = DeviceStatus.IDLE, DeviceStatus.SHUTDOWN
-T0 = 1_700_000_000.0
 MODELS = [1, 2, 3, 4, 5, 52]  # 1, 2, 4, 8, 16 and 12 devices
-
-
-class FakeClock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make(clock: FakeClock, backends: int = 4, devices: int = 8, prepare: float = 0.0,
-         clean: float = 0.0) -> SDAManager:
-    m = SDAManager(clock=clock, randbelow=random.Random(1234).randrange,
-                   prepare_seconds=prepare, clean_seconds=clean)
-    m.add_default_models()
-    m.add_default_cluster(backends, devices)
-    return m
 
 
 # ---------------------------------------------------------------- the old placement, for reference
@@ -183,19 +166,6 @@ def check_every_decision(m: SDAManager) -> list[int]:
 
     m.idle.choose = choose  # type: ignore[method-assign]
     return checked
-
-
-class MemoryJournal:
-    """The journal protocol (journal.py), kept in a list: what a replay needs."""
-
-    def __init__(self) -> None:
-        self.changes: list[tuple[float, str, str, str, str]] = []
-
-    def record_change(self, when: float, action: str, request: str, made: str, peer: str) -> None:
-        self.changes.append((when, action, request, made, peer))
-
-    def record_refusal(self, when: float, action: str, request: str, token: str, result: str, peer: str) -> None:
-        pass
 
 
 # ---------------------------------------------------------------- random sequences

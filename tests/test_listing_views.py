@@ -34,14 +34,14 @@ def listed(stub, method: str, request) -> list:  # type: ignore[no-untyped-def]
             for item in (page.jobs if hasattr(page, "jobs") else page.events)]
 
 
-@pytest.mark.cluster(backends=2, devices=8)
+@pytest.mark.sdamanager(backends=2, devices=8)
 @pytest.mark.parametrize(("method", "request_"), [("ListJobs", pb.ListJobsRequest()),
                                                   ("ListHistory", pb.ListHistoryRequest(count=0))],
                          ids=["jobs", "history"])
-def test_other_callers_go_on_while_a_listing_is_converted(simulator, stub, monkeypatch, method, request_):
+def test_other_callers_go_on_while_a_listing_is_converted(sdamanager, stub, monkeypatch, method, request_):
     """Converting a job takes 2 ms here, so the listing takes at least 0.6 s in pages of
     25 (50 ms each): a call made meanwhile waits for one page at most, not the listing."""
-    token = fill(simulator.manager)
+    token = fill(sdamanager.manager)
     started = threading.Event()
     convert = Converter.job
 
@@ -70,14 +70,14 @@ def test_other_callers_go_on_while_a_listing_is_converted(simulator, stub, monke
     assert {job.token_description for job in result} == {"phase-0"}
 
 
-@pytest.mark.cluster(backends=2, devices=8)
+@pytest.mark.sdamanager(backends=2, devices=8)
 @pytest.mark.parametrize(("method", "request_"), [("ListJobs", pb.ListJobsRequest()),
                                                   ("ListHistory", pb.ListHistoryRequest(count=0))],
                          ids=["jobs", "history"])
-def test_a_listing_during_changes_is_one_state(simulator, stub, method, request_):
+def test_a_listing_during_changes_is_one_state(sdamanager, stub, method, request_):
     """Changes rename the token every job names and re-prioritise a waiting job;
     a listing taken meanwhile shows every job with the same description."""
-    m = simulator.manager
+    m = sdamanager.manager
     token = fill(m, jobs=1500, history=1500)
     waiting = next(feid for feid, job in m.jobs.items() if job.status is JobStatus.QUEUED)
     stop = threading.Event()
@@ -106,8 +106,8 @@ def test_a_listing_during_changes_is_one_state(simulator, stub, method, request_
     assert not failures
 
 
-def test_a_failure_while_converting_outside_the_lock_is_internal(simulator, stub, monkeypatch, caplog):
-    fill(simulator.manager, jobs=5, history=0)
+def test_a_failure_while_converting_outside_the_lock_is_internal(sdamanager, stub, monkeypatch, caplog):
+    fill(sdamanager.manager, jobs=5, history=0)
 
     def broken(self, job):  # type: ignore[no-untyped-def]
         raise RuntimeError("a bug")
@@ -143,9 +143,9 @@ def test_pages_of_kept_bytes_are_the_pages_a_message_would_make():
     assert asyncio.run(collect([], 10)) == [b""]  # an empty listing is one empty page
 
 
-@pytest.mark.cluster(backends=2, devices=8)
-def test_kept_history_messages_follow_renames(simulator, stub):
-    m = simulator.manager
+@pytest.mark.sdamanager(backends=2, devices=8)
+def test_kept_history_messages_follow_renames(sdamanager, stub):
+    m = sdamanager.manager
     token = fill(m, jobs=0, history=50)
     first = listed(stub, "ListHistory", pb.ListHistoryRequest(count=0))
     assert listed(stub, "ListHistory", pb.ListHistoryRequest(count=0)) == first  # the second from the kept bytes
@@ -166,15 +166,17 @@ def test_a_jobs_state_is_all_of_it_and_gives_the_job_back():
               start_time=5.5, placement=[(1, 0), (1, 1)])
     assert fields(Job)[-1].name == "placement"  # from_state relies on it
     state = job.state()
-    assert len(state) == len(fields(Job)) and hash(state) is not None
+    assert len(state) == len(fields(Job))
+    assert {state: "kept"}[job.state()] == "kept"  # hashable, and a second look finds the same key
     assert Job.from_state(state) == job
     job.placement.append((2, 0))  # the state taken is not reached by later changes
     assert Job.from_state(state).placement == [(1, 0), (1, 1)]
+    assert job.state() != state  # ... and a changed job is a new key
 
 
-@pytest.mark.cluster(backends=2, devices=8)
-def test_kept_live_job_messages_follow_every_change_of_the_job(simulator, stub):
-    m = simulator.manager
+@pytest.mark.sdamanager(backends=2, devices=8)
+def test_kept_live_job_messages_follow_every_change_of_the_job(sdamanager, stub):
+    m = sdamanager.manager
     fill(m, jobs=40, history=0)
     before = {j.feid: j for j in listed(stub, "ListJobs", pb.ListJobsRequest())}
     waiting = next(f for f, j in m.jobs.items() if j.status is JobStatus.QUEUED)

@@ -17,6 +17,7 @@ import threading
 from typing import Any
 
 import pytest
+from helpers import FakeClock, MemoryJournal
 from invariants import refused
 
 from sdamanager_stub import validate
@@ -43,28 +44,6 @@ from sdamanager_stub.journal import JournalError, NotAChange
 from sdamanager_stub.manager import SDAManager, new_manager
 
 # ---------------------------------------------------------------- fixtures and helpers
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def m(clock: FakeClock) -> SDAManager:
-    """4 backends x 8 devices, the guide's 13 models, a fake clock."""
-    return new_manager(backends=4, devices=8, clock=clock)
 
 
 def token(mgr: SDAManager, description: str = "team", priority: int = 0) -> str:
@@ -1561,21 +1540,6 @@ class TickingClock:
         return self.now
 
 
-class MemoryJournal:
-    """The journal protocol without a file: what the rules need of a store."""
-
-    def __init__(self) -> None:
-        self.changes: list[tuple[float, str, str, str, str]] = []
-        self.refusals: list[tuple[float, str, str, str]] = []
-
-    def record_change(self, when: float, action: str, arguments: str, made: str, peer: str) -> None:
-        self.changes.append((when, action, arguments, made, peer))
-
-    def record_refusal(self, when: float, action: str, arguments: str, token: str, result: str,
-                       peer: str) -> None:
-        self.refusals.append((when, action, token, result))
-
-
 class BrokenJournal(MemoryJournal):
     def record_change(self, when: float, action: str, arguments: str, made: str, peer: str) -> None:
         raise JournalError("disk full")
@@ -1627,7 +1591,8 @@ def test_the_journal_gets_every_change_and_refusal_with_what_it_made_up(m: SDAMa
          "ipv4:10.0.0.1:4000"),
         (clock.now, "update_token_priority", json.dumps({"token": tok, "priority": 4}), "", ""),
     ]
-    assert journal.refusals == [(clock.now, "delete_sda", tok, "FAILED: SDA 7 does not exist.")]
+    assert [(r[0], r[1], r[3], r[4]) for r in journal.refusals] == [
+        (clock.now, "delete_sda", tok, "FAILED: SDA 7 does not exist.")]
 
 
 def test_changes_inside_a_read_each_make_up_and_journal_their_own_token(m: SDAManager, clock: FakeClock) -> None:

@@ -14,8 +14,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from sdamanager_stub.manager import new_manager
-from sdamanager_stub.server import create_server
+from sdamanager_stub.testing import running_simulator
 from smclient.api import ADMIN_SECRET_METADATA
 from smclient.api import sdamanager_pb2 as pb
 from smclient.cli import main as shell_main
@@ -43,20 +42,20 @@ def vm_env(port: int, token: str | None = None) -> dict[str, str]:
 
 
 @pytest.fixture
-def customer(simulator, monkeypatch):
+def customer(sdamanager, monkeypatch):
     """A token with one SDA of xLarge.512GB; the tools' environment points at it."""
-    m = simulator.manager
+    m = sdamanager.manager
     token = m.create_token("customer", 0).value
     m.create_sda(token, "vm", 4)
     for name in ("SDAMANAGER_IP", "SDAMANAGER_PORT", "SDAMANAGER_ADMIN_SECRET", "SDAMANAGER_ADMIN_SECRET_FILE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MOREH_SDA_MANAGER_ADDRESS", simulator.address)
+    monkeypatch.setenv("MOREH_SDA_MANAGER_ADDRESS", sdamanager.address)
     monkeypatch.setenv("MOREH_SDA_TOKEN", token)
     return token
 
 
-def shell(simulator, capsys, command: str) -> str:
-    assert shell_main(["--ip", "127.0.0.1", "--port", str(simulator.port), "--command", command]) == 0
+def shell(sdamanager, capsys, command: str) -> str:
+    assert shell_main(["--ip", "127.0.0.1", "--port", str(sdamanager.port), "--command", command]) == 0
     return capsys.readouterr().out
 
 
@@ -76,16 +75,16 @@ def test_unreachable_is_one_line_and_exit_3():
         assert proc.stderr == f"Cannot connect to SDAManager at 127.0.0.1:{port}.\n", tool
 
 
-def test_a_reader_that_goes_away_is_no_traceback(simulator, customer):
-    proc = subprocess.Popen([str(BIN / "moreh-smi"), "device", "--list"], env=vm_env(simulator.port, customer),
+def test_a_reader_that_goes_away_is_no_traceback(sdamanager, customer):
+    proc = subprocess.Popen([str(BIN / "moreh-smi"), "device", "--list"], env=vm_env(sdamanager.port, customer),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()  # before the tool has written anything: its first write fails
     _, err = proc.communicate(timeout=30)
     assert (proc.returncode, err) == (0, b"")
 
 
-def test_the_job_the_customer_sees_is_the_one_the_operator_sees(simulator, customer, capsys):
-    m = simulator.manager
+def test_the_job_the_customer_sees_is_the_one_the_operator_sees(sdamanager, customer, capsys):
+    m = sdamanager.manager
     m.create_version("24.5.0", "/opt/moreh")
     m.set_latest_version("24.5.0")
     job = m.request_devices(customer, 31337, "python tutorial/train_gpt.py", "", "24.5.0")
@@ -96,51 +95,46 @@ def test_the_job_the_customer_sees_is_the_one_the_operator_sees(simulator, custo
     assert "|  * 0     |      Moreh SDA      |  xLarge.512GB    |    397 MiB     |  524160 MiB    |      0 %      |" \
         in out
     processes = rows(out[out.index("Processes:"):])
-    feids = [int(row[0]) for row in rows(shell(simulator, capsys, "show job"))]
+    feids = [int(row[0]) for row in rows(shell(sdamanager, capsys, "show job"))]
     assert processes == [["0", str(job.feid), "31337", "python tutorial/train_gpt.py", "397 MiB"]]
     assert feids == [job.feid]
 
     assert smi.main(["-r"]) == 0
     assert capsys.readouterr() == ("Device release success.\n", "")
-    assert rows(shell(simulator, capsys, "show job")) == []
-    history = rows(shell(simulator, capsys, "show history"))
+    assert rows(shell(sdamanager, capsys, "show job")) == []
+    history = rows(shell(sdamanager, capsys, "show history"))
     assert [(int(row[0]), row[3]) for row in history] == [(job.feid, "RELEASED")]
 
 
-def test_added_and_switched_devices_are_the_operators_sdas_and_cur_sda(simulator, customer, capsys):
-    m = simulator.manager
+def test_added_and_switched_devices_are_the_operators_sdas_and_cur_sda(sdamanager, customer, capsys):
+    m = sdamanager.manager
     assert smi.main(["device", "--add", "1"]) == 1
     assert capsys.readouterr().err == \
         "Create device failed. (The token already has 1 SDA (Max SDA 1): raise Max SDA or delete an SDA first.)\n"
-    shell(simulator, capsys, f"update token sda max {customer} 2")
+    shell(sdamanager, capsys, f"update token sda max {customer} 2")
     assert smi.main(["device", "--add", "1"]) == 0
     assert capsys.readouterr().out.endswith("Create device success.\n")
-    sdas = rows(shell(simulator, capsys, f"get sda {customer}"))
+    sdas = rows(shell(sdamanager, capsys, f"get sda {customer}"))
     assert [(row[0], row[2]) for row in sdas] == [("1", "4"), ("2", "1")]
-    token_row = rows(shell(simulator, capsys, f"get token {customer}"))[0]
+    token_row = rows(shell(sdamanager, capsys, f"get token {customer}"))[0]
     assert token_row[2:4] == ["2", "2"]  # Cur SDA: the new one; Max SDA 2
     assert smi.main(["device", "--switch", "0"]) == 0
     capsys.readouterr()
     assert m.token(customer).current_sda == 1
-    assert rows(shell(simulator, capsys, f"get token {customer}"))[0][2] == "1"
+    assert rows(shell(sdamanager, capsys, f"get token {customer}"))[0][2] == "1"
 
 
 def test_a_secret_in_the_environment_is_never_sent(monkeypatch, capsys):
     """SDAManager with an admin secret serves the VM's calls without it; and the
     calls carry no admin secret, even with SDAMANAGER_ADMIN_SECRET set."""
-    manager = new_manager(1, 8)
-    token = manager.create_token("vm", 0).value
-    manager.create_sda(token, "", 1)
-    server, port = create_server("127.0.0.1:0", manager, admin_secret=SECRET)
-    server.start()
-    try:
+    with running_simulator(backends=1, admin_secret=SECRET) as sim:
+        token = sim.manager.create_token("vm", 0).value
+        sim.manager.create_sda(token, "", 1)
         monkeypatch.setenv("SDAMANAGER_ADMIN_SECRET", SECRET)
-        monkeypatch.setenv("MOREH_SDA_MANAGER_ADDRESS", f"127.0.0.1:{port}")
+        monkeypatch.setenv("MOREH_SDA_MANAGER_ADDRESS", sim.address)
         monkeypatch.setenv("MOREH_SDA_TOKEN", token)
         assert smi.main(["device", "--list"]) == 0
         assert smi.main([]) == 0
-    finally:
-        server.stop(0)
     seen: list[tuple] = []
 
     def get_devices(request, context):
@@ -165,8 +159,8 @@ def test_a_secret_in_the_environment_is_never_sent(monkeypatch, capsys):
     assert SECRET not in {value for _, value in seen[0][1]}
 
 
-def test_idx_picks_one_device_and_p_reads_its_job(simulator, customer, capsys):
-    m = simulator.manager
+def test_idx_picks_one_device_and_p_reads_its_job(sdamanager, customer, capsys):
+    m = sdamanager.manager
     m.update_token_max_sda(customer, 2)
     m.create_sda(customer, "", 2)  # device 1: Medium.128GB, not the current one
     job = m.request_devices(customer, 5, "python b.py", "", "", sda_id=2)
@@ -186,8 +180,8 @@ def test_idx_picks_one_device_and_p_reads_its_job(simulator, customer, capsys):
     assert m.list_jobs() == []
 
 
-def test_a_duplicable_device_running_two_jobs_adds_up_their_figures(simulator, customer, capsys):
-    m = simulator.manager
+def test_a_duplicable_device_running_two_jobs_adds_up_their_figures(sdamanager, customer, capsys):
+    m = sdamanager.manager
     m.update_token_duplicable(customer, 2)
     first = m.request_devices(customer, 1, "python a.py", "", "")
     second = m.request_devices(customer, 2, "python b.py", "", "")

@@ -88,7 +88,10 @@ def test_an_admin_secret_is_required_of_other_callers_and_carried_by_the_admin_c
         def test_secret(sdamanager, monkeypatch):
             assert sdamanager.admin.run("show sdamodel").status == 0
             assert sdamanager.admin.stub.ListSdaModels(pb.ListSdaModelsRequest()).models
-            assert list(sdamanager.admin.stub.ListTokens(pb.ListTokensRequest())) is not None
+            assert sdamanager.admin.run("create token alice 3").status == 0
+            listed = [t.description for page in sdamanager.admin.stub.ListTokens(pb.ListTokensRequest(), timeout=5)
+                      for t in page.tokens]
+            assert listed == ["alice"]  # a streamed listing carries the secret too
             with grpc.insecure_channel(sdamanager.address) as channel:
                 with pytest.raises(grpc.RpcError) as refused:
                     SDAManagerStub(channel).ListSdaModels(pb.ListSdaModelsRequest(), timeout=5)
@@ -258,10 +261,13 @@ def test_the_defaults_are_a_small_cluster_without_delays_or_secret():
             "PATH": "/bin", "SDAMANAGER_IP": "127.0.0.1", "SDAMANAGER_PORT": str(sim.port)}
 
 
-def test_the_projects_own_suite_sees_the_fixture_beside_its_own(sdamanager, simulator):
-    """The plugin loads in this project's runs too: its names do not clash with conftest.py's."""
-    assert sdamanager.port != simulator.port
-    assert sdamanager.admin.run("show sdamodel").status == 0
+def test_the_projects_own_suite_runs_on_the_fixture_it_ships(sdamanager, simulator, stub, request):
+    """This project's tests use the plugin as other projects get it (the pytest11 entry
+    point): conftest.py's `simulator` and `stub` are the same simulator, not a second one."""
+    assert request.config.pluginmanager.has_plugin("sdamanager")
+    assert simulator is sdamanager and stub is sdamanager.admin.stub
+    assert sdamanager.admin.run("create token alice 3").status == 0
+    assert [t.description for t in sdamanager.manager.list_tokens()] == ["alice"]
 
 
 def test_vm_environ_is_a_customers_vm_for_the_customer_tools():

@@ -130,8 +130,8 @@ class Typist:
 
 
 @pytest.fixture
-def connection(simulator) -> Iterator[Connection]:
-    conn = Connection(Address("127.0.0.1", simulator.port), timeout=3)
+def connection(sdamanager) -> Iterator[Connection]:
+    conn = Connection(Address("127.0.0.1", sdamanager.port), timeout=3)
     yield conn
     conn.close()
 
@@ -183,7 +183,7 @@ def test_tab_in_the_same_instant_as_the_text_inserts_a_unique_completion(connect
     assert session.run(typist) == 0
 
 
-def test_tab_completes_argument_choices_by_position(connection, tmp_path, simulator):
+def test_tab_completes_argument_choices_by_position(connection, tmp_path, sdamanager):
     def typist(t: Typist) -> None:
         t.at_prompt()
         t.type("update backend status 2 sh")
@@ -194,12 +194,12 @@ def test_tab_completes_argument_choices_by_position(connection, tmp_path, simula
     session = Session(connection, tmp_path / "history")
     assert session.run(typist) == 0
     assert session.stdout.getvalue().endswith("Update Backend Status success.\n")
-    assert simulator.manager.backends[2].status.name == "SHUTDOWN"
+    assert sdamanager.manager.backends[2].status.name == "SHUTDOWN"
 
 
-def test_tab_completes_live_tokens_and_finds_them_by_description(connection, tmp_path, simulator):
-    alpha = simulator.manager.create_token("alpha team").value
-    beta = simulator.manager.create_token("beta team", 5).value
+def test_tab_completes_live_tokens_and_finds_them_by_description(connection, tmp_path, sdamanager):
+    alpha = sdamanager.manager.create_token("alpha team").value
+    beta = sdamanager.manager.create_token("beta team", 5).value
 
     def typist(t: Typist) -> None:
         t.at_prompt()
@@ -217,11 +217,11 @@ def test_tab_completes_live_tokens_and_finds_them_by_description(connection, tmp
     out = session.stdout.getvalue()
     assert "alpha team" in out
     assert out.endswith("Update Token Priority success.\n")
-    assert simulator.manager.tokens[beta].priority == -3
+    assert sdamanager.manager.tokens[beta].priority == -3
 
 
-def test_live_names_that_arrive_after_tab_are_shown_when_they_come(connection, tmp_path, simulator):
-    token = simulator.manager.create_token("late").value
+def test_live_names_that_arrive_after_tab_are_shown_when_they_come(connection, tmp_path, sdamanager):
+    token = sdamanager.manager.create_token("late").value
     gate = threading.Event()
 
     class SlowNames(LiveNames):
@@ -248,10 +248,10 @@ def test_live_names_that_arrive_after_tab_are_shown_when_they_come(connection, t
 
     session = Session(connection, tmp_path / "history", live=live)
     assert session.run(typist) == 0
-    assert token in simulator.manager.tokens  # Ctrl-C: nothing ran
+    assert token in sdamanager.manager.tokens  # Ctrl-C: nothing ran
 
 
-def test_ctrl_c_clears_the_line_and_the_session_goes_on(connection, tmp_path, simulator):
+def test_ctrl_c_clears_the_line_and_the_session_goes_on(connection, tmp_path, sdamanager):
     def typist(t: Typist) -> None:
         t.at_prompt()
         t.type("delete token")
@@ -435,11 +435,11 @@ def test_an_unusable_history_path_warns_once_and_the_shell_goes_on(connection, t
 
 
 @pytest.fixture
-def completer(simulator) -> Iterator[ShellCompleter]:
-    manager = simulator.manager
+def completer(sdamanager) -> Iterator[ShellCompleter]:
+    manager = sdamanager.manager
     manager.create_token("acme research")
     manager.create_token("globex", 3)
-    live = LiveNames(Connection(Address("127.0.0.1", simulator.port)), start=False)
+    live = LiveNames(Connection(Address("127.0.0.1", sdamanager.port)), start=False)
     for feed in ("tokens", "models", "backends", "backend_groups", "user_groups", "model_groups", "sdas",
                  "jobs", "versions", "history"):
         assert live.fetch_now(feed), feed
@@ -474,7 +474,7 @@ def test_aliases_complete_like_any_command():
         ("exit", "Exit application (same command: exit, quit, q)")]
 
 
-def test_each_candidate_shows_its_meaning(completer, simulator):
+def test_each_candidate_shows_its_meaning(completer, sdamanager):
     metas = {c.display_text: c.display_meta_text for c in completer.complete("")}
     assert metas["clear"] == "Clear screen"
     assert metas["create"].startswith("backend, backendgroup, resv_sda, sda")
@@ -524,8 +524,8 @@ def test_list_arguments_complete_the_item_after_the_last_comma(completer):
     assert shown(completer, "update sdamodelgroup list 1 ")[0] == "null"
 
 
-def test_sdas_and_env_names_follow_the_token_on_the_line(completer, simulator):
-    manager = simulator.manager
+def test_sdas_and_env_names_follow_the_token_on_the_line(completer, sdamanager):
+    manager = sdamanager.manager
     acme = next(t.value for t in manager.list_tokens() if t.description == "acme research")
     manager.update_token_max_sda(acme, 3)
     first = manager.create_sda(acme, "one", 1)
@@ -589,8 +589,8 @@ def test_a_listings_filter_completes_fields_operators_and_known_values(completer
     assert shown(completer, text) == expected
 
 
-def test_a_filter_completes_live_tokens(completer, simulator):
-    tokens = [t.value for t in simulator.manager.tokens.values()]
+def test_a_filter_completes_live_tokens(completer, sdamanager):
+    tokens = [t.value for t in sdamanager.manager.tokens.values()]
     assert sorted(shown(completer, "show job where token=")) == sorted(tokens)
 
 
@@ -685,10 +685,10 @@ def test_memory_only_history_writes_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_one_shot_mode_never_imports_prompt_toolkit(simulator):
+def test_one_shot_mode_never_imports_prompt_toolkit(sdamanager):
     code = ("import sys; from smclient.cli import main; status = main(['--port', sys.argv[1], '--command', "
             "'help; show sdamodel']); print(status, 'prompt_toolkit' in sys.modules, file=sys.stderr)")
-    result = subprocess.run([sys.executable, "-c", code, str(simulator.port)], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", code, str(sdamanager.port)], capture_output=True, text=True,
                             timeout=30)
     assert result.stderr.strip() == "0 False"
 

@@ -130,13 +130,13 @@ class Terminal:
         return self.child.exitstatus
 
 
-def test_completion_toolbar_history_and_errors_on_a_real_terminal(simulator, tmp_path):
-    token = simulator.manager.create_token("pexpect team", 7).value
+def test_completion_toolbar_history_and_errors_on_a_real_terminal(sdamanager, tmp_path):
+    token = sdamanager.manager.create_token("pexpect team", 7).value
     env = shell_env(tmp_path)
     del env["PROMPT_TOOLKIT_NO_CPR"]  # this terminal answers them
-    term = Terminal(["--port", str(simulator.port)], env)
+    term = Terminal(["--port", str(sdamanager.port)], env)
     try:
-        term.wait(re.escape(f"SDAManager's Client. Connect to 127.0.0.1:{simulator.port}"))
+        term.wait(re.escape(f"SDAManager's Client. Connect to 127.0.0.1:{sdamanager.port}"))
         term.wait("Ctrl-D leaves")  # the toolbar's hint on an empty line
         term.wait_line(">")
         term.send("sh")
@@ -169,7 +169,7 @@ def test_completion_toolbar_history_and_errors_on_a_real_terminal(simulator, tmp
     finally:
         term.child.close()
     assert status == 0
-    assert simulator.manager.tokens[token].priority == -5
+    assert sdamanager.manager.tokens[token].priority == -5
     assert "Traceback" not in term.seen
     history = (tmp_path / "history").read_text()
     assert "+show sdamodel" in history and f"+update token priority {token} -5" in history
@@ -203,13 +203,13 @@ def test_the_shell_says_when_sdamanager_is_gone_and_reconnects_when_it_is_back(t
     assert child.exitstatus == 0
 
 
-def test_term_dumb_on_a_terminal_has_the_banner_and_a_plain_prompt(simulator, tmp_path):
+def test_term_dumb_on_a_terminal_has_the_banner_and_a_plain_prompt(sdamanager, tmp_path):
     """A terminal that cannot draw (TERM=dumb) must not look hung: the banner, then
     `> ` before each line, and no escape sequences."""
-    child = pexpect.spawn(str(SCRIPT), ["--port", str(simulator.port)], encoding="utf-8", timeout=20,
+    child = pexpect.spawn(str(SCRIPT), ["--port", str(sdamanager.port)], encoding="utf-8", timeout=20,
                           env=shell_env(tmp_path, TERM="dumb"))
     try:
-        child.expect_exact(f"SDAManager's Client. Connect to 127.0.0.1:{simulator.port}")
+        child.expect_exact(f"SDAManager's Client. Connect to 127.0.0.1:{sdamanager.port}")
         child.expect_exact("\r\n> ")
         seen = child.before
         child.sendline("show sdamodel")
@@ -229,8 +229,8 @@ def test_term_dumb_on_a_terminal_has_the_banner_and_a_plain_prompt(simulator, tm
     assert "\x1b" not in seen
 
 
-def test_piped_input_prints_only_the_command_output(simulator):
-    pipeline = f"printf 'show sdamodel\\nexit\\n' | {SCRIPT} --port {simulator.port}"
+def test_piped_input_prints_only_the_command_output(sdamanager):
+    pipeline = f"printf 'show sdamodel\\nexit\\n' | {SCRIPT} --port {sdamanager.port}"
     result = subprocess.run(pipeline, shell=True, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
     assert result.stderr == ""

@@ -24,6 +24,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from helpers import T0, FakeClock
+from helpers import seeded_manager as make
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from invariants import refused, snapshot
@@ -38,38 +40,8 @@ IDLE, PREPARING, PROCESSING, CLEANING, SHUTDOWN = (
     DeviceStatus.IDLE, DeviceStatus.PREPARING, DeviceStatus.PROCESSING, DeviceStatus.CLEANING,
     DeviceStatus.SHUTDOWN,
 )
-T0 = 1_700_000_000.0
 
 # ---------------------------------------------------------------- fixtures and helpers
-
-
-class FakeClock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    def set(self, now: float) -> None:
-        self.now = now
-
-
-def make(clock: FakeClock, backends: int = 4, devices: int = 8, prepare: float = 0.0,
-         clean: float = 0.0) -> SDAManager:
-    """The guide's models on a `backends` x `devices` cluster, with the given delays."""
-    m = SDAManager(clock=clock, randbelow=random.Random(1234).randrange,
-                   prepare_seconds=prepare, clean_seconds=clean)
-    m.add_default_models()
-    m.add_default_cluster(backends, devices)
-    return m
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

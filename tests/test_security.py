@@ -12,6 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sdamanager_stub.manager import new_manager
 from sdamanager_stub.security import SECRET_METADATA, server_credentials
 from sdamanager_stub.server import create_server
+from sdamanager_stub.testing import running_simulator
 from smclient.api import sdamanager_pb2 as pb
 from smclient.api import sdamanager_pb2_grpc as pb_grpc
 from smclient.api.secret import read_secret
@@ -21,14 +22,12 @@ SECRET = "s3cr3t-for-tests"
 
 @pytest.fixture
 def guarded():
-    manager = new_manager(backends=1, devices=2)
-    token = manager.create_token("vm", 0).value
-    manager.create_sda(token, "", 1)
-    server, port = create_server("127.0.0.1:0", manager, admin_secret=SECRET)
-    server.start()
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+    # Its own channel, not the admin client's: these calls must carry no secret but their own.
+    with running_simulator(backends=1, devices=2, admin_secret=SECRET) as sim, \
+            grpc.insecure_channel(sim.address) as channel:
+        token = sim.manager.create_token("vm", 0).value
+        sim.manager.create_sda(token, "", 1)
         yield pb_grpc.SDAManagerStub(channel), channel, token
-    server.stop(0)
 
 
 def test_admin_calls_without_the_secret_are_unauthenticated(guarded):

@@ -222,7 +222,7 @@ def test_list_sda_models_is_the_guide_catalogue(stub):
 # streamed listings
 # --------------------------------------------------------------------------
 
-@pytest.mark.cluster(backends=20, devices=8)
+@pytest.mark.sdamanager(backends=20, devices=8)
 def test_list_backends_in_pages(stub):
     pages = list(stub.ListBackends(pb.ListBackendsRequest(page_size=7), timeout=T))
     assert [len(p.backends) for p in pages] == [7, 7, 6]
@@ -238,14 +238,14 @@ def test_empty_listing_is_one_empty_page(stub):
     assert list(pages[0].jobs) == []
 
 
-def test_listing_larger_than_4mb_streams_with_default_limits(simulator, stub):
+def test_listing_larger_than_4mb_streams_with_default_limits(sdamanager, stub):
     # 256 Korean characters (the longest description allowed) are 768 bytes of
     # UTF-8, so a few thousand tokens make listings of several megabytes.
     # Made through the manager: thousands of RPCs would only slow the test.
     count = 6000
     description = ("설명" * 128)[:256]
     for _ in range(count):
-        simulator.manager.create_token(description, 0)
+        sdamanager.manager.create_token(description, 0)
 
     for call, request, field in [
         (stub.ListTokens, pb.ListTokensRequest(), "tokens"),
@@ -258,11 +258,11 @@ def test_listing_larger_than_4mb_streams_with_default_limits(simulator, stub):
         assert sum(len(getattr(p, field)) for p in pages) == count
 
 
-def test_pages_stay_under_4mb_with_large_items(simulator, stub):
-    token = simulator.manager.create_token("big-env", 0)
+def test_pages_stay_under_4mb_with_large_items(sdamanager, stub):
+    token = sdamanager.manager.create_token("big-env", 0)
     for i in range(1100):
-        simulator.manager.add_token_env(token.value, f"VAR_{i}", "v" * 4096)
-        simulator.manager.remove_token_env(token.value, f"VAR_{i}")
+        sdamanager.manager.add_token_env(token.value, f"VAR_{i}", "v" * 4096)
+        sdamanager.manager.remove_token_env(token.value, f"VAR_{i}")
     pages = list(stub.ListEvents(pb.ListEventsRequest(action="ADD_TOKEN_ENV"), timeout=T))
     assert sum(len(p.events) for p in pages) == 1100
 

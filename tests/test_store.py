@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers import FakeClock
 
 from sdamanager_stub import snapshot, store
 from sdamanager_stub.entities import AccessLevel, BackendStatus, DeviceStatus
@@ -15,25 +16,17 @@ from sdamanager_stub.manager import SDAManager, new_manager
 from sdamanager_stub.store import StateError, Store
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def fresh(clock: Clock) -> SDAManager:
+def fresh(clock: FakeClock) -> SDAManager:
     return new_manager(backends=3, devices=4, clock=clock, prepare_seconds=2, clean_seconds=3)
 
 
-def open_manager(path, clock: Clock) -> SDAManager:
+def open_manager(path, clock: FakeClock) -> SDAManager:
     m = fresh(clock)
     Store(path).attach(m)
     return m
 
 
-def busy_day(m: SDAManager, clock: Clock) -> None:
+def busy_day(m: SDAManager, clock: FakeClock) -> None:
     """A bit of every kind of change, refusals included, with time passing."""
     a = m.create_token("alpha customer", 3).value
     b = m.create_token("beta", -2).value
@@ -83,7 +76,7 @@ def state(m: SDAManager) -> dict:
 
 
 def test_every_acknowledged_change_comes_back_exactly(tmp_path):
-    clock = Clock()
+    clock = FakeClock()
     path = tmp_path / "state.db"
     m = open_manager(path, clock)
     busy_day(m, clock)
@@ -100,7 +93,7 @@ def test_every_acknowledged_change_comes_back_exactly(tmp_path):
 
 
 def test_refused_attempts_stay_in_the_event_log(tmp_path):
-    clock = Clock()
+    clock = FakeClock()
     m = open_manager(tmp_path / "s.db", clock)
     with pytest.raises(FailedPrecondition):
         m.delete_backendgroup(0)
@@ -112,7 +105,7 @@ def test_refused_attempts_stay_in_the_event_log(tmp_path):
 
 def test_snapshots_bound_the_replay(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "SNAPSHOT_EVERY", 7)
-    clock = Clock()
+    clock = FakeClock()
     path = tmp_path / "s.db"
     m = open_manager(path, clock)
     busy_day(m, clock)
@@ -128,7 +121,7 @@ def test_a_new_file_is_new_and_a_used_one_is_not(tmp_path):
     path = tmp_path / "s.db"
     s = Store(path)
     assert s.is_new()
-    m = fresh(Clock())
+    m = fresh(FakeClock())
     s.attach(m)
     m.create_token("x", 0)
     s.close()
@@ -158,7 +151,7 @@ def test_older_schemas_are_migrated_in_order(tmp_path, monkeypatch):
 
 
 def test_a_journal_that_no_longer_replays_is_refused_with_the_op(tmp_path):
-    clock = Clock()
+    clock = FakeClock()
     path = tmp_path / "s.db"
     m = open_manager(path, clock)
     token = m.create_token("x", 0).value
@@ -171,7 +164,7 @@ def test_a_journal_that_no_longer_replays_is_refused_with_the_op(tmp_path):
 
 
 def test_a_journal_that_names_no_change_is_refused(tmp_path):
-    clock = Clock()
+    clock = FakeClock()
     path = tmp_path / "s.db"
     m = open_manager(path, clock)
     m.create_token("x", 0)
@@ -189,7 +182,7 @@ def test_the_rules_know_nothing_of_the_store():
 
 
 def test_a_change_that_cannot_be_saved_is_not_acknowledged(tmp_path):
-    clock = Clock()
+    clock = FakeClock()
     m = open_manager(tmp_path / "s.db", clock)
     m.journal.db.close()
     with pytest.raises(Internal, match="could not be saved"):
@@ -197,7 +190,7 @@ def test_a_change_that_cannot_be_saved_is_not_acknowledged(tmp_path):
 
 
 def test_after_a_failed_write_no_change_is_accepted_until_a_restart(tmp_path, monkeypatch):
-    clock = Clock()
+    clock = FakeClock()
     path = tmp_path / "s.db"
     m = open_manager(path, clock)
     kept = m.create_token("kept", 0).value
@@ -219,7 +212,7 @@ def test_after_a_failed_write_no_change_is_accepted_until_a_restart(tmp_path, mo
 
 def test_a_failed_snapshot_does_not_unacknowledge_a_saved_change(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "SNAPSHOT_EVERY", 1)
-    clock = Clock()
+    clock = FakeClock()
     path = tmp_path / "s.db"
     m = open_manager(path, clock)
 
@@ -234,7 +227,7 @@ def test_a_failed_snapshot_does_not_unacknowledge_a_saved_change(tmp_path, monke
 
 
 def test_the_file_keeps_the_delays_its_jobs_ran_with(tmp_path):
-    clock = Clock()
+    clock = FakeClock()
     path = tmp_path / "s.db"
     m = new_manager(backends=1, devices=4, clock=clock, prepare_seconds=1, clean_seconds=5)
     Store(path).attach(m)

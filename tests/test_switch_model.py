@@ -18,10 +18,10 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
-def grouped(simulator, monkeypatch):
+def grouped(sdamanager, monkeypatch):
     """The seed's setup: models small and large in SDA model group mg1, the token's
     user group a member of it, its SDA of small in mg1."""
-    m = simulator.manager
+    m = sdamanager.manager
     token = m.create_token("customer", 0).value
     small, large = m.create_sdamodel("small", 1).id, m.create_sdamodel("large", 2).id
     group = m.create_sdamodelgroup("mg1", 0, [small, large]).id
@@ -30,7 +30,7 @@ def grouped(simulator, monkeypatch):
     m.create_sda(token, "vm", small, group)
     for name in ("SDAMANAGER_IP", "SDAMANAGER_PORT"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MOREH_SDA_MANAGER_ADDRESS", simulator.address)
+    monkeypatch.setenv("MOREH_SDA_MANAGER_ADDRESS", sdamanager.address)
     monkeypatch.setenv("MOREH_SDA_TOKEN", token)
     return token, users, group, large
 
@@ -38,7 +38,7 @@ def grouped(simulator, monkeypatch):
 MENU = ["Current Moreh SDA: small at mg1", "", "1. small mg1 *", "2. large mg1", ""]
 
 
-def test_a_pipe_drives_the_menu(simulator, grouped):
+def test_a_pipe_drives_the_menu(sdamanager, grouped):
     token, _, _, large = grouped
     env = {k: v for k, v in os.environ.items() if not k.startswith("SDAMANAGER_")}
     # Bytes that are not UTF-8 are an invalid selection like any other.
@@ -54,7 +54,7 @@ def test_a_pipe_drives_the_menu(simulator, grouped):
         "Selection (1-2, q, Q): q",
     ]
     assert proc.stderr.decode() == "Invalid selection '\ufffd': enter 1-2, q or Q.\n"
-    assert simulator.manager.sda(1).model_id == large
+    assert sdamanager.manager.sda(1).model_id == large
 
 
 def run(monkeypatch, capsys, stdin, argv=()) -> tuple[int, list[str], str]:
@@ -77,9 +77,9 @@ def test_ctrl_c_at_the_prompt_is_no_traceback(grouped, monkeypatch, capsys):
     assert (status, out[-1], err) == (130, "Selection (1-2, q, Q): ", "")
 
 
-def test_a_model_taken_out_of_the_group_while_the_menu_is_open_is_refused(simulator, grouped, monkeypatch, capsys):
+def test_a_model_taken_out_of_the_group_while_the_menu_is_open_is_refused(sdamanager, grouped, monkeypatch, capsys):
     token, users, group, large = grouped
-    m = simulator.manager
+    m = sdamanager.manager
 
     class OperatorActsFirst(io.StringIO):
         """The operator takes `large` out of mg1 while the customer reads the menu."""
@@ -102,8 +102,8 @@ def test_a_model_taken_out_of_the_group_while_the_menu_is_open_is_refused(simula
     assert out[0] == "Current Moreh SDA: small at mg1" and "2. small  *" in out and "mg1" not in "".join(out[1:])
 
 
-def test_the_token_option_wins_over_the_environment(simulator, grouped, monkeypatch, capsys):
-    other = simulator.manager.create_token("other", 0).value
+def test_the_token_option_wins_over_the_environment(sdamanager, grouped, monkeypatch, capsys):
+    other = sdamanager.manager.create_token("other", 0).value
     monkeypatch.setenv("MOREH_SDA_TOKEN", other)
     assert run(monkeypatch, capsys, io.StringIO(""), ["-M", "1"])[0] == 1  # `other` has no SDA
     status, out, err = run(monkeypatch, capsys, io.StringIO(""), ["--token", grouped[0], "-M", "2"])

@@ -14,24 +14,24 @@ from smclient.cli import main
 STUB = Path(sys.executable).with_name("sdamanager-stub")
 
 
-def test_submit_prints_each_feid_and_finish_ends_the_job(simulator, capsys):
-    m = simulator.manager
+def test_submit_prints_each_feid_and_finish_ends_the_job(sdamanager, capsys):
+    m = sdamanager.manager
     token = m.create_token("vm-user", 0).value
     m.create_sda(token, "", 1)
     m.update_token_duplicable(token, 0)
-    status = stub_main(["job", "submit", "--port", str(simulator.port), "--token", token,
+    status = stub_main(["job", "submit", "--port", str(sdamanager.port), "--token", token,
                         "--process", "python train.py --epochs 3", "--pid", "77", "--count", "3"])
     out, err = capsys.readouterr()
     assert (status, out, err) == (0, "1\n2\n3\n", "")
     assert [(j.feid, j.client_pid, j.process_name) for j in m.list_jobs()] == \
         [(f, 77, "python train.py --epochs 3") for f in (1, 2, 3)]
-    assert stub_main(["job", "finish", "--port", str(simulator.port), "--token", token, "2"]) == 0
+    assert stub_main(["job", "finish", "--port", str(sdamanager.port), "--token", token, "2"]) == 0
     assert [j.feid for j in m.list_jobs()] == [1, 3]
     assert m.history_job(2).status.value == "COMPLETED"
 
 
-def test_submit_refused_is_one_line_with_the_reason(simulator, capsys):
-    status = stub_main(["job", "submit", "--port", str(simulator.port), "--token", "nope", "--process", "x"])
+def test_submit_refused_is_one_line_with_the_reason(sdamanager, capsys):
+    status = stub_main(["job", "submit", "--port", str(sdamanager.port), "--token", "nope", "--process", "x"])
     out, err = capsys.readouterr()
     assert (status, out) == (1, "")
     assert err == "sdamanager-stub: Token 'nope' does not exist.\n"

@@ -31,8 +31,8 @@ def _refused(method, request) -> grpc.RpcError:
     return info.value
 
 
-def test_another_customers_job_cannot_be_reported_or_finished(simulator, stub):
-    victim, attacker = _customers(simulator.manager, "victim", "attacker")
+def test_another_customers_job_cannot_be_reported_or_finished(sdamanager, stub):
+    victim, attacker = _customers(sdamanager.manager, "victim", "attacker")
     feid = stub.RequestDevices(pb.RequestDevicesRequest(token=victim, process_name="p"), timeout=5).feid
     calls = {
         "no token": (pb.ReportRunningRequest(feid=feid), pb.FinishJobRequest(feid=feid)),
@@ -43,13 +43,13 @@ def test_another_customers_job_cannot_be_reported_or_finished(simulator, stub):
     for report, finish in calls.values():
         for err in (_refused(stub.ReportRunning, report), _refused(stub.FinishJob, finish)):
             assert victim not in (err.details() or "")
-    assert feid in simulator.manager.jobs  # still the victim's, still live
+    assert feid in sdamanager.manager.jobs  # still the victim's, still live
     finished = stub.FinishJob(pb.FinishJobRequest(feid=feid, token=victim), timeout=5)
     assert (finished.feid, finished.token, finished.status) == (feid, victim, pb.JOB_STATUS_COMPLETED)
 
 
-def test_a_wrong_token_does_not_tell_which_feids_exist(simulator, stub):
-    victim, attacker = _customers(simulator.manager, "victim", "attacker")
+def test_a_wrong_token_does_not_tell_which_feids_exist(sdamanager, stub):
+    victim, attacker = _customers(sdamanager.manager, "victim", "attacker")
     feid = stub.RequestDevices(pb.RequestDevicesRequest(token=victim, process_name="p"), timeout=5).feid
     live = _refused(stub.FinishJob, pb.FinishJobRequest(feid=feid, token=attacker))
     absent = _refused(stub.FinishJob, pb.FinishJobRequest(feid=feid + 1, token=attacker))
@@ -59,24 +59,24 @@ def test_a_wrong_token_does_not_tell_which_feids_exist(simulator, stub):
         assert err.details().replace(str(feid_), "N") == live.details().replace(str(feid), "N")
 
 
-def test_the_owner_reports_running_and_sees_only_its_own_token(simulator, stub):
-    (owner,) = _customers(simulator.manager, "owner")
+def test_the_owner_reports_running_and_sees_only_its_own_token(sdamanager, stub):
+    (owner,) = _customers(sdamanager.manager, "owner")
     job = stub.RequestDevices(pb.RequestDevicesRequest(token=owner, process_name="p"), timeout=5)
     running = stub.ReportRunning(pb.ReportRunningRequest(feid=job.feid, token=owner), timeout=5)
     assert (job.token, running.token, running.status) == (owner, owner, pb.JOB_STATUS_RUNNING)
 
 
-def test_job_finish_from_the_command_line_needs_the_token(simulator, capsys):
-    owner, other = _customers(simulator.manager, "owner", "other")
-    feid = simulator.manager.request_devices(owner).feid
-    port = str(simulator.port)
+def test_job_finish_from_the_command_line_needs_the_token(sdamanager, capsys):
+    owner, other = _customers(sdamanager.manager, "owner", "other")
+    feid = sdamanager.manager.request_devices(owner).feid
+    port = str(sdamanager.port)
     with pytest.raises(SystemExit) as info:
         stub_main(["job", "finish", "--port", port, str(feid)])
     assert info.value.code == 2 and "--token" in capsys.readouterr().err
     assert stub_main(["job", "finish", "--port", port, "--token", other, str(feid)]) == 1
     assert capsys.readouterr().err == f"sdamanager-stub: Job {feid} is not a live job of this token.\n"
     assert stub_main(["job", "finish", "--port", port, "--token", owner, str(feid)]) == 0
-    assert simulator.manager.history_job(feid).status.value == "COMPLETED"
+    assert sdamanager.manager.history_job(feid).status.value == "COMPLETED"
 
 
 def test_a_state_file_from_before_vm_tokens_still_replays(tmp_path):
