@@ -247,9 +247,36 @@ def run_file(connection, path: str, force: bool = False, output: str = "table", 
     if path == "-":
         sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
     with stream:
-        return run_script(connection, ((f"{name}:{number}: ", line.rstrip("\r\n"))
-                                       for number, line in enumerate(stream, 1)), force=force, output=output,
-                          **options)
+        try:
+            return run_script(connection, _script_lines(stream, name), force=force, output=output, **options)
+        except ScriptUnreadable as err:
+            print(f"moreh_smclient: {err}", file=sys.stderr)
+            return EXIT_USAGE
+
+
+# A line of a script longer than this is no command (`--file /dev/zero` has no line end at all).
+MAX_SCRIPT_LINE = 1 << 20
+
+
+class ScriptUnreadable(Exception):
+    """A --file script that cannot be read on: said in one line, exit 2."""
+
+
+def _script_lines(stream, name: str):  # type: ignore[no-untyped-def]
+    """(`PATH:LINE: `, line) of a script, each line read with a bound."""
+    number = 0
+    while True:
+        try:
+            line = stream.readline(MAX_SCRIPT_LINE + 1)
+        except OSError as err:  # /proc/self/mem, a device that fails
+            raise ScriptUnreadable(f"cannot read {name} after line {number}: {err.strerror or err}") from None
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_SCRIPT_LINE:
+            raise ScriptUnreadable(f"{name}:{number}: the line is longer than {MAX_SCRIPT_LINE >> 20} MiB: "
+                                   "is this a script of commands?")
+        yield f"{name}:{number}: ", line.rstrip("\r\n")
 
 
 def run_lines(connection, stream, prompt: bool = False, output: str = "table",  # type: ignore[no-untyped-def]

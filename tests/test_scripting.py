@@ -257,3 +257,20 @@ def test_the_readmes_shapes_are_what_the_shell_prints():
             kinds = {("devices" if c.kind == "devices" else snake(c.header)): c.kind for c in table.columns}
             expected = [(f, "" if kinds[f] == "text" else kinds[f]) for f in fields(table)]
         assert shapes[name] == expected, name
+
+
+@pytest.mark.parametrize(("path", "said"), [
+    ("/dev/zero", "moreh_smclient: /dev/zero:1: the line is longer than 1 MiB: is this a script of commands?"),
+    ("/proc/self/mem", "moreh_smclient: cannot read /proc/self/mem after line 0: Input/output error"),
+])
+def test_a_script_that_is_no_script_is_one_line_not_gigabytes_or_a_traceback(path, said):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not os.path.exists(path):
+        pytest.skip(f"no {path} here")
+    done = subprocess.run([str(Path(sys.executable).with_name("moreh_smclient")), "--port", "1", "--file", path],
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", said + "\n")
