@@ -52,6 +52,18 @@ def _seconds(low: float, high: float):  # type: ignore[no-untyped-def]
 
 SECONDS = _seconds(0, 86_400)
 DEADLINE = _seconds(0.1, 3600)
+
+
+def SPEED(text: str) -> float:  # noqa: N802  (an argparse type, named like the others)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.01 <= value <= 10_000:  # nan is never in range
+        raise argparse.ArgumentTypeError(f"{value:g} is out of range (0.01-10000)")
+    return value
+
+
 # What shapes a new state file (an existing one keeps its own), with the defaults.
 SHAPING = {"backends": 60, "devices": 8, "prepare_seconds": 2.0, "clean_seconds": 2.0}
 
@@ -96,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                             f"(default {MAX_STREAMS})")
     serve.add_argument("--grace", type=SECONDS, default=5.0, metavar="S",
                        help="on SIGTERM or SIGINT, let calls in flight finish for up to S seconds (default 5)")
+    serve.add_argument("--speed", type=SPEED, default=1.0, metavar="N",
+                       help="run simulated time N times faster than the wall clock, for demos (default 1; "
+                            "with --memory only: a state file's times would run backwards at its next start)")
     serve.add_argument("--demo", action="store_true",
                        help="fill the cluster with demo tokens, groups and a steady synthetic workload")
 
@@ -130,6 +145,7 @@ def serve(args: argparse.Namespace) -> int:
     from smclient.api.address import Address
     from smclient.api.secret import read_secret
 
+    from .clock import scaled_clock
     from .demo import Workload, seed_demo
     from .errors import DomainError
     from .manager import new_manager
@@ -138,10 +154,15 @@ def serve(args: argparse.Namespace) -> int:
 
     host = args.host
     address = str(Address(host, args.port))
+    if args.speed != 1 and not args.memory:
+        print("sdamanager-stub: --speed goes with --memory: a state file's times would run backwards when it is "
+              "next served at the wall clock's pace", file=sys.stderr)
+        return 2
     given = [f"--{name.replace('_', '-')}" for name in SHAPING if getattr(args, name) is not None]
     shape = {name: default if getattr(args, name) is None else getattr(args, name) for name, default in SHAPING.items()}
+    clock = {} if args.speed == 1 else {"clock": scaled_clock(args.speed)}
     manager = new_manager(shape["backends"], shape["devices"], prepare_seconds=shape["prepare_seconds"],
-                          clean_seconds=shape["clean_seconds"])
+                          clean_seconds=shape["clean_seconds"], **clock)
     store = None
     if not args.memory:
         from .store import StateError, Store, claim

@@ -25,9 +25,12 @@ for time to pass.
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .clock import ManualClock
 
 if TYPE_CHECKING:  # pragma: no cover
     import grpc
@@ -46,6 +49,7 @@ OPTIONS: Mapping[str, Any] = {
     "prepare_seconds": 0.0,
     "clean_seconds": 0.0,
     "admin_secret": None,
+    "clock": "wall",
 }
 
 # The environment variables that tell moreh_smclient where SDAManager is and
@@ -142,8 +146,9 @@ class AdminClient:
 class RunningSimulator:
     """A started simulator; a context manager that stops it (``stop()`` does too)."""
 
-    def __init__(self, simulator: Simulator, admin_secret: str | None) -> None:
+    def __init__(self, simulator: Simulator, admin_secret: str | None, clock: ManualClock | None = None) -> None:
         self._simulator = simulator
+        self._clock = clock
         self.admin_secret = admin_secret
         self.admin = AdminClient(simulator.host, simulator.port, admin_secret)
         self._stopped = False
@@ -185,6 +190,37 @@ class RunningSimulator:
         env.update(MOREH_SDA_MANAGER_ADDRESS=self.address, MOREH_SDA_TOKEN=token)
         return env
 
+    # ------------------------------------------------------------ time (clock="manual")
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulator's time `seconds` on, and run every transition that falls due
+        in that time, in order and each at its own instant: devices prepared, jobs
+        started, devices cleaned; usage, history times and the customer's telemetry
+        follow.  Only with ``clock="manual"``."""
+        self._manual().advance(seconds)
+        self._catch_up()
+
+    def advance_to(self, moment: datetime.datetime | float) -> None:
+        """`advance` up to `moment` (an aware datetime, or seconds since the epoch)."""
+        self._manual().advance_to(moment)
+        self._catch_up()
+
+    @property
+    def now(self) -> float:
+        """The simulator's time, seconds since the epoch."""
+        return self._clock() if self._clock is not None else self.manager.clock()
+
+    def _manual(self) -> ManualClock:
+        if self._clock is None:
+            raise RuntimeError('advance needs a simulator started with clock="manual"')
+        return self._clock
+
+    def _catch_up(self) -> None:
+        async def catch_up() -> None:  # on the server's own loop, between the calls it answers
+            self.manager.advance()
+
+        self._simulator.owner.call(catch_up(), timeout=60)
+
     @property
     def running(self) -> bool:
         return not self._stopped
@@ -223,6 +259,8 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
         value = chosen[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 86_400:
             raise ValueError(f"{name} must be a number of seconds 0-86400, not {value!r}")
+    if chosen["clock"] not in ("wall", "manual"):
+        raise ValueError(f"clock must be 'wall' or 'manual', not {chosen['clock']!r}")
     secret = chosen["admin_secret"]
     if secret is not None:
         if not isinstance(secret, str) or not secret or not all(" " <= c <= "~" for c in secret):
@@ -249,11 +287,12 @@ def running_simulator(**options: Any) -> RunningSimulator:
     from .manager import new_manager
     from .server import build_simulator
 
+    clock = ManualClock() if chosen["clock"] == "manual" else None
     manager = new_manager(chosen["backends"], chosen["devices"], prepare_seconds=float(chosen["prepare_seconds"]),
-                          clean_seconds=float(chosen["clean_seconds"]))
+                          clean_seconds=float(chosen["clean_seconds"]), **({"clock": clock} if clock else {}))
     simulator = build_simulator("127.0.0.1:0", manager, admin_secret=chosen["admin_secret"])
     simulator.start()
-    return RunningSimulator(simulator, chosen["admin_secret"])
+    return RunningSimulator(simulator, chosen["admin_secret"], clock)
 
 
 def _with_metadata(metadata: tuple[tuple[str, str], ...]) -> Any:

@@ -126,7 +126,7 @@ def test_bad_options_fail_the_test_with_one_clear_line(pytester):
     result.assert_outcomes(errors=4)
     result.stdout.fnmatch_lines([
         "*sdamanager fixture: unknown simulator option(s) gpus; the options are backends, devices, "
-        "prepare_seconds, clean_seconds, admin_secret",
+        "prepare_seconds, clean_seconds, admin_secret, clock",
         "*@pytest.mark.sdamanager takes keywords only, e.g. @pytest.mark.sdamanager(backends=4)",
         "*sdamanager fixture: backends must be a whole number 0-100000, not -1",
         "*sdamanager fixture: admin_secret must be None or a non-empty line of printable ASCII*",
@@ -237,7 +237,8 @@ def test_the_testing_api_works_in_a_plain_script(tmp_path):
 
 @pytest.mark.parametrize("options, message", [
     ({"gpus": 1}, "unknown simulator option(s) gpus; the options are backends, devices, prepare_seconds, "
-                  "clean_seconds, admin_secret"),
+                  "clean_seconds, admin_secret, clock"),
+    ({"clock": "fast"}, "clock must be 'wall' or 'manual', not 'fast'"),
     ({"devices": "8"}, "devices must be a whole number 0-1024, not '8'"),
     ({"devices": 1025}, "devices must be a whole number 0-1024, not 1025"),
     ({"backends": True}, "backends must be a whole number 0-100000, not True"),
@@ -254,7 +255,7 @@ def test_bad_options_are_one_clear_value_error(options, message):
 
 def test_the_defaults_are_a_small_cluster_without_delays_or_secret():
     assert check_options({}) == dict(OPTIONS) == {"backends": 4, "devices": 8, "prepare_seconds": 0.0,
-                                                   "clean_seconds": 0.0, "admin_secret": None}
+                                                   "clean_seconds": 0.0, "admin_secret": None, "clock": "wall"}
     with running_simulator() as sim, grpc.insecure_channel(sim.address) as channel:
         assert len(SDAManagerStub(channel).ListSdaModels(pb.ListSdaModelsRequest(), timeout=5).models) == 13
         assert sim.environ({"PATH": "/bin", "SDAMANAGER_ADMIN_SECRET": "stale"}) == {
