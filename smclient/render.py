@@ -313,12 +313,13 @@ def _measure(text: str) -> int:
 
 def _listing_blocks(columns: Sequence[Column], rows: Any) -> Iterator[list[str]]:
     """_table_blocks for rows kept by column (views.Listing): every cell one line of
-    text.  The widths come from what the columns recorded as they were filled, then
-    each block of rows comes as its columns' text, and its lines are made by a
-    ``%``-format of each row, as the plain rows of the general path are; a column
-    with text that is not printable ASCII in the block is cleaned and padded cell by
-    cell (as _pad does) and takes the format as it is.  The text is the general
-    path's for the same rows, byte for byte."""
+    text.  The widths come from what the columns recorded as they were filled; then
+    each block of rows comes column by column, and its lines are made by a
+    ``%``-format of each row, as the plain rows of the general path are (a column of
+    integers formatted from the numbers, ``%d`` being str's text).  A column with
+    text that is not printable ASCII in the block is cleaned and padded cell by cell
+    (as _pad does) and goes into the format as it is.  The text is the general path's
+    for the same rows, byte for byte."""
     ncol = len(columns)
     widths = [max(_width(clean(col.header)), w) for col, w in zip(columns, rows.frame_widths(_measure))]
     rights = [col.align == RIGHT for col in columns]
@@ -326,21 +327,21 @@ def _listing_blocks(columns: Sequence[Column], rows: Any) -> Iterator[list[str]]
     top = "+" + "-" * inner + "+"
     yield [top, "|" + "|".join(_centre(clean(col.header), w) for col, w in zip(columns, widths)) + "|",
            "+" + "=" * inner + "+"]
-    specs = ["  %s  " if w == 0 else ("  %%%ds  " if right else "  %%-%ds  ") % w
-             for w, right in zip(widths, rights)]
+    specs = ["  %s  " if w == 0 else ("  %%%d%s  " if right else "  %%-%d%s  ") % (w, "d" if number else "s")
+             for w, right, number in zip(widths, rights, rows.number_columns())]
     plain_format = "|" + "|".join(specs) + "|"
     plain = rows.plain_columns()
-    for texts in rows.text_blocks():
-        odd = [j for j in range(ncol) if not plain[j] and not _plain_ascii(texts[j])]
+    for cells in rows.blocks(numbers=True):
+        odd = [j for j in range(ncol) if not plain[j] and not _plain_ascii(cells[j])]
         fmt = plain_format
         if odd:
             block_specs = list(specs)
             for j in odd:
                 w, right = widths[j], rights[j]
-                texts[j] = [_pad(clean(text), w, right) for text in texts[j]]
+                cells[j] = [_pad(clean(text), w, right) for text in cells[j]]
                 block_specs[j] = "%s"
             fmt = "|" + "|".join(block_specs) + "|"
-        yield list(map(fmt.__mod__, zip(*texts)))
+        yield list(map(fmt.__mod__, zip(*cells)))
     yield [top]
 
 
