@@ -316,6 +316,12 @@ class _TimeColumn:
     def add(self, stamps: list[Any]) -> None:
         seconds = list(map(_SECONDS, stamps))
         nanos = list(map(_NANOS, stamps))
+        if not any(seconds) and not any(nanos):  # all unset (the start of queued jobs)
+            first = len(self.keys)
+            self.keys.fromlist([0] * len(seconds))
+            self.odd_rows.fromlist(list(range(first, first + len(seconds))))
+            self.odd_texts += [""] * len(seconds)
+            return
         seen = set(map(floordiv, seconds, repeat(60)))
         if not seen <= self.known:
             self._register(seen - self.known)

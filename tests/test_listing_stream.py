@@ -118,6 +118,21 @@ def test_one_odd_value_in_a_block_of_plain_ones(zone) -> None:  # noqa: F811
             assert_same(views.history_table(stream(jobs)), legacy.history_table(jobs))
 
 
+def test_runs_of_unset_times(zone) -> None:  # noqa: F811
+    """Queued jobs have no start: whole batches of unset times, a column with none set,
+    a run that ends in the middle of a batch and of a block."""
+    zone("Asia/Seoul")
+    rng = random.Random(11)
+    jobs = [job(rng, feid, 1_700_000_000, 0.0) for feid in range(1, 3 * LISTING_BLOCK + 7)]
+    for k, message in enumerate(jobs):
+        message.ClearField("end_time")
+        if 100 <= k < 2 * LISTING_BLOCK + 300:
+            message.ClearField("start_time")
+    assert_same(views.history_table(stream(jobs)), legacy.history_table(jobs))
+    assert_same(views.jobs_table(stream(jobs)), legacy.jobs_table(jobs))
+    assert_same(views.jobs_table(stream(jobs[150:1700])), legacy.jobs_table(jobs[150:1700]))
+
+
 def test_times_in_irregular_minutes_and_zones(zone) -> None:  # noqa: F811
     """Times around offset changes (DST, local mean time with seconds, a skipped day),
     leap seconds: the minute's text shared where it may be, `when`'s text elsewhere."""
