@@ -24,13 +24,15 @@ import asyncio
 import inspect
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import grpc
 import grpc.aio
 
+from .observe import CallInfo, CallObserver
 from .security import ADMIN_PREFIX, VM_METHODS
 
 log = logging.getLogger(__name__)
@@ -90,7 +92,9 @@ class Guard(grpc.aio.ServerInterceptor):
     """Serves every method within its kind's bound and the two deadlines (see the module)."""
 
     def __init__(self, request_deadline: float = REQUEST_DEADLINE, reply_deadline: float = REPLY_DEADLINE,
-                 max_calls: int = MAX_CALLS, max_streams: int = MAX_STREAMS) -> None:
+                 max_calls: int = MAX_CALLS, max_streams: int = MAX_STREAMS,
+                 observers: Sequence[CallObserver] = ()) -> None:
+        self.observers = tuple(observers)  # told of every call (observe.py): faults, the call log, metrics
         self.request_deadline = request_deadline
         self.reply_deadline = reply_deadline
         self.bounds = {"admin": max_calls, "vm": max_calls, "open": max_calls,
@@ -121,6 +125,25 @@ class Guard(grpc.aio.ServerInterceptor):
         generator = inspect.isasyncgenfunction(behaviour)  # else it writes its messages itself (Watch)
 
         async def serve(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+            if not self.observers:
+                return await answer(requests, context, None)
+            call = CallInfo(method, None, context)
+            began = time.monotonic()
+            failed: grpc.StatusCode | None = None
+            try:
+                return await answer(requests, context, call)
+            except asyncio.CancelledError:
+                failed = grpc.StatusCode.CANCELLED
+                raise
+            except Exception:
+                failed = grpc.StatusCode.UNKNOWN  # unless an abort set the code (read below)
+                raise
+            finally:
+                code = _code(context) or failed or grpc.StatusCode.OK
+                for observer in self.observers:
+                    observer.ended(call, code, time.monotonic() - began)
+
+        async def answer(requests: Any, context: grpc.aio.ServicerContext, call: CallInfo | None) -> Any:
             if self.in_flight[kind] >= self.bounds[kind]:
                 await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                     f"This SDAManager is answering {self.bounds[kind]} {kind} calls already; "
@@ -129,6 +152,10 @@ class Guard(grpc.aio.ServerInterceptor):
             try:
                 request = (self._received(requests, context) if request_streaming
                            else await self._request(requests, context))
+                if call is not None:
+                    call.request = None if request_streaming else request
+                    for observer in self.observers:
+                        await observer.started(call)
                 if not response_streaming:
                     return await behaviour(request, context)
                 if generator:
@@ -194,6 +221,17 @@ class Guard(grpc.aio.ServerInterceptor):
                 await context.write(message)
         except asyncio.TimeoutError:
             await self._cancel(context, "it did not take its reply", self.reply_deadline)
+
+
+def _code(context: grpc.aio.ServicerContext) -> grpc.StatusCode | None:
+    """The status a call's handler set (or an abort did), if any."""
+    try:
+        code = context.code()
+    except Exception:  # noqa: BLE001 - an observer's record must not fail the call
+        return None
+    if code is None or isinstance(code, grpc.StatusCode):
+        return code
+    return next((c for c in grpc.StatusCode if c.value[0] == code), None)
 
 
 def _malloc_trim() -> Callable[[int], int] | None:

@@ -10,9 +10,13 @@ import sqlite3
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .calls import MAX_CALLS, MAX_STREAMS, REPLY_DEADLINE, REQUEST_DEADLINE
+
+if TYPE_CHECKING:
+    from .observe import Faults
 
 DEFAULT_PORT = 30105
 
@@ -111,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--speed", type=SPEED, default=1.0, metavar="N",
                        help="run simulated time N times faster than the wall clock, for demos (default 1; "
                             "with --memory only: a state file's times would run backwards at its next start)")
+    serve.add_argument("--faults", metavar="FILE",
+                       help="inject the faults this JSON or TOML file lists (method, code, delay, times, after, "
+                            "token), for testing clients; reloaded on SIGHUP")
     serve.add_argument("--demo", action="store_true",
                        help="fill the cluster with demo tokens, groups and a steady synthetic workload")
 
@@ -191,10 +198,21 @@ def serve(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as err:
         print(f"sdamanager-stub: {err}", file=sys.stderr)
         return 1
+    faults = None
+    if args.faults:
+        from .observe import Faults, load_faults
+
+        faults = Faults()
+        try:
+            faults.replace(load_faults(args.faults))
+        except (OSError, ValueError) as err:
+            print(f"sdamanager-stub: {err}", file=sys.stderr)
+            return 2
     try:
         simulator = build_simulator(address, manager, admin_secret=secret, credentials=credentials,
                                     request_deadline=args.request_deadline, reply_deadline=args.reply_deadline,
-                                    max_calls=args.max_calls, max_streams=args.max_streams)
+                                    max_calls=args.max_calls, max_streams=args.max_streams,
+                                    observers=(faults,) if faults is not None else ())
     except (OSError, RuntimeError):
         print(f"sdamanager-stub: cannot listen on {address} (address in use or not local)", file=sys.stderr)
         return 1
@@ -216,6 +234,8 @@ def serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    if faults is not None:
+        signal.signal(signal.SIGHUP, lambda *_: _reload_faults(faults, args.faults))
     simulator.start()
     print(f"SDAManager simulator listening on {simulator.address}", flush=True)
     if workload is not None:
@@ -228,6 +248,19 @@ def serve(args: argparse.Namespace) -> int:
         store.close()
         os.close(held)
     return 0
+
+
+def _reload_faults(faults: Faults, path: str) -> None:
+    """SIGHUP: the faults file again; a bad file keeps the rules in force and says why."""
+    from .observe import load_faults
+
+    try:
+        rules = load_faults(path)
+    except (OSError, ValueError) as err:
+        print(f"sdamanager-stub: faults not reloaded, the old ones stay: {err}", file=sys.stderr, flush=True)
+        return
+    faults.replace(rules)
+    print(f"sdamanager-stub: {len(rules)} fault(s) loaded from {path}", file=sys.stderr, flush=True)
 
 
 def _warn_if_exposed(host: str, address: str, *, tls: bool, secret: bool) -> None:

@@ -15,6 +15,7 @@ from smclient.api.address import Address
 
 from .calls import MAX_CALLS, MAX_STREAMS, REPLY_DEADLINE, REQUEST_DEADLINE, Guard, give_back_memory
 from .manager import SDAManager, new_manager
+from .observe import CallObserver
 from .owner import Owner
 from .security import AdminSecret
 from .servicer import Servicer, add_to_server
@@ -74,7 +75,8 @@ def build_simulator(address: str = "127.0.0.1:0", manager: SDAManager | None = N
                     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
                     request_deadline: float = REQUEST_DEADLINE,
                     reply_deadline: float = REPLY_DEADLINE,
-                    max_calls: int = MAX_CALLS, max_streams: int = MAX_STREAMS) -> Simulator:
+                    max_calls: int = MAX_CALLS, max_streams: int = MAX_STREAMS,
+                    observers: Sequence[CallObserver] = ()) -> Simulator:
     """A simulator bound to `address` (port 0: a free port), not yet started.
 
     `admin_secret`: admin calls must carry it (UNAUTHENTICATED otherwise);
@@ -82,11 +84,12 @@ def build_simulator(address: str = "127.0.0.1:0", manager: SDAManager | None = N
     inject faults so); `request_deadline`/`reply_deadline`: seconds a call's
     request may take to arrive, and a client to take each message of a
     streamed reply, before the call is cancelled; `max_calls`/`max_streams`:
-    calls of one kind at once before RESOURCE_EXHAUSTED (calls.py).
+    calls of one kind at once before RESOURCE_EXHAUSTED (calls.py); `observers`: told of
+    every call as it starts and ends (observe.py: faults, the call log, metrics).
     """
     manager = manager if manager is not None else new_manager()
     owner = Owner()
-    guard = Guard(request_deadline, reply_deadline, max_calls, max_streams)
+    guard = Guard(request_deadline, reply_deadline, max_calls, max_streams, observers)
     # The secret first: a call refused for it is answered at once, its request unread.
     chain = ([AdminSecret(admin_secret)] if admin_secret else []) + [guard, *interceptors]
 

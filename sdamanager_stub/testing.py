@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .clock import ManualClock
+from .observe import CallLog, Faults
 
 if TYPE_CHECKING:  # pragma: no cover
     import grpc
@@ -146,9 +147,16 @@ class AdminClient:
 class RunningSimulator:
     """A started simulator; a context manager that stops it (``stop()`` does too)."""
 
-    def __init__(self, simulator: Simulator, admin_secret: str | None, clock: ManualClock | None = None) -> None:
+    def __init__(self, simulator: Simulator, admin_secret: str | None, clock: ManualClock | None = None,
+                 faults: Faults | None = None, calls: CallLog | None = None) -> None:
         self._simulator = simulator
         self._clock = clock
+        # Faults on demand: sim.faults.add("GetToken", "UNAVAILABLE", times=2), delay=, after=, token=;
+        # sim.faults.clear().  Each injected fault is logged as injected.
+        self.faults = faults if faults is not None else Faults()
+        # The calls answered, in order: sim.calls (method, request, code, time, seconds, peer), .of("GetToken"),
+        # .clear().
+        self.calls = calls if calls is not None else CallLog()
         self.admin_secret = admin_secret
         self.admin = AdminClient(simulator.host, simulator.port, admin_secret)
         self._stopped = False
@@ -290,9 +298,10 @@ def running_simulator(**options: Any) -> RunningSimulator:
     clock = ManualClock() if chosen["clock"] == "manual" else None
     manager = new_manager(chosen["backends"], chosen["devices"], prepare_seconds=float(chosen["prepare_seconds"]),
                           clean_seconds=float(chosen["clean_seconds"]), **({"clock": clock} if clock else {}))
-    simulator = build_simulator("127.0.0.1:0", manager, admin_secret=chosen["admin_secret"])
+    faults, calls = Faults(), CallLog()
+    simulator = build_simulator("127.0.0.1:0", manager, admin_secret=chosen["admin_secret"], observers=(faults, calls))
     simulator.start()
-    return RunningSimulator(simulator, chosen["admin_secret"], clock)
+    return RunningSimulator(simulator, chosen["admin_secret"], clock, faults, calls)
 
 
 def _with_metadata(metadata: tuple[tuple[str, str], ...]) -> Any:
