@@ -175,16 +175,10 @@ def _emit(result: Any, flush: bool = False, where: str = "", options: dict[str, 
                 sys.stderr.flush()
         elif result is not None and (options["expanded"] != "off" or
                                      (options["pager"] != "off" and sys.stdout.isatty())):
-            import shutil
+            from .terminal import present
 
-            from .terminal import Pager, present
-
-            def warn(text: str) -> None:
-                print(text, file=sys.stderr, flush=True)
-
-            size = shutil.get_terminal_size()
-            Pager(sys.stdout, warn, lambda: (size.columns, size.lines)).write(
-                present(result, fmt, options["expanded"], size.columns), fmt, options["pager"])
+            pager = _pager()
+            pager.write(present(result, fmt, options["expanded"], pager.size()[0]), fmt, options["pager"])
         else:
             # Written piece by piece: a long listing is never held whole as text.
             wrote = False
@@ -203,6 +197,27 @@ def _emit(result: Any, flush: bool = False, where: str = "", options: dict[str, 
     except OSError as err:
         _silence_stdout()
         raise OutputFailed(f"moreh_smclient: cannot write the output: {err.strerror or err}") from None
+
+
+_PAGERS: list[Any] = []
+
+
+def _pager() -> Any:
+    """The process's one Pager (terminal.py): a failing pager is warned about once."""
+    if not _PAGERS:
+        import shutil
+
+        from .terminal import Pager
+
+        def warn(text: str) -> None:
+            print(text, file=sys.stderr, flush=True)
+
+        def size() -> tuple[int, int]:
+            columns, lines = shutil.get_terminal_size()
+            return columns, lines
+
+        _PAGERS.append(Pager(sys.stdout, warn, size))
+    return _PAGERS[0]
 
 
 def _silence_stdout() -> None:
