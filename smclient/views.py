@@ -13,7 +13,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
 from itertools import accumulate, chain, islice, repeat
-from operator import add, attrgetter, floordiv, mod, mul, sub
+from operator import attrgetter, floordiv
 from sys import intern  # a listing repeats its few tokens on every row: one string each
 from typing import Any
 
@@ -269,7 +269,8 @@ class _TextColumn:
             end = min(stop, first + _BATCH)
             ends = ends_[start:end]
             starts = chain((ends_[start - 1] if start > first else 0,), ends)
-            out += map(self.chunks[batch].__getitem__, map(slice, starts, ends))
+            chunk = self.chunks[batch]
+            out += [chunk[a:b] for a, b in zip(starts, ends)]  # (a comprehension: twice as fast as maps)
             start = end
         return out
 
@@ -330,8 +331,9 @@ class _TimeColumn:
                 or None in map(minutes.__getitem__, seen)):
             self._add_odd(seconds, nanos)
             return
-        self.keys = _store(self.keys, list(map(add, map(mul, map(sub, seconds, repeat(self.base * 60)), repeat(100)),
-                                               map(floordiv, nanos, repeat(10_000_000)))))
+        base = self.base * 60
+        self.keys = _store(self.keys, [(second - base) * 100 + nano // 10_000_000
+                                       for second, nano in zip(seconds, nanos)])
         self.regular_width = max(self.regular_width, max(map(len, map(minutes.__getitem__, seen))) + 5)
 
     def _add_odd(self, seconds: list[int], nanos: list[int]) -> None:
@@ -365,11 +367,12 @@ class _TimeColumn:
             return []
         prefixes, suffixes = self.prefixes, _seconds_hundredths()
         low = min(keys)
-        if low == max(keys):  # one time for the whole block (the end of many jobs, or none)
-            out = [prefixes.get(low // 6000, "") + suffixes[low % 6000]] * len(keys)
-        else:
-            out = list(map(add, map(prefixes.get, map(floordiv, keys, repeat(6000)), repeat("")),
-                           map(suffixes.__getitem__, map(mod, keys, repeat(6000)))))
+        if not prefixes:  # no regular time at all: each is odd
+            out = [""] * len(keys)
+        elif low == max(keys):  # one time for the whole block (the end of many jobs)
+            out = [prefixes[low // 6000] + suffixes[low % 6000]] * len(keys)
+        else:  # (the odd times' key, 0, is the base minute's: a text, replaced below)
+            out = [prefixes[key // 6000] + suffixes[key % 6000] for key in keys]
         odd_rows = self.odd_rows
         for k in range(bisect_left(odd_rows, start), bisect_left(odd_rows, start + len(keys))):
             out[odd_rows[k] - start] = self.odd_texts[k]
