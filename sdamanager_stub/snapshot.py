@@ -257,15 +257,19 @@ def restore(m: SDAManager, s: dict[str, Any]) -> None:
     m.tokens = {d["value"]: Token(**{**d, "access_level": AccessLevel(d["access_level"])}) for d in s["tokens"]}
     m.sdas = {d["id"]: Sda(**{**d, "held": _pairs(d["held"])}) for d in s["sdas"]}
     m.models = {d["id"]: SdaModel(**d) for d in s["models"]}
-    m.model_groups = {d["id"]: SdaModelGroup(**d) for d in s["model_groups"]}
+    # A group lists its members in their own order (rules/groups.py); a state file from
+    # before holds them in the order they joined, so they are put in order here.
+    m.model_groups = {d["id"]: SdaModelGroup(**{**d, "model_ids": m.model_group_rules.ordered(d["model_ids"])})
+                      for d in s["model_groups"]}
     m.backends = {
         d["id"]: Backend(**{**d, "status": BackendStatus(d["status"]),
                             "devices": [Device(**{**x, "status": DeviceStatus(x["status"])}) for x in d["devices"]]})
         for d in s["backends"]
     }
     m.backend_groups = {d["id"]: BackendGroup(**d) for d in s["backend_groups"]}
-    m.user_groups = {d["id"]: UserGroup(**d) for d in s["user_groups"]}
-    m.memberships = {ug: list(mgs) for ug, mgs in s["memberships"]}
+    m.user_groups = {d["id"]: UserGroup(**{**d, "tokens": m.user_group_rules.ordered(d["tokens"])})
+                     for d in s["user_groups"]}
+    m.memberships = {ug: sorted(mgs) for ug, mgs in s["memberships"]}
     m.jobs = {d["feid"]: _job(d) for d in s["jobs"]}
     m.history = [_job(d) for d in s["history"]]
     m.versions = {d["version"]: Version(**d) for d in s["versions"]}

@@ -231,7 +231,10 @@ COMMANDS: list[Command] = [
       confirm=h.ask_delete_sdamodelgroup),
     C(("delete", "token"), "Delete Token", (token(),), h.delete_token),
     C(("delete", "usergroup"), "Delete UserGroup", (USER_GROUP, FORCE), h.delete_usergroup,
-      confirm=h.ask_delete_usergroup),
+      confirm=h.ask_delete_usergroup,
+      # The manual's listing has this second usage line here, in a form of its own: shown as it
+      # is (its 12 spaces are 16 in the manual, whose whole listing is indented by 4).
+      verbatim=("            (usages: delete usergroup {group id} {force delete[true|false] : optional})",)),
     C(("delete", "version"), "Delete Version", (Arg("version", complete="versions"),), h.delete_version),
     # ---- exit
     C(("exit",), "Exit application (same command: exit, quit, q)", (), exit_shell, aliases=("quit", "q")),

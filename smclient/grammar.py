@@ -189,6 +189,9 @@ class Command(NamedTuple):
     # The listing's usage where the original's words are not derived from the
     # arguments ("" for none); an override equal to the derived usage is an error.
     usage_override: str | None = None
+    # Lines the original's listing shows between the description and the usage, exactly as
+    # it prints them (the manual's stray second usage line under `delete usergroup`).
+    verbatim: tuple[str, ...] = ()
     # A listing: () -> an empty table of the listing's columns (a record's names),
     # what `where FIELD ...` may name (filters.py); None: the command takes no filter.
     shape: Callable[[], Any] | None = None
@@ -333,7 +336,7 @@ class Topic(NamedTuple):
     command: Command
 
     def entry(self) -> HelpEntry:
-        return HelpEntry(self.name, self.command.description, self.command.usage)
+        return HelpEntry(self.name, self.command.description, self.command.usage, self.command.verbatim)
 
 
 class Grammar:

@@ -364,16 +364,18 @@ OWN_HEADING = "Commands of this shell (not in the original moreh_smclient):"
 
 
 def banner(connection: Any) -> str:
-    """What the interactive shell says first."""
+    """What the interactive shell says first, up to its first prompt: two lines and the
+    blank line every session in the guide has before the first prompt (the text ends in a
+    newline, so `print` leaves that line empty)."""
     from . import __version__
 
     return (f"SDAManager's Client. Connect to {connection.address}\n"
-            f"moreh_smclient {__version__} (open re-implementation). Type 'help' for the commands.")
+            f"moreh_smclient {__version__} (open re-implementation). Type 'help' for the commands.\n")
 
 
 def help_entry(entry: HelpEntry) -> list[str]:
     """One command as the original's listing shows it."""
-    lines = [f"{entry.name:<33} : {entry.description}"]
+    lines = [f"{entry.name:<33} : {entry.description}", *entry.verbatim]
     if entry.usage:
         lines.append(f"      (usages : {entry.usage})")
     return lines

@@ -124,6 +124,7 @@ class HelpEntry(NamedTuple):
     name: str
     description: str
     usage: str | None  # without "(usages : ...)"; None: no usage line
+    verbatim: tuple[str, ...] = ()  # lines shown as they are, between the description and the usage
 
 
 class HelpListing(NamedTuple):

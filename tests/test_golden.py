@@ -56,10 +56,10 @@ from prompt_toolkit.output import DummyOutput
 from sdamanager_stub.cli import main as stub_main
 from sdamanager_stub.manager import new_manager
 from sdamanager_stub.server import create_server
+from smclient import __version__
 from smclient.cli import main
 from smclient.history import ShellHistory
 from smclient.live_names import LiveNames
-from smclient.render import banner
 from smclient.repl import Shell
 from smclient.transport import Address, Connection
 
@@ -165,7 +165,11 @@ class Interactive:
         # The original never asked before a bulk change: `set confirm off` is its behaviour.
         self.shell = TranscriptShell(connection, input=pipe, output=DummyOutput(), history=ShellHistory(None),
                                      live=LiveNames(None), stdout=self.stdout, stderr=self.stderr, confirm="off")
-        self.banner = banner(connection) + "\n"
+        # What the shell prints before its first prompt: the banner's two lines and the
+        # blank line every session in the guide has between the banner and the prompt.
+        self.banner = (f"SDAManager's Client. Connect to {connection.address}\n"
+                       f"moreh_smclient {__version__} (open re-implementation). Type 'help' for the commands.\n"
+                       "\n")
         self.status: int | None = None
         self._printed = (len(self.banner), 0)
         self._thread = threading.Thread(target=self._run, daemon=True)

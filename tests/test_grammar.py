@@ -428,22 +428,30 @@ def manual_listing() -> list[str]:
 
 ENTRY = re.compile(r"^(\S(?:.*?\S)?) +: (.*)$")
 USAGE = re.compile(r"^      \(usages : (.*)\)$")
+# A line of another form under an entry, before its usage (the manual has one, under
+# `delete usergroup`): the command shows it as it is.
+VERBATIM = re.compile(r"^ {7,}\S.*$")
 
 
-def manual_entries() -> dict[str, tuple[str, str | None]]:
-    entries: dict[str, tuple[str, str | None]] = {}
+def manual_entries() -> dict[str, tuple[str, str | None, tuple[str, ...]]]:
+    """Each command of the listing: (description, usage, the lines of another form shown before the usage)."""
+    entries: dict[str, tuple[str, str | None, tuple[str, ...]]] = {}
     last = None
     for line in manual_listing():
         usage = USAGE.match(line)
         if usage:
             assert last is not None and entries[last][1] is None, line
-            entries[last] = (entries[last][0], usage.group(1))
+            entries[last] = (entries[last][0], usage.group(1), entries[last][2])
+            continue
+        if VERBATIM.match(line):
+            assert last is not None and entries[last][1] is None, line
+            entries[last] = (entries[last][0], None, (*entries[last][2], line))
             continue
         entry = ENTRY.match(line)
         assert entry, f"unexpected line in the manual's listing: {line!r}"
         last = entry.group(1)
         assert last not in entries
-        entries[last] = (entry.group(2), None)
+        entries[last] = (entry.group(2), None, ())
     return entries
 
 
@@ -451,8 +459,10 @@ def test_manual_listing_is_read() -> None:
     entries = manual_entries()
     assert len(entries) == 94
     assert entries["delete usergroup"] == (
-        "Delete UserGroup", "delete usergroup {user group id} {force delete [true|false] : optional}")
-    assert entries["release all"] == ("Release All Device", None)
+        "Delete UserGroup", "delete usergroup {user group id} {force delete [true|false] : optional}",
+        ("            (usages: delete usergroup {group id} {force delete[true|false] : optional})",))
+    assert entries["release all"] == ("Release All Device", None, ())
+    assert [name for name, (_, _, verbatim) in entries.items() if verbatim] == ["delete usergroup"]
 
 
 def test_visible_commands_are_the_manuals_plus_duplicable() -> None:
@@ -463,11 +473,24 @@ def test_visible_commands_are_the_manuals_plus_duplicable() -> None:
 
 @pytest.mark.parametrize("name", sorted(manual_entries()))
 def test_description_and_usage_match_the_manual(name: str) -> None:
-    description, usage = manual_entries()[name]
+    description, usage, verbatim = manual_entries()[name]
     command = BY_NAME[name]
     assert not command.hidden
     assert command.description == description
     assert command.usage == usage
+    assert command.verbatim == verbatim
+
+
+def test_delete_usergroup_shows_the_manuals_second_usage_line_as_it_is() -> None:
+    """`help` and `delete usergroup ?` show it byte for byte, before the usual usage line."""
+    second = "            (usages: delete usergroup {group id} {force delete[true|false] : optional})"
+    usual = "      (usages : delete usergroup {user group id} {force delete [true|false] : optional})"
+    name = "delete usergroup                  : Delete UserGroup"
+    for listing in (render(GRAMMAR.help()), render(GRAMMAR.help(("delete", "usergroup")))):
+        lines = listing.splitlines()
+        at = lines.index(name)
+        assert lines[at + 1:at + 3] == [second, usual]
+    assert render(GRAMMAR.help(("delete", "usergroup"))) == "\n".join([name, second, usual])
 
 
 def test_help_text_reproduces_the_manual() -> None:
@@ -522,7 +545,7 @@ def test_usage_overrides_are_few_and_each_needed() -> None:
 @pytest.mark.parametrize("name", sorted(manual_entries()))
 def test_usage_is_derived_from_the_arguments_unless_overridden(name: str) -> None:
     command = BY_NAME[name]
-    _, usage = manual_entries()[name]
+    _, usage, _ = manual_entries()[name]
     if command.usage_override is None:
         assert command.derived_usage() == usage
     else:

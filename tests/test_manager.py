@@ -836,11 +836,11 @@ def test_set_sdamodelgroup_backendgroup(m: SDAManager) -> None:
 def test_sdamodelgroup_model_list(m: SDAManager) -> None:
     mg = m.create_sdamodelgroup("mg", 0, [1])
     m.set_sdamodelgroup_models(mg.id, [3, 2])
-    assert m.model_groups[mg.id].model_ids == [3, 2]
+    assert m.model_groups[mg.id].model_ids == [2, 3]  # by size, not as listed (test_member_order.py)
     refused(m, NotFound, m.set_sdamodelgroup_models, mg.id, [1, 99])
     refused(m, InvalidArgument, m.set_sdamodelgroup_models, mg.id, [1, 1])
     m.add_sdamodelgroup_model(mg.id, 52)
-    assert m.model_groups[mg.id].model_ids == [3, 2, 52]
+    assert m.model_groups[mg.id].model_ids == [2, 3, 52]  # 52: 12 devices, after 3 (4 devices)
     refused(m, AlreadyExists, m.add_sdamodelgroup_model, mg.id, 52,
             reason=f"SDAModel 52 is already in SDAModel group {mg.id}.")
     refused(m, NotFound, m.add_sdamodelgroup_model, mg.id, 99)
@@ -1183,7 +1183,7 @@ def test_set_usergroup_tokens(m: SDAManager) -> None:
     a, b, c = token(m), token(m), token(m)
     ug = m.create_usergroup("g", "", [a])
     m.set_usergroup_tokens(ug.id, [c, b])
-    assert m.user_groups[ug.id].tokens == [c, b]
+    assert m.user_groups[ug.id].tokens == [b, c]  # oldest token first, not as listed (test_member_order.py)
     refused(m, NotFound, m.set_usergroup_tokens, ug.id, [a, "nope"])
     refused(m, InvalidArgument, m.set_usergroup_tokens, ug.id, [a, a])
     refused(m, NotFound, m.set_usergroup_tokens, 42, [a], reason="User group 42 does not exist.")
@@ -1195,7 +1195,7 @@ def test_add_remove_usergroup_token(m: SDAManager) -> None:
     a, b = token(m), token(m)
     ug = m.create_usergroup("group_C", "", [b])
     m.add_usergroup_token(ug.id, a)
-    assert m.user_groups[ug.id].tokens == [b, a]
+    assert m.user_groups[ug.id].tokens == [a, b]  # oldest token first, not as they joined
     refused(m, AlreadyExists, m.add_usergroup_token, ug.id, a,
             reason=f"The token is already in user group {ug.id} (group_C).")
     refused(m, NotFound, m.add_usergroup_token, ug.id, "nope")
@@ -1251,14 +1251,14 @@ def test_memberships(m: SDAManager) -> None:
     mg1 = m.create_sdamodelgroup("mg1", 0)
     mg2 = m.create_sdamodelgroup("mg2", 0)
     assert m.add_membership(ug1.id, mg2.id) == [mg2.id]
-    assert m.add_membership(ug1.id, mg1.id) == [mg2.id, mg1.id]
+    assert m.add_membership(ug1.id, mg1.id) == [mg1.id, mg2.id]  # by id, not as they joined
     m.add_membership(ug2.id, mg1.id)
-    assert m.memberships == {ug1.id: [mg2.id, mg1.id], ug2.id: [mg1.id]}
+    assert m.memberships == {ug1.id: [mg1.id, mg2.id], ug2.id: [mg1.id]}
     refused(m, AlreadyExists, m.add_membership, ug1.id, mg1.id,
             reason=f"User group {ug1.id} already has a membership with SDAModel group {mg1.id}.")
     refused(m, NotFound, m.add_membership, 42, mg1.id, reason="User group 42 does not exist.")
     refused(m, NotFound, m.add_membership, ug1.id, 42, reason="SDAModel group 42 does not exist.")
-    assert m.list_memberships() == [(ug1, [mg2, mg1]), (ug2, [mg1])]
+    assert m.list_memberships() == [(ug1, [mg1, mg2]), (ug2, [mg1])]
     assert m.list_memberships(ug2.id) == [(ug2, [mg1])]
     assert m.remove_membership(ug1.id, mg2.id) == [mg1.id]
     refused(m, NotFound, m.remove_membership, ug1.id, mg2.id,

@@ -145,6 +145,7 @@ def test_banner_first_line_names_the_address_and_second_the_project(connection, 
     lines = session.stdout.getvalue().splitlines()
     assert lines[0] == f"SDAManager's Client. Connect to 127.0.0.1:{connection.address.port}"
     assert lines[1].startswith("moreh_smclient ") and "(open re-implementation)" in lines[1]
+    assert lines[2] == ""  # every session in the guide has a blank line before the first prompt
     assert "Moreh" not in lines[1] and "Copyright" not in session.stdout.getvalue()
     assert session.stderr.getvalue() == ""
 

@@ -210,7 +210,7 @@ def test_term_dumb_on_a_terminal_has_the_banner_and_a_plain_prompt(sdamanager, t
                           env=shell_env(tmp_path, TERM="dumb"))
     try:
         child.expect_exact(f"SDAManager's Client. Connect to 127.0.0.1:{sdamanager.port}")
-        child.expect_exact("\r\n> ")
+        child.expect_exact("Type 'help' for the commands.\r\n\r\n> ")  # a blank line before the prompt
         seen = child.before
         child.sendline("show sdamodel")
         child.expect(r"\+=+\+")

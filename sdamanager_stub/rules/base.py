@@ -111,7 +111,7 @@ class Rules(ABC):
             DEFAULT_BACKEND_GROUP_ID: BackendGroup(DEFAULT_BACKEND_GROUP_ID, DEFAULT_BACKEND_GROUP_NAME)
         }
         self.user_groups: dict[int, UserGroup] = {}
-        # user group id -> SDA model group ids, in the order they were added
+        # user group id -> SDA model group ids, by id (not in the order they were added)
         self.memberships: dict[int, list[int]] = {}
         self.jobs = {}  # live jobs by FeID
         self.history = []  # ended jobs, oldest first

@@ -4,7 +4,12 @@ They differ in how messages name them and where their members are kept (a
 model group lists models, a user group lists tokens, a backend names its one
 backend group); everything else is one collection here: find a group by id,
 keep names unique, create, rename and delete groups, set, add and remove
-members.  The records stay in the manager's plain dicts (`model_groups`,
+members.  A group lists its members in their own order, as the original does
+(the guide's `add usergroup 28 your_token_1` on a group holding your_token_2
+shows `your_token_1, your_token_2`), not in the order they joined: tokens
+oldest first (the order of the manager's `tokens`), models as `show sdamodel`
+lists them (by size: devices, then id), backends by id.
+The records stay in the manager's plain dicts (`model_groups`,
 `backend_groups`, `user_groups`), which the gRPC face and the snapshot read
 and a restored snapshot replaces, so a collection reaches them through the
 manager (`Owner`) at every call.  What deleting a group does to the rest (the
@@ -35,6 +40,8 @@ from ..errors import AlreadyExists, FailedPrecondition, NotFound
 class Owner(Protocol):
     """What the collections use of the manager (rules/base.py)."""
 
+    tokens: dict[str, Token]
+    models: dict[int, SdaModel]
     model_groups: dict[int, SdaModelGroup]
     backend_groups: dict[int, BackendGroup]
     user_groups: dict[int, UserGroup]
@@ -88,8 +95,13 @@ class Groups(ABC, Generic[G, K]):
     def _where(self, group: G) -> str:
         """A group as a message names it after "is already in"."""
 
+    def ordered(self, keys: list[K]) -> list[K]:
+        """`keys` in their entity's own order, the order a group lists its members in (ids
+        ascending unless the kind says otherwise), whatever order they were given or joined in."""
+        return sorted(keys)
+
     def _join(self, group: G, key: K) -> None:
-        self.members(group).append(key)
+        self._assign(group, self.ordered([*self.members(group), key]))
 
     def _leave(self, group: G, key: K) -> None:
         self.members(group).remove(key)
@@ -166,7 +178,7 @@ class Groups(ABC, Generic[G, K]):
         validate.list_size(self.list_label, keys)
         for key in keys:
             self._admit(key, group_id)
-        return list(keys)
+        return self.ordered(list(keys))
 
 
 class ModelGroups(Groups[SdaModelGroup, int]):
@@ -187,6 +199,17 @@ class ModelGroups(Groups[SdaModelGroup, int]):
     def _admit(self, key: int, group_id: int | None) -> None:
         self.owner.model(key)
 
+    def ordered(self, keys: list[int]) -> list[int]:
+        """As `show sdamodel` and the VMs' model menus list models: by size (devices), then id
+        (the guide's and the manual's lists all put model 52, 12 devices, between 4 and 5)."""
+        models = self.owner.models
+
+        def size(key: int) -> tuple[int, int]:
+            model = models.get(key)  # (always there: a deleted model leaves its groups)
+            return (model.devices if model is not None else 0, key)
+
+        return sorted(keys, key=size)
+
     def _assign(self, group: SdaModelGroup, keys: list[int]) -> None:
         group.model_ids = keys
 
@@ -206,6 +229,11 @@ class UserGroups(Groups[UserGroup, str]):
     in_use = "still has"
     list_label = "Token list"
 
+    def __init__(self, owner: Owner) -> None:
+        super().__init__(owner)
+        self._numbered: dict[str, Token] | None = None  # the `tokens` that `_number` numbers
+        self._number: dict[str, int] = {}
+
     def records(self) -> dict[int, UserGroup]:
         return self.owner.user_groups
 
@@ -214,6 +242,33 @@ class UserGroups(Groups[UserGroup, str]):
 
     def _admit(self, key: str, group_id: int | None) -> None:
         self.owner.token(key)
+
+    def ordered(self, keys: list[str]) -> list[str]:
+        """Oldest token first: the order of the manager's `tokens` (which keeps the order
+        they were made in), not of `created`, which two tokens made at once share."""
+        if len(keys) < 2:
+            return list(keys)
+        number = self._numbers()
+        last = len(number)  # (a token no longer there, which only a hand-made state file holds)
+        return sorted(keys, key=lambda key: number.get(key, last))
+
+    def _numbers(self) -> dict[str, int]:
+        """Each token's place in the manager's `tokens`, without a pass over them all per
+        change: tokens are only added at the end, and a deleted one is never made again, so a
+        number once given stays right; only the tokens made since are numbered.  Another
+        dict (a restored state) is numbered afresh."""
+        tokens = self.owner.tokens
+        if self._numbered is not tokens:
+            self._numbered, self._number = tokens, {}
+        number = self._number
+        new = []
+        for value in reversed(tokens):
+            if value in number:
+                break
+            new.append(value)
+        for value in reversed(new):
+            number[value] = len(number)
+        return number
 
     def _assign(self, group: UserGroup, keys: list[str]) -> None:
         group.tokens = keys

@@ -71,6 +71,7 @@ class UserRules(ModelRules):
                 f"User group {user_group_id} already has a membership with SDAModel group {model_group_id}."
             )
         links.append(model_group_id)
+        links.sort()  # a user group lists its SDA model groups by id, not in the order they joined
         return list(links)
 
     @change
