@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from . import __version__
-from .errors import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE
+from .errors import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "$SDAMANAGER_ADMIN_SECRET); a secret is never given on the command line")
     parser.add_argument("--simulator", action="store_true",
                         help="start an embedded SDAManager simulator with a demo cluster and connect to it")
+    parser.add_argument("--context", metavar="NAME",
+                        help="use the cluster NAME of the config file (default: $SMCLIENT_CONTEXT, else the file's "
+                             "default-context); flags and environment variables win over it")
+    parser.add_argument("--list-contexts", action="store_true",
+                        help="print the config file's context names, one a line, and exit")
+    parser.add_argument("--completion", choices=("bash", "zsh"),
+                        help="print a completion script for the shell named and exit "
+                             "(bash: source <(moreh_smclient --completion bash))")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -69,30 +78,51 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
+    if args.completion is not None:
+        from .shell_completion import completion_script
+
+        sys.stdout.write(completion_script(args.completion, parser))
+        return EXIT_OK
+
+    try:
+        config, context = _context(args.context, choose=not args.list_contexts)
+    except UsageError as err:  # config.ConfigError
+        print(f"moreh_smclient: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.list_contexts:
+        for name in config.contexts if config else ():
+            print(name)
+        return EXIT_OK
 
     from .api.address import resolve_address
     from .transport import DEFAULT_TIMEOUT, Connection
 
-    output = args.output or os.environ.get("SMCLIENT_OUTPUT") or "table"
+    # Each setting: the flag, else the environment, else the context, else the default.
+    output = args.output or os.environ.get("SMCLIENT_OUTPUT") or (context and context.output) or "table"
     if output != "table":  # the default imports no format module
-        from .errors import UsageError
         from .formats import check
 
         try:
             output = check(output)
         except UsageError as err:
-            print(f"moreh_smclient: {err}", file=sys.stderr)
+            where = "" if args.output or os.environ.get("SMCLIENT_OUTPUT") or context is None else \
+                f"{config.path}: context.{context.name}.output: "  # type: ignore[union-attr]
+            print(f"moreh_smclient: {where}{err}", file=sys.stderr)
             return EXIT_USAGE
 
     timeout = args.timeout if args.timeout is not None else DEFAULT_TIMEOUT
     if not 0 < timeout <= 3600:
         print(f"moreh_smclient: invalid --timeout {timeout:g}: expected 0 < SECONDS <= 3600", file=sys.stderr)
         return EXIT_USAGE
-    from .api.secret import is_loopback, read_secret
-    from .credentials import tls_credentials
+    from .api.secret import SECRET_ENV, SECRET_FILE_ENV, is_loopback, read_secret
+    from .credentials import TLS_CA_ENV, tls_credentials
 
+    tls_ca = args.tls_ca or os.environ.get(TLS_CA_ENV) or (context and context.tls_ca) or None
+    secret_file = args.admin_secret_file
+    if not secret_file and not os.environ.get(SECRET_FILE_ENV) and not os.environ.get(SECRET_ENV) and context:
+        secret_file = context.admin_secret_file
     try:
-        credentials, secret = tls_credentials(args.tls_ca), read_secret(args.admin_secret_file)
+        credentials, secret = tls_credentials(tls_ca), read_secret(secret_file)
     except (OSError, ValueError) as err:
         print(f"moreh_smclient: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -104,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             simulator = EmbeddedSimulator()
             address = simulator.address
         else:
-            address = resolve_address(args.ip, args.port)
+            environ: dict[str, str] = dict(os.environ)
+            if context and context.address and not environ.get("MOREH_SDA_MANAGER_ADDRESS", "").strip():
+                # The context's address is the lowest: SDAMANAGER_IP/PORT and --ip/--port still win.
+                environ["MOREH_SDA_MANAGER_ADDRESS"] = context.address
+            address = resolve_address(args.ip, args.port, environ)
     except ValueError as err:
         print(f"moreh_smclient: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -115,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     if secret is not None and credentials is None and not is_loopback(address.host):
         print(f"warning: sending the admin secret without TLS to {address}", file=sys.stderr)
     connection = Connection(address, timeout=timeout, credentials=credentials, admin_secret=secret)
-    options = {"pager": "off" if args.no_pager else "auto", "expanded": "on" if args.expanded else "off"}
+    options = {"pager": "off" if args.no_pager else (context and context.pager) or "auto",
+               "expanded": "on" if args.expanded else "off"}
+    if context and context.history_file is not None:
+        # $SMCLIENT_HISTFILE (even empty) wins; the interactive shell reads it (history.default_path).
+        os.environ.setdefault("SMCLIENT_HISTFILE", context.history_file)
     try:
         if args.command is not None:
             from .executor import split_commands
@@ -139,6 +177,43 @@ def main(argv: list[str] | None = None) -> int:
         connection.close()
         if simulator is not None:
             simulator.stop()
+
+
+CONFIG_ENV = "SMCLIENT_CONFIG"
+CONTEXT_ENV = "SMCLIENT_CONTEXT"
+
+
+def config_path(env: Mapping[str, str] | None = None) -> tuple[str, bool]:
+    """(the config file's path, whether $SMCLIENT_CONFIG named it): $SMCLIENT_CONFIG, else
+    $XDG_CONFIG_HOME/moreh_smclient/config.toml, else ~/.config/moreh_smclient/config.toml.
+    A file $SMCLIENT_CONFIG names must exist; the default one may be absent."""
+    env = os.environ if env is None else env
+    chosen = env.get(CONFIG_ENV, "").strip()
+    if chosen:
+        return os.path.expanduser(chosen), True
+    base = env.get("XDG_CONFIG_HOME", "").strip()
+    if not os.path.isabs(base):  # the XDG spec: unset, empty or relative means the default
+        base = os.path.join(env.get("HOME") or os.path.expanduser("~"), ".config")
+    return os.path.join(base, "moreh_smclient", "config.toml"), False
+
+
+def _context(flag: str | None, choose: bool = True):  # type: ignore[no-untyped-def]
+    """(the config file, the context chosen): --context, else $SMCLIENT_CONTEXT, else the
+    file's default-context.  (None, None) when there is no config file and none is asked
+    for: config.py and tomllib are then never imported.  ConfigError (config.py) for a
+    bad file or an unknown name."""
+    name, source = flag, "--context"
+    if not name and os.environ.get(CONTEXT_ENV, "").strip():
+        name, source = os.environ[CONTEXT_ENV].strip(), f"${CONTEXT_ENV}"
+    path, named = config_path()
+    if not named and not os.path.exists(path) and not (name and choose):
+        return None, None
+    from .config import ConfigError, load
+
+    if not named and not os.path.exists(path):
+        raise ConfigError(f"no context {name[:60]!r} ({source}): there is no config file {path}")
+    config = load(path)
+    return config, config.select(name or None, source) if choose else None
 
 
 def _prompted(stream):  # type: ignore[no-untyped-def]
