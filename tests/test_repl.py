@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prompt_toolkit.input import create_pipe_input
@@ -42,15 +43,6 @@ CTRL_R = "\x12"
 TAB = "\t"
 ENTER = "\r"
 PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0,
-             what: str | Callable[[], str] = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
-        time.sleep(0.01)
 
 
 class Session:
@@ -92,6 +84,17 @@ class Typist:
     def __init__(self, pipe, shell: Shell) -> None:  # type: ignore[no-untyped-def]
         self.pipe = pipe
         self.shell = shell
+        # (text, asked for by Tab) of each completion the shell finished, in order: what
+        # settle() and tabbed() wait for.  (A completion that the next keystroke made
+        # stale is abandoned by prompt_toolkit and not recorded.)
+        self.completed: list[tuple[str, bool]] = []
+        complete = shell.completer.get_completions
+
+        def recorded(document, event):  # type: ignore[no-untyped-def]
+            yield from complete(document, event)
+            self.completed.append((document.text, event.completion_requested))
+
+        shell.completer.get_completions = recorded  # type: ignore[method-assign]
 
     @property
     def text(self) -> str:
@@ -102,7 +105,6 @@ class Typist:
         """Wait until the shell shows a prompt with an empty line."""
         wait_for(lambda: self.shell.session is not None and self.shell.session.app.is_running
                  and self.text == "", what="the prompt")
-        time.sleep(0.02)
 
     def type(self, keys: str, pause: float = 0.005) -> None:
         for key in keys:
@@ -117,7 +119,13 @@ class Typist:
 
     def settle(self) -> None:
         """Wait for the completion started by typing to finish (a human is slower than that)."""
-        time.sleep(0.15)
+        wait_for(lambda: (self.text, False) in self.completed[-1:],
+                 what=lambda: f"the completion of {self.text!r} (done: {self.completed[-3:]})")
+
+    def tabbed(self) -> None:
+        """Wait for the Tab just pressed to have looked for completions of the line."""
+        wait_for(lambda: (self.text, True) in self.completed,
+                 what=lambda: f"Tab's completion of {self.text!r} (done: {self.completed[-3:]})")
 
     def line(self, text: str) -> None:
         self.at_prompt()
@@ -237,7 +245,7 @@ def test_live_names_that_arrive_after_tab_are_shown_when_they_come(connection, t
         t.type("delete token ")
         t.settle()
         t.pipe.send_text(TAB)  # the names are not here yet; the keystroke does not wait for them
-        t.settle()
+        t.tabbed()
         assert t.text == "delete token "
         gate.set()  # now they come, and the menu with them
         wait_for(lambda: t.shell.session.default_buffer.complete_state is not None
@@ -363,7 +371,9 @@ def test_ctrl_r_searches_history_and_enter_runs_the_line_found(connection, tmp_p
         t.at_prompt()
         t.pipe.send_text(CTRL_R)
         t.type("sdam")
-        time.sleep(0.1)
+        # Enter searches for what the search line holds (accept_search): all four keys there.
+        wait_for(lambda: t.shell.session.search_buffer.text == "sdam",
+                 what=lambda: f"the search line to read 'sdam' ({t.shell.session.search_buffer.text!r})")
         t.pipe.send_text(ENTER)
         t.ctrl_d()
 
