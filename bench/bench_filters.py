@@ -9,6 +9,7 @@ interleaved; baseline `--command 'show sdamodel'` (start-up and one small call).
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 from common import SMCLIENT, add_jobs, median, report, run_measured, serve
@@ -27,7 +28,7 @@ def main() -> None:
     manager.create_sda(token, "bench", 1)
     now = time.time()
     manager.events.extend(Event(manager._new_id("event"), now, token, "RELEASE" if n % 2 else "CREATE_TOKEN",
-                                '{"token": "%s"}' % token, "SUCCESS") for n in range(100_000))
+                                json.dumps({"token": token}), "SUCCESS") for n in range(100_000))
     add_jobs(manager, 10_000, token)
     server, port = serve(manager)
     cases = [

@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__
 from .errors import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, UsageError
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse whose messages show what is not printable in an argument escaped (`\\u202e`)."""
+
+    def error(self, message: str) -> NoReturn:
+        from .sanitize import visible
+
+        super().error(visible(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="moreh_smclient",
         description="SDAManager's admin shell. Type 'help' at the prompt for the commands.",
     )
@@ -68,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # gRPC's C core logs TLS failures itself; the shell prints one line of its own.
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    # Started with Ctrl-C ignored (a background job, some launchers): Ctrl-C must still
+    # stop a slow call or `watch`, so the handler is set again.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is not None and args.file is not None:

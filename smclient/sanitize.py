@@ -27,6 +27,14 @@ def _sanitizing_table() -> dict[int, str]:
 _SANITIZE = _sanitizing_table()
 
 
+def visible(s: str) -> str:
+    """Text echoed back in a message (an argument, an address): what `clean` would replace
+    is shown as its escape (`\\u202e`), so it can neither move the cursor nor hide."""
+    if s.isprintable():
+        return s
+    return "".join(f"\\u{ord(c):04x}" if ord(c) in _SANITIZE else c for c in s)
+
+
 def clean(s: str) -> str:
     """Cell text made safe for one frame line."""
     # isprintable() is a single C loop and true for almost all real data, so

@@ -274,3 +274,31 @@ def test_a_script_that_is_no_script_is_one_line_not_gigabytes_or_a_traceback(pat
     done = subprocess.run([str(Path(sys.executable).with_name("moreh_smclient")), "--port", "1", "--file", path],
                           capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (2, "", said + "\n")
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--ip", "127.0.0.1:30105"], "moreh_smclient: invalid --ip '127.0.0.1:30105': give the host alone "
+                                  "('127.0.0.1') and the port with --port ('30105')"),
+    (["--ip", "\u202eevil"], "moreh_smclient: invalid --ip '\\u202eevil': expected a host name or an IP address"),
+    (["--bogus\u202ex"], "moreh_smclient: error: unrecognized arguments: --bogus\\u202ex"),
+])
+def test_an_address_or_argument_that_is_wrong_is_a_usage_line_shown_escaped(args, said):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([str(Path(sys.executable).with_name("moreh_smclient")), *args, "--command", "show token"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines()[-1] == said
+    assert "\u202e" not in done.stderr
+
+
+def test_the_customer_tools_show_a_bad_argument_escaped_too():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([str(Path(sys.executable).with_name("moreh-smi")), "--bogus\u202ex"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "\u202e" not in done.stderr and "--bogus\\u202ex" in done.stderr

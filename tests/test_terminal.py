@@ -315,3 +315,24 @@ def test_with_no_color_the_suggestion_from_history_is_underlined(sim, tmp_path):
         child.expect(pexpect.EOF)
     finally:
         child.close()
+
+
+def test_started_with_ctrl_c_ignored_the_shell_still_leaves_watch_on_ctrl_c(sim, tmp_path):
+    env = environ(tmp_path, sim)
+    # A background job's Ctrl-C is ignored, and exec passes that on.
+    child = pexpect.spawn("bash", ["-c", f"trap '' INT; exec {SCRIPT}"], encoding="utf-8", timeout=30,
+                          dimensions=(40, 120), env=env)
+    try:
+        child.expect(">")
+        child.sendline("watch 1 show sdamodel")
+        child.expect(r"Every 1\.0s: show sdamodel")
+        child.send("\x03")
+        child.expect(">")
+        child.sendline("show sdamodel")
+        child.expect("48xLarge.24576GB")
+        child.expect(">")
+        child.sendeof()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0

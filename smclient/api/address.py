@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import NamedTuple
 
 DEFAULT_HOST = "127.0.0.1"
@@ -47,6 +48,27 @@ def resolve_address(ip: str | None, port: str | int | None, env: dict[str, str] 
     combined = env.get("MOREH_SDA_MANAGER_ADDRESS", "").strip()
     if combined:
         host, default_port = split_host_port(combined, DEFAULT_PORT)
-    host = ip or env.get("SDAMANAGER_IP") or host
+        check_host(host, "MOREH_SDA_MANAGER_ADDRESS")
+    if ip:
+        host = check_host(ip, "--ip")
+    elif env.get("SDAMANAGER_IP"):
+        host = check_host(env["SDAMANAGER_IP"], "SDAMANAGER_IP")
     chosen = port if port not in (None, "") else env.get("SDAMANAGER_PORT") or default_port
     return Address(host, parse_port(chosen))
+
+
+_HOST = re.compile(r"[A-Za-z0-9._-]+|\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.%A-Za-z]*\]?")
+
+
+def check_host(host: str, where: str) -> str:
+    """A host name, an IPv4 address or an IPv6 one (bare or in brackets); ValueError says what
+    is wrong, the text shown by repr, which escapes what is not printable (a U+202E in it
+    cannot reorder the message)."""
+    if host.count(":") == 1:  # host:port where a host goes
+        name, _, port = host.partition(":")
+        raise ValueError(f"invalid {where} {host!r}: give the host alone "
+                         f"({name!r}) and the port with --port ({port!r})"
+                         if where == "--ip" else f"invalid {where} {host!r}: expected a host")
+    if not _HOST.fullmatch(host):
+        raise ValueError(f"invalid {where} {host!r}: expected a host name or an IP address")
+    return host.strip("[]")

@@ -21,7 +21,9 @@ class Parser(argparse.ArgumentParser):
     """argparse whose mistakes are one line (a UsageError), not usage plus a message."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see {self.prog} --help)")
+        from ..sanitize import visible
+
+        raise UsageError(f"{visible(message)} (see {self.prog} --help)")
 
 
 def add_connection_options(parser: argparse.ArgumentParser) -> None:
