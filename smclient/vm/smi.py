@@ -48,6 +48,8 @@ Device Example:
   moreh-smi -i 2
 
 Also:
+  model_id               the number of a model in the device --list menu (1-13 with the guide's
+                         models), as Moreh's tool takes it: not the SDA model's id in SDAManager
   -p                     print the physical devices of the current device's running job
                          (with -i N: of device N's)
   --token=TOKEN          the token to use (default: $MOREH_SDA_TOKEN); written with '=',
