@@ -302,3 +302,17 @@ def test_the_customer_tools_show_a_bad_argument_escaped_too():
     done = subprocess.run([str(Path(sys.executable).with_name("moreh-smi")), "--bogus\u202ex"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "\u202e" not in done.stderr and "--bogus\\u202ex" in done.stderr
+
+
+def test_show_usage_takes_hh_mm_and_get_backend_group_takes_a_name(sim):
+    with_seconds = sim.admin.run("show usage 2026-01-01 08:00:00 2026-01-02 08:00:00")
+    assert sim.admin.run("show usage 2026-01-01 08:00 2026-01-02 08:00") == with_seconds
+    assert with_seconds.status == 0
+    status, _, err = sim.admin.run("show usage 2026-01-01 8h 2026-01-02 08:00")
+    assert status == 2 and err.startswith("Invalid begin 2026-01-01 8h: expected a time")
+    sim.manager.create_backendgroup("bg-east", [2])
+    by_name, by_id = sim.admin.run("get backend group bg-east"), sim.admin.run("get backend group 1")
+    assert by_name == by_id and "back02" in by_name.stdout
+    assert sim.admin.run("get backend group default_backend_group").stdout.count("back01") == 1
+    assert sim.admin.run("get backend group nope") == (1, "", "print backend by beckend group failed. "
+                                                            "(No backend group is named 'nope'.)\n")
