@@ -173,7 +173,7 @@ def test_question_mark_prints_the_help_entry(name, command):
     outcome = executor.execute_line(f"{name} ?")
     output, error = render_outcome(outcome.result)
     assert (outcome.status, error) == (0, "")
-    entry = [f"{name:<33} : {command.description}"]
+    entry = [f"{name:<33} : {command.description}", *command.verbatim]  # (delete usergroup's second usage line)
     if command.usage:
         entry.append(f"      (usages : {command.usage})")
     assert output == "\n".join(entry)
