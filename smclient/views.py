@@ -374,8 +374,13 @@ class _TimeColumn:
         else:  # (the odd times' key, 0, is the base minute's: a text, replaced below)
             out = [prefixes[key // 6000] + suffixes[key % 6000] for key in keys]
         odd_rows = self.odd_rows
-        for k in range(bisect_left(odd_rows, start), bisect_left(odd_rows, start + len(keys))):
-            out[odd_rows[k] - start] = self.odd_texts[k]
+        first, last = bisect_left(odd_rows, start), bisect_left(odd_rows, start + len(keys))
+        if first < last and odd_rows[last - 1] - odd_rows[first] == last - 1 - first:  # one run of rows
+            row = odd_rows[first] - start
+            out[row:row + last - first] = self.odd_texts[first:last]
+        else:
+            for k in range(first, last):
+                out[odd_rows[k] - start] = self.odd_texts[k]
         return out
 
     cells = texts
