@@ -95,6 +95,7 @@ class Typist:
             self.completed.append((document.text, event.completion_requested))
 
         shell.completer.get_completions = recorded  # type: ignore[method-assign]
+        self.typed = ""  # the line as it reads once the keys type() sent have all been taken
 
     @property
     def text(self) -> str:
@@ -107,6 +108,7 @@ class Typist:
                  and self.text == "", what="the prompt")
 
     def type(self, keys: str, pause: float = 0.005) -> None:
+        self.typed = self.text + keys  # keys go at the end of the line, in these tests
         for key in keys:
             self.pipe.send_text(key)
             time.sleep(pause)
@@ -119,8 +121,9 @@ class Typist:
 
     def settle(self) -> None:
         """Wait for the completion started by typing to finish (a human is slower than that)."""
-        wait_for(lambda: (self.text, False) in self.completed[-1:],
-                 what=lambda: f"the completion of {self.text!r} (done: {self.completed[-3:]})")
+        wait_for(lambda: self.text == self.typed and (self.typed, False) in self.completed[-1:],
+                 what=lambda: f"the completion of {self.typed!r} (the line reads {self.text!r}, "
+                              f"completions done: {self.completed[-3:]})")
 
     def tabbed(self) -> None:
         """Wait for the Tab just pressed to have looked for completions of the line."""
