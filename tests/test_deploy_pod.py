@@ -41,6 +41,10 @@ from sdamanager_stub.testing import running_simulator
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # the python image's PATH
 SECRET = "pod-test-secret-0123456789abcdef"
 
+# One pod for the module (its venv takes seconds to build, its server is shared, the last
+# test stops it): in a parallel run (make test) all of its tests go to one worker.
+pytestmark = pytest.mark.xdist_group("deploy_pod")
+
 
 @dataclass
 class Pod:

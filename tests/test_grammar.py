@@ -140,7 +140,7 @@ VALID = [
     ("show backend", "show backend", {}),
     ("show backend group", "show backend group", {}),
     ("show backend name", "show backend name", {}),
-    ("get backend group 0", "get backend group", {"backend_group": 0}),
+    ("get backend group 0", "get backend group", {"backend_group": "0"}),  # an id or a name: the handler decides
     ("show backendgroup 0", "show backendgroup", {"backend_group_id": 0}),
     ("show history 10", "show history", {"count_of_history": 10}),
     ("show history device", "show history device", {"count_of_history": None}),
