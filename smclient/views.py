@@ -323,18 +323,26 @@ class _TimeColumn:
             self.odd_rows.fromlist(list(range(first, first + len(seconds))))
             self.odd_texts += [""] * len(seconds)
             return
-        seen = set(map(floordiv, seconds, repeat(60)))
-        if not seen <= self.known:
-            self._register(seen - self.known)
+        # The batch's minutes: all those from its first to its last when they are few
+        # (cheaper than a set of them; one not used costs only its registering), else
+        # the ones it has.
+        low, high = min(seconds) // 60, max(seconds) // 60
+        span = high - low < 64
+        seen: Iterable[int] = range(low, high + 1) if span else set(map(floordiv, seconds, repeat(60)))
+        if not self.known.issuperset(seen):
+            self._register(set(seen) - self.known)
         minutes = self.minutes
         if (0 in seconds or min(nanos) < 0 or max(nanos) >= 1_000_000_000
                 or None in map(minutes.__getitem__, seen)):
-            self._add_odd(seconds, nanos)
+            self._add_odd(seconds, nanos)  # (an irregular minute not used goes this way too: exact, slower)
             return
         base = self.base * 60
         self.keys = _store(self.keys, [(second - base) * 100 + nano // 10_000_000
                                        for second, nano in zip(seconds, nanos)])
-        self.regular_width = max(self.regular_width, max(map(len, map(minutes.__getitem__, seen))) + 5)
+        lengths = set(map(len, map(minutes.__getitem__, seen)))
+        if span and len(lengths) > 1:  # a year of other digits: measure the minutes used only
+            lengths = set(map(len, map(minutes.__getitem__, set(map(floordiv, seconds, repeat(60))))))
+        self.regular_width = max(self.regular_width, max(lengths) + 5)
 
     def _add_odd(self, seconds: list[int], nanos: list[int]) -> None:
         """add() for a batch that has odd times: time by time."""

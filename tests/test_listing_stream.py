@@ -150,6 +150,21 @@ def test_times_in_irregular_minutes_and_zones(zone) -> None:  # noqa: F811
         assert_same(views.history_table(stream(jobs)), legacy.history_table(jobs))
 
 
+@pytest.mark.parametrize("new_year", [-30610224000, -62135596800, -62167219200, 253402300799 - 59],
+                         ids=["999-1000", "0-1", "-1-0", "9999"])
+def test_times_across_years_of_other_digits(zone, new_year: int) -> None:  # noqa: F811
+    """A minute's text is as long as its year's digits: across 999/1000 or -1/0 in one
+    batch, and a column whose times are all in one such year, the widths follow."""
+    zone("UTC")
+    rng = random.Random(new_year)
+    jobs = [job(rng, feid, 0, 0.0) for feid in range(1, 700)]
+    for k, message in enumerate(jobs):
+        message.request_time.CopyFrom(stamp(new_year - 1800 + 7 * k, 990_000_000))
+        message.start_time.CopyFrom(stamp(new_year - 3600 + k % 50))  # before it only
+        message.end_time.CopyFrom(stamp(new_year + 50 - k % 40 if k % 3 else new_year - 2000 + k))
+    assert_same(views.history_table(stream(jobs)), legacy.history_table(jobs))
+
+
 def test_a_time_that_cannot_be_shown_raises_as_before(zone) -> None:  # noqa: F811
     """A time localtime cannot take fails the listing with the error the row by row
     reading raised (the listing reads a block column by column, then, on an error,
