@@ -45,5 +45,6 @@ ENV SDAMANAGER_ADMIN_SECRET_FILE=/etc/sdamanager/admin-secret
 VOLUME ["/var/lib/sdamanager"]
 USER 10001:10001
 WORKDIR /tmp
-EXPOSE 30105
-CMD ["/app/bin/sdamanager-stub", "serve", "--host", "0.0.0.0", "--port", "30105"]
+# 30105: the gRPC API; 9090: Prometheus metrics (/metrics).
+EXPOSE 30105 9090
+CMD ["/app/bin/sdamanager-stub", "serve", "--host", "0.0.0.0", "--port", "30105", "--metrics-port", "9090"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import os
 import signal
 import sqlite3
@@ -19,6 +20,17 @@ if TYPE_CHECKING:
     from .observe import Faults
 
 DEFAULT_PORT = 30105
+
+log = logging.getLogger(__name__)
+_json_logs = False  # serve --log-format json: `say` logs its lines (as JSON) instead of printing them
+
+
+def say(text: str, level: int = logging.WARNING) -> None:
+    """One line of serve's on stderr: as it is, or with --log-format json as a log record."""
+    if _json_logs:
+        log.log(level, text)
+    else:
+        print(text, file=sys.stderr, flush=True)
 
 
 def _bounded(low: int, high: int, what: str):  # type: ignore[no-untyped-def]
@@ -120,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "token), for testing clients; reloaded on SIGHUP")
     serve.add_argument("--demo", action="store_true",
                        help="fill the cluster with demo tokens, groups and a steady synthetic workload")
+    serve.add_argument("--metrics-port", type=PORT, default=None, metavar="PORT",
+                       help="serve Prometheus metrics (calls by method and code, jobs, queues, devices, the "
+                            "journal) at http://HOST:PORT/metrics (0 picks a free port; default: none)")
+    serve.add_argument("--metrics-host", default=None, metavar="HOST",
+                       help="address the metrics listen on (default: --host's)")
+    serve.add_argument("--log-format", choices=("text", "json"), default="text",
+                       help="text (default), or json: one JSON object per log line (time, level, logger, "
+                            "message), for log collectors")
 
     job = sub.add_parser("job", help="act as a customer's VM: ask for devices, finish a job")
     job_sub = job.add_subparsers(dest="job_command", required=True)
@@ -155,21 +175,30 @@ def serve(args: argparse.Namespace) -> int:
     from .clock import scaled_clock
     from .demo import Workload, seed_demo
     from .errors import DomainError
+    from .logs import configure
     from .manager import new_manager
     from .security import server_credentials
     from .server import build_simulator
 
+    global _json_logs
+    configure(args.log_format)
+    _json_logs = args.log_format == "json"
     host = args.host
     address = str(Address(host, args.port))
     if args.speed != 1 and not args.memory:
-        print("sdamanager-stub: --speed goes with --memory: a state file's times would run backwards when it is "
-              "next served at the wall clock's pace", file=sys.stderr)
+        say("sdamanager-stub: --speed goes with --memory: a state file's times would run backwards when it is "
+            "next served at the wall clock's pace", logging.ERROR)
         return 2
     given = [f"--{name.replace('_', '-')}" for name in SHAPING if getattr(args, name) is not None]
     shape = {name: default if getattr(args, name) is None else getattr(args, name) for name, default in SHAPING.items()}
     clock = {} if args.speed == 1 else {"clock": scaled_clock(args.speed)}
     manager = new_manager(shape["backends"], shape["devices"], prepare_seconds=shape["prepare_seconds"],
                           clean_seconds=shape["clean_seconds"], **clock)
+    metrics = None
+    if args.metrics_port is not None:
+        from .metrics import Metrics
+
+        metrics = Metrics(manager)
     store = None
     if not args.memory:
         from .store import StateError, Store, claim
@@ -178,25 +207,27 @@ def serve(args: argparse.Namespace) -> int:
         try:
             held = claim(path)  # kept open, so locked, while this server runs
             store = Store(path)
+            if metrics is not None:
+                metrics.watch_store(store)  # start-up's snapshot included
             fresh = store.is_new()
             store.attach(manager)
         except (OSError, sqlite3.Error, StateError) as err:
-            print(f"sdamanager-stub: cannot use the state file {path}: {err}", file=sys.stderr)
+            say(f"sdamanager-stub: cannot use the state file {path}: {err}", logging.ERROR)
             return 1
         if not fresh:
             verb = "shapes" if len(given) == 1 else "shape"
             ignored = f"; {', '.join(given)} {verb} new state files only" if given else ""
-            print(f"sdamanager-stub: state from {path} ({len(manager.backends)} backends, "
-                  f"{len(manager.tokens)} tokens, devices prepare {manager.prepare_seconds:g} s and clean "
-                  f"{manager.clean_seconds:g} s){ignored}", file=sys.stderr)
+            say(f"sdamanager-stub: state from {path} ({len(manager.backends)} backends, "
+                f"{len(manager.tokens)} tokens, devices prepare {manager.prepare_seconds:g} s and clean "
+                f"{manager.clean_seconds:g} s){ignored}", logging.INFO)
     if bool(args.tls_cert) != bool(args.tls_key):
-        print("sdamanager-stub: --tls-cert and --tls-key go together", file=sys.stderr)
+        say("sdamanager-stub: --tls-cert and --tls-key go together", logging.ERROR)
         return 2
     try:
         secret = read_secret(args.admin_secret_file)
         credentials = server_credentials(args.tls_cert, args.tls_key) if args.tls_cert else None
     except (OSError, ValueError) as err:
-        print(f"sdamanager-stub: {err}", file=sys.stderr)
+        say(f"sdamanager-stub: {err}", logging.ERROR)
         return 1
     faults = None
     if args.faults:
@@ -206,24 +237,37 @@ def serve(args: argparse.Namespace) -> int:
         try:
             faults.replace(load_faults(args.faults))
         except (OSError, ValueError) as err:
-            print(f"sdamanager-stub: {err}", file=sys.stderr)
+            say(f"sdamanager-stub: {err}", logging.ERROR)
             return 2
+    # The metrics first among the observers: a call a fault delays has started before it waits.
+    observers = tuple(o for o in (metrics, faults) if o is not None)
     try:
         simulator = build_simulator(address, manager, admin_secret=secret, credentials=credentials,
                                     request_deadline=args.request_deadline, reply_deadline=args.reply_deadline,
                                     max_calls=args.max_calls, max_streams=args.max_streams,
-                                    observers=(faults,) if faults is not None else ())
+                                    observers=observers)
     except (OSError, RuntimeError):
-        print(f"sdamanager-stub: cannot listen on {address} (address in use or not local)", file=sys.stderr)
+        say(f"sdamanager-stub: cannot listen on {address} (address in use or not local)", logging.ERROR)
         return 1
+    metrics_server = None
+    if metrics is not None:
+        from .metrics import MetricsServer
+
+        metrics_host = host if args.metrics_host is None else args.metrics_host
+        try:
+            metrics_server = MetricsServer(metrics.registry, metrics_host, args.metrics_port)
+        except OSError as err:
+            say(f"sdamanager-stub: cannot serve metrics on {Address(metrics_host, args.metrics_port)}: "
+                f"{err.strerror or err}", logging.ERROR)
+            simulator.stop(0)
+            return 1
     _warn_if_exposed(host, simulator.address, tls=credentials is not None, secret=secret is not None)
     workload = None
     if args.demo:
         try:
             tokens = seed_demo(manager) if not manager.tokens else list(manager.tokens)
         except DomainError as err:  # a state file with groups of the same names
-            print(f"sdamanager-stub: cannot seed the demo in this state ({err}); using its tokens",
-                  file=sys.stderr)
+            say(f"sdamanager-stub: cannot seed the demo in this state ({err}); using its tokens")
             tokens = list(manager.tokens)
         workload = Workload(manager, tokens)
     # The state as loaded (a state file can hold 300,000 records) moves out of the
@@ -238,12 +282,16 @@ def serve(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGHUP, lambda *_: _reload_faults(faults, args.faults))
     simulator.start()
     print(f"SDAManager simulator listening on {simulator.address}", flush=True)
+    if metrics_server is not None:
+        print(f"metrics on {metrics_server.url}", flush=True)
     if workload is not None:
         simulator.spawn(workload.run)
     stop.wait()  # the server serves on its own thread; this one waits for the signal
     # Graceful: no new calls, those in flight finish (within the grace), then every
     # acknowledged change is on disk before the process ends.
     simulator.stop(grace=args.grace)
+    if metrics_server is not None:
+        metrics_server.close()
     if store is not None:
         store.close()
         os.close(held)
@@ -257,10 +305,10 @@ def _reload_faults(faults: Faults, path: str) -> None:
     try:
         rules = load_faults(path)
     except (OSError, ValueError) as err:
-        print(f"sdamanager-stub: faults not reloaded, the old ones stay: {err}", file=sys.stderr, flush=True)
+        say(f"sdamanager-stub: faults not reloaded, the old ones stay: {err}", logging.ERROR)
         return
     faults.replace(rules)
-    print(f"sdamanager-stub: {len(rules)} fault(s) loaded from {path}", file=sys.stderr, flush=True)
+    say(f"sdamanager-stub: {len(rules)} fault(s) loaded from {path}", logging.INFO)
 
 
 def _warn_if_exposed(host: str, address: str, *, tls: bool, secret: bool) -> None:
@@ -271,8 +319,8 @@ def _warn_if_exposed(host: str, address: str, *, tls: bool, secret: bool) -> Non
                                                         ("an admin secret", "--admin-secret-file", secret))
                if not there]
     if missing and not is_loopback(host):
-        print(f"warning: listening on {address} without {' and without '.join(w for w, _ in missing)} "
-              f"(set {' and '.join(f for _, f in missing)}, or listen on 127.0.0.1)", file=sys.stderr)
+        say(f"warning: listening on {address} without {' and without '.join(w for w, _ in missing)} "
+            f"(set {' and '.join(f for _, f in missing)}, or listen on 127.0.0.1)")
 
 
 def default_state_path() -> Path:

@@ -39,9 +39,10 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import snapshot
 from .errors import DomainError
@@ -82,6 +83,16 @@ CREATE TABLE IF NOT EXISTS ops (
 # files have none, so read the same); a simulator of version 1 refuses the new files
 # rather than read a snapshot's first part as the whole.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: lambda db: None}
+
+
+class StoreObserver(Protocol):
+    """Told of each group commit and each snapshot written (metrics.py's StoreMetrics)."""
+
+    def committed(self, seconds: float, ops: int) -> None:
+        """A group commit of `ops` ops ended after `seconds` (from the committer's thread)."""
+
+    def snapshotted(self, seconds: float) -> None:
+        """A snapshot was written in `seconds` (from the thread that wrote it)."""
 
 
 class StateError(Exception):
@@ -147,6 +158,7 @@ class Store:
         self._writer: threading.Thread | None = None  # the snapshot being written, if any
         self._texts = snapshot.TextCache()  # settled records' text, from one snapshot to the next
         self._closing = False
+        self.observer: StoreObserver | None = None  # the metrics, when served
 
     # ------------------------------------------------------------------ schema
 
@@ -310,6 +322,7 @@ class Store:
                 batch, self._pending = self._pending, []
                 self._committing = True
             error = ""
+            began = time.perf_counter()
             try:
                 with self._db_lock:
                     for start in range(0, len(batch), BATCH_ROWS):
@@ -335,6 +348,9 @@ class Store:
                 callback(JournalError(self._failed) if self._failed else None)
             if self._failed:
                 return
+            observer = self.observer
+            if observer is not None:
+                observer.committed(time.perf_counter() - began, len(batch))
 
     def _insert_ops(self, rows: list[tuple[Any, ...]]) -> None:
         """One statement, so its own transaction (autocommit): all the rows or none, one fsync,
@@ -384,6 +400,7 @@ class Store:
         leaves the previous snapshot and the ops after it, and start-up drops
         the stray parts.
         """
+        began = time.perf_counter()
         parts = self._parts(snapshot.serialise(frozen, self._texts))
         first = next(parts)
         for number, part in enumerate(parts, start=1):
@@ -397,6 +414,9 @@ class Store:
             self.db.execute("DELETE FROM snapshots WHERE seq < ?", (at,))
             self.db.execute("DELETE FROM ops WHERE seq <= ?", (at,))
         self._drop_stray_parts()
+        observer = self.observer
+        if observer is not None:
+            observer.snapshotted(time.perf_counter() - began)
 
     def _after_commits(self) -> None:
         """Let a commit of changes under way have the connection first: the snapshot's writer

@@ -37,6 +37,7 @@ KUBERNETES = ROOT / "deploy" / "kubernetes"
 BIN = Path(sys.executable).parent
 KUBERNETES_VERSION = "1.30.0"
 PORT = 30105
+METRICS_PORT = 9090
 
 
 # --- the Dockerfile, read as Docker reads it (enough of it for these checks) ---
@@ -199,10 +200,11 @@ def test_the_image_runs_the_server_from_app_as_a_numeric_non_root_user():
     for stage in stages(DOCKERFILE.read_text()):
         name, _, tag = stage.base.partition(":")
         assert tag and tag != "latest" and "@" not in name, f"pin the base image by a tag: {stage.base}"
-    assert final.cmd == ["/app/bin/sdamanager-stub", "serve", "--host", "0.0.0.0", "--port", str(PORT)]
+    assert final.cmd == ["/app/bin/sdamanager-stub", "serve", "--host", "0.0.0.0", "--port", str(PORT),
+                         "--metrics-port", str(METRICS_PORT)]
     uid, _, gid = final.user.partition(":")
     assert uid.isdigit() and int(uid) > 0 and (not gid or int(gid) > 0)
-    assert final.expose == [str(PORT)]
+    assert final.expose == [str(PORT), str(METRICS_PORT)]
     assert final.env["PATH"].split(":")[0] == "/app/bin"
     # The state on the volume; the secret from a file; HOME writable under a read-only root.
     state = final.env["SDAMANAGER_STATE"]
@@ -284,7 +286,19 @@ def test_grpc_probes_on_30105_ask_the_health_service():
     c = container()
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert c[probe]["grpc"] == {"port": PORT}, probe  # service "": the server's overall health
-    assert c["ports"] == [{"name": "grpc", "containerPort": PORT, "protocol": "TCP"}]
+    assert c["ports"] == [{"name": "grpc", "containerPort": PORT, "protocol": "TCP"},
+                          {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}]
+
+
+def test_prometheus_scrapes_the_named_metrics_port():
+    template = manifests()["Deployment"]["spec"]["template"]
+    (metrics,) = [p for p in container()["ports"] if p["name"] == "metrics"]
+    # kubernetes_sd's conventional annotations (strings, as annotations must be), on the pod.
+    assert template["metadata"]["annotations"] == {"prometheus.io/scrape": "true",
+                                                   "prometheus.io/port": str(metrics["containerPort"]),
+                                                   "prometheus.io/path": "/metrics"}
+    # The metrics are not the API's: the Service offers the API only.
+    assert [p["name"] for p in manifests()["Service"]["spec"]["ports"]] == ["grpc"]
 
 
 def test_resources_are_requested_and_limited():
@@ -347,6 +361,10 @@ def test_the_dockerfile_and_the_deployment_agree():
     # No command or args in the manifest: the image's CMD runs, with its port.
     assert "command" not in c and "args" not in c
     assert final.cmd[final.cmd.index("--port") + 1] == str(c["ports"][0]["containerPort"]) == str(PORT)
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert final.cmd[final.cmd.index("--metrics-port") + 1] == str(ports["metrics"]) == str(METRICS_PORT)
+    assert "--metrics-host" not in final.cmd  # the metrics listen where the API does: 0.0.0.0
+    assert sorted(final.expose) == sorted(map(str, ports.values()))
     # Whatever the manifest sets, the image sets the same (kubectl exec and the server see one value).
     for name, value in env_of(c).items():
         assert final.env.get(name) == value, name

@@ -29,6 +29,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ class Pod:
     env: dict[str, str]  # the container's environment, paths under root
     server: subprocess.Popen[str]
     port: int
+    metrics_url: str
 
     def inside(self, path: str) -> Path:
         return self.root / path.lstrip("/")
@@ -115,6 +117,7 @@ def first_line(process: subprocess.Popen[str], timeout: float) -> str:
 def start_server(root: Path, env: dict[str, str], cmd: list[str]) -> subprocess.Popen[str]:
     argv = [str(root / cmd[0].lstrip("/")), *cmd[1:]]
     argv[argv.index("--port") + 1] = "0"
+    argv[argv.index("--metrics-port") + 1] = "0"
     return subprocess.Popen(argv, env=env, cwd=root / "tmp", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
@@ -139,7 +142,9 @@ def pod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]:
         line = first_line(server, 30)
         assert line.startswith("SDAManager simulator listening on 0.0.0.0:"), (line, server.poll())
         port = int(line.rsplit(":", 1)[1])
-        yield Pod(root, env, server, port)
+        metrics = server.stdout.readline()  # type: ignore[union-attr]  # printed right after the first
+        assert metrics.startswith("metrics on http://0.0.0.0:") and metrics.endswith("/metrics\n"), metrics
+        yield Pod(root, env, server, port, metrics.split()[-1].replace("0.0.0.0", "127.0.0.1"))
     finally:
         if server.poll() is None:
             server.send_signal(signal.SIGTERM)
@@ -196,6 +201,21 @@ def test_with_another_secret_the_shell_is_refused(pod, tmp_path):
     done = pod.shell("--command", "show sdamodel", env={**pod.env, "SDAMANAGER_ADMIN_SECRET_FILE": str(wrong)})
     assert done.returncode == 1 and done.stdout == ""
     assert len(done.stderr.splitlines()) == 1 and "secret" in done.stderr.lower(), done.stderr
+
+
+def test_the_pod_serves_its_metrics(pod):
+    """What Prometheus scrapes on the metrics port, parsed by prometheus_client's parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    assert pod.shell("--command", "show sdamodel").returncode == 0
+    with urllib.request.urlopen(pod.metrics_url, timeout=10) as reply:
+        families = {f.name: f for f in text_string_to_metric_families(reply.read().decode())}
+    handled = {(s.labels["grpc_method"], s.labels["grpc_code"]): s.value
+               for s in families["grpc_server_handled"].samples if s.name == "grpc_server_handled_total"}
+    assert handled.get(("ListSdaModels", "OK"), 0) >= 1
+    devices = {s.labels["state"]: s.value for s in families["sdamanager_devices"].samples}
+    assert sum(devices.values()) == 60 * 8  # serve's default cluster
+    assert families["sdamanager_journal_commit_seconds"].type == "histogram"  # the state file's
 
 
 def test_the_server_refuses_to_start_without_its_secret_file(pod, tmp_path):
