@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test proto lint bench clean image
+.PHONY: run test test-all proto lint bench clean image
 
 # editable_mode=compat puts the project on sys.path with a plain .pth line: no
 # import hook to load at every start (it cost a one-shot command about 9 ms).
@@ -19,9 +19,17 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/moreh_smclient --simulator
 
-## test: the whole test suite
+# The suite on every core (pytest-xdist); tests that share something (a module's
+# costly fixture) are pinned to one worker with xdist_group.  PYTEST_PARALLEL= runs it serially.
+PYTEST_PARALLEL ?= -n auto --dist loadgroup
+
+## test: the whole test suite, the slow tests (kill -9 loops) with fewer rounds
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+
+## test-all: the whole test suite, the slow tests at full strength (what CI runs)
+test-all: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --slow
 
 ## proto: regenerate smclient/api from proto/ (the generated code is committed)
 proto: $(STAMP)

@@ -37,6 +37,7 @@ import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
+import helpers  # noqa: E402
 import pytest  # noqa: E402
 from helpers import FakeClock  # noqa: E402
 
@@ -51,9 +52,32 @@ if TYPE_CHECKING:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite tests/golden/*.txt from what the shell prints now")
+    parser.addoption("--slow", action="store_true", default=False,
+                     help="run the tests marked slow at full strength (make test-all; make test runs them lighter)")
+
+
+# A pytest-xdist worker (make test) starts with LINES=24 and COLUMNS=80 in its environment
+# where the run that started it had neither; every program the tests start on a terminal
+# of another size would believe them (the shell's pager and watch did: 2 tests failed).
+# The workers take these two from the controller's environment as it is.
+TERMINAL_SIZE_ENV = ("LINES", "COLUMNS")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:  # pytest-xdist's hook, in the controller
+    node.workerinput["terminal_size_env"] = {name: os.environ.get(name) for name in TERMINAL_SIZE_ENV}
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    for name, value in getattr(config, "workerinput", {}).get("terminal_size_env", {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    config.addinivalue_line(
+        "markers", "slow: a heavy test (kill -9 loops, long random sequences): fewer rounds by default, all of "
+        "them with --slow (make test-all, which CI runs); helpers.strength(light, full) says how many")
+    helpers.FULL_STRENGTH = bool(config.getoption("--slow"))
     config.addinivalue_line(
         "markers", "cluster(backends=4, devices=8): the older name of the `sdamanager` marker "
         "(tests/test_render_fast.py still uses it); the `simulator` fixture is the older name of `sdamanager`")

@@ -3,7 +3,7 @@ memory, a manager with a seeded random source, and waiting for a condition with 
 deadline.  (Fixtures are in conftest.py; the simulator itself is the project's own
 `sdamanager` fixture, sdamanager_stub/pytest_plugin.py.)
 
-    from helpers import FakeClock, MemoryJournal, seeded_manager, wait_for
+    from helpers import FakeClock, MemoryJournal, seeded_manager, strength, wait_for
 """
 
 from __future__ import annotations
@@ -15,6 +15,16 @@ from collections.abc import Callable
 from sdamanager_stub.manager import SDAManager
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+
+# Set by conftest.py from --slow (make test-all) before any test module is imported.
+FULL_STRENGTH = False
+
+
+def strength(light: int, full: int) -> int:
+    """How many rounds (kills, examples) a test marked slow makes: `full` with --slow
+    (make test-all, CI), `light` in make test.  Read when a test module is imported,
+    so it can size a hypothesis @settings too."""
+    return full if FULL_STRENGTH else light
 
 
 class FakeClock:

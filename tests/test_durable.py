@@ -23,6 +23,7 @@ from typing import Any
 
 import grpc
 import pytest
+from helpers import strength
 from test_crash import STUB, Acknowledged, start
 
 from sdamanager_stub import snapshot, store
@@ -263,6 +264,7 @@ def _vm(stub: pb_grpc.SDAManagerStub, token: str, acked: dict[int, str], errors:
         acked[feid] = token  # acknowledged: must come back with this token
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not STUB.exists(), reason="the console script is not installed")
 def test_concurrent_changes_come_back_after_kill_9_as_they_were_applied(tmp_path):
     """Eight VMs submit at once (their ops committed in groups); after kill -9 every
@@ -272,7 +274,7 @@ def test_concurrent_changes_come_back_after_kill_9_as_they_were_applied(tmp_path
     rng = random.Random(13)
     acked: dict[int, str] = {}
     tokens: list[str] = []
-    for round_ in range(4):
+    for round_ in range(strength(2, 4)):
         proc, port = start(state)
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = pb_grpc.SDAManagerStub(channel)
@@ -310,7 +312,7 @@ def test_concurrent_changes_come_back_after_kill_9_as_they_were_applied(tmp_path
         proc.wait(timeout=10)
         proc.stdout.close()
         proc.stderr.close()
-    assert len(acked) > 50
+    assert len(acked) > strength(25, 50)
     assert all(jobs.get(feid) == token for feid, token in acked.items())
 
 
@@ -362,12 +364,13 @@ def stray_parts(state: Path) -> int:
                           ).fetchone()[0]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not STUB.exists(), reason="the console script is not installed")
 def test_kill_9_in_the_middle_of_a_snapshot_loses_nothing_acknowledged(tmp_path):
     state = tmp_path / "state.db"
     rng = random.Random(2026)
     acked = Acknowledged()
-    for _round in range(4):
+    for _round in range(strength(2, 4)):
         proc, port = start_stalling(state)
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = pb_grpc.SDAManagerStub(channel)

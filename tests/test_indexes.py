@@ -18,7 +18,7 @@ import pickle
 from typing import Any
 
 import pytest
-from helpers import FakeClock, MemoryJournal
+from helpers import FakeClock, MemoryJournal, strength
 from helpers import seeded_manager as make
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -176,7 +176,9 @@ OPS = ("request", "request", "request", "request", "finish", "finish", "report",
        "backend_create", "backend_delete", "tick", "tick")
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@pytest.mark.slow
+@settings(max_examples=strength(40, 120), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_indexes_equal_a_recount_after_random_changes_and_after_replay(data: st.DataObject) -> None:
     clock = FakeClock()
@@ -313,7 +315,8 @@ def clusters(draw: st.DrawFn) -> list[Backend]:
     return backends
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.slow
+@settings(max_examples=strength(100, 300), deadline=None)
 @given(backends=clusters(), need=st.integers(0, 80))
 def test_choose_devices_places_as_the_scanning_placement_did(backends: list[Backend], need: int) -> None:
     assert choose_devices(backends, need) == reference_choose(backends, need)

@@ -24,7 +24,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from helpers import T0, FakeClock
+from helpers import T0, FakeClock, strength
 from helpers import seeded_manager as make
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -1090,7 +1090,9 @@ OPS = ("user", "user", "sda", "request", "request", "request", "request", "reque
        "device", "delete_sda", "tick", "tick", "tick")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@pytest.mark.slow
+@settings(max_examples=strength(50, 150), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_scheduler_invariants_hold_under_random_operations(data: st.DataObject) -> None:
     clock = FakeClock()
