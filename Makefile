@@ -44,7 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 ## image: the container image (needs Docker; README "Deploy"), tagged with the project's version
-IMAGE ?= sdamanager-stub:$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE ?= sdamanager-stub:$(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' smclient/__init__.py)
 image:
 	docker build -t $(IMAGE) .
 

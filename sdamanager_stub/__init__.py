@@ -1,3 +1,6 @@
 """SDAManager simulator: the gRPC server moreh_smclient talks to, with the real rules."""
 
-__version__ = "0.1.0"
+# One version for the project, written in smclient/__init__.py (the build reads it there too).
+from smclient import __version__
+
+__all__ = ["__version__"]

@@ -2,7 +2,7 @@
 index of idle devices per pool that placement reads.  The manager owns the
 state and calls these.
 
-Queue order (SPEC section 6): higher priority first, then earlier request,
+Queue order (README, "The simulator", Scheduling): higher priority first, then earlier request,
 then lower FeID.  Each backend group (pool) has its own queue; the head of a
 pool's queue is served first and, if it does not fit, the jobs behind it in
 that pool wait: this is why the guide tells operators to lower a big

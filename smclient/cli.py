@@ -1,7 +1,7 @@
 """`moreh_smclient`: the entry point.
 
-`--command` runs lines and exits with the SPEC's status (0 ok, 1 refused,
-2 usage, 3 unreachable); otherwise the interactive shell starts.  The REPL
+`--command` runs lines and exits with the README's one-shot exit status (0 ok,
+1 refused, 2 usage, 3 unreachable); otherwise the interactive shell starts.  The REPL
 library is imported only for the interactive shell, so one-shot commands
 start fast.
 """

@@ -3,10 +3,10 @@
 This is the only list of commands, the shell's own (`help`, `exit`, `clear`)
 included.  Parsing, `help`, `COMMAND ?`, argument checks, usage lines and
 completion are all derived from it.  Descriptions are the original's words
-(`../shared/reference/mcp-manual-smclient.rst`, section 5), typos included
+(the manual's help listing, kept in tests/data/original_help.txt), typos included
 ("beckend", "histroy"); so are the usage lines, derived from the typed
 arguments except where a row overrides them ("fronend id").  The guide's
-variants are accepted too (SPEC section 4).
+variants are accepted too (tests/test_grammar.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The shell's errors; each knows its one-shot exit status (SPEC section 5)."""
+"""The shell's errors; each knows its one-shot exit status (README, "Using the shell against an SDAManager")."""
 
 from __future__ import annotations
 

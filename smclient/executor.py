@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 class Outcome(NamedTuple):
     result: Any = None  # what the line returned, for the renderer (None: nothing to show)
-    status: int = EXIT_OK  # the one-shot exit status (SPEC section 5)
+    status: int = EXIT_OK  # the one-shot exit status (README, "Using the shell against an SDAManager")
 
     @property
     def exit(self) -> bool:

@@ -1,5 +1,6 @@
-"""Output formats other than the original's table (SPEC section 7): `json`, `csv`,
-`tsv` and tabulate's table formats by name.
+"""Output formats other than the original's table: `json`, `csv`, `tsv` and
+tabulate's table formats by name (README, "Using the shell against an SDAManager";
+tests/test_formats.py).
 
 The default, `table`, never comes here: render.py draws the original's frame,
 and a one-shot command in that format imports neither this module nor

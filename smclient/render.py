@@ -1,8 +1,8 @@
 """Turn results into the original moreh_smclient's text: all the text the shell
 prints for a line is made here.
 
-The frame is the one measured from the manual's samples (SPEC section 5 and
-its appendix)::
+The frame is the one measured from the manual's samples (tests/test_render.py
+keeps them, byte for byte)::
 
     +---------------------------------------+
     |  ID  |        Name        |  Devices  |

@@ -1,7 +1,7 @@
 """API messages to the original's tables: pure functions, no I/O.
 
-Column names, order and alignment follow the references (SPEC section 5 and
-its appendix); tables with no sample follow the same rules (text left,
+Column names, order and alignment follow the manual's samples (tests/test_render.py)
+and the guide's transcripts (tests/golden); tables with no sample follow the same rules (text left,
 counts and ids right).
 """
 

@@ -1,6 +1,6 @@
 """Refused requests cost a bounded amount: a flood of big refused requests
 (no credentials needed: a bad token on the VM side) must not grow the state
-file or the server's memory with what it refused (SPEC section 8)."""
+file or the server's memory with what it refused (README, "The simulator")."""
 
 from __future__ import annotations
 

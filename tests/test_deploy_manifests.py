@@ -402,8 +402,28 @@ def test_kubectl_kustomize_renders_valid_manifests_and_refuses_to_without_the_se
     assert base64.b64decode(resources["Secret"]["data"]["admin-secret"]) == b"an-example-secret\n"
 
 
+def test_the_version_is_written_once_and_everything_names_it():
+    """smclient/__init__.py holds the version; the build reads it (pyproject's dynamic
+    version), the simulator imports it, the installed metadata, the deployment's image,
+    and the README's docker and kind lines name it."""
+    from importlib.metadata import version as installed
+
+    import sdamanager_stub
+    import smclient
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert not re.search(r"^version = \"", pyproject, re.M)  # no literal version in [project]
+    assert 'version = {attr = "smclient.__version__"}' in pyproject
+    assert sdamanager_stub.__version__ is smclient.__version__
+    assert installed("moreh-smclient") == smclient.__version__
+    assert container()["image"] == f"sdamanager-stub:{smclient.__version__}"
+    tags = set(re.findall(r"sdamanager-stub:(\d[\w.]*)", (ROOT / "README.md").read_text()))
+    assert tags == {smclient.__version__}
+
+
 def test_make_image_builds_the_tag_the_deployment_runs():
-    version = re.search(r'^version = "(.+)"$', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    from smclient import __version__ as version
+
     assert container()["image"] == f"sdamanager-stub:{version}"
     if shutil.which("make") is None:  # pragma: no cover - make test runs under make
         pytest.skip("make is not installed")

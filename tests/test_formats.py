@@ -1,4 +1,4 @@
-"""Output formats (SPEC section 7): `--output`/`-o`, `$SMCLIENT_OUTPUT` and `set output`;
+"""Output formats: `--output`/`-o`, `$SMCLIENT_OUTPUT` and `set output`;
 csv, tsv and tabulate's formats print the same rows and values as the original's
 table; the default format loads neither the formats module nor tabulate."""
 

@@ -1,5 +1,5 @@
 """The command parser: the table, `Grammar.parse`, `COMMAND ?`, `help`, and the
-Executor's promise never to raise, all checked against SPEC sections 4-5 and
+Executor's promise never to raise, all checked against
 the original's `help` listing (tests/data/original_help.txt, from the original's manual).
 
 No server is needed: parsing never touches the network, and the Executor

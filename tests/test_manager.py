@@ -1,4 +1,4 @@
-"""Tests for sdamanager_stub.manager: the SDAManager rules (SPEC.md section 6).
+"""Tests for sdamanager_stub.manager: the SDAManager rules (README, "The simulator").
 
 Domain layer only, no gRPC.  Every rule is tested on its accepted case and on
 each refused case; a refusal must raise the right DomainError subclass with a

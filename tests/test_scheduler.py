@@ -1,4 +1,4 @@
-"""Tests for the job scheduler of the simulator (SPEC.md section 6, "Scheduling").
+"""Tests for the job scheduler of the simulator (README, "The simulator", Scheduling).
 
 Domain layer only, no gRPC.  Jobs are made with the real operations
 (create_token, create_sda, request_devices, finish_job, release, ...); only
@@ -733,7 +733,7 @@ def test_request_refused_without_an_sda(m: SDAManager) -> None:
 
 def test_request_refused_alike_for_another_tokens_sda_and_a_missing_one(m: SDAManager) -> None:
     """SDA ids are sequential: the VM side answers another customer's SDA as it answers
-    one that does not exist, so probing ids reveals nothing (SPEC 8)."""
+    one that does not exist, so probing ids reveals nothing."""
     tok, _ = user(m, 1)
     _, other_sda = user(m, 1)
     refused(m, PermissionDenied, m.request_devices, tok, sda_id=other_sda,
@@ -935,7 +935,7 @@ MODELS = (1, 2, 3, 4, 5, 52)
 
 
 def _order(job: Job) -> tuple[int, float, int]:
-    """The queue order of SPEC section 6, written out here (not scheduler.queue_key)."""
+    """The queue order the README gives, written out here (not scheduler.queue_key)."""
     return (-job.priority, job.request_time, job.feid)
 
 

@@ -30,3 +30,24 @@ def test_the_check_catches_what_it_is_for():
                  'Path("/work/shared/reference/mcp-manual-smclient.rst")'):
         assert REACHING_OUT.search(line), line
     assert not REACHING_OUT.search('ROOT = Path(__file__).resolve().parents[1]')
+
+
+OUTSIDE_DOCUMENT = re.compile(r"\bSPEC\b|SPEC\.md|DESIGN\.md|shared/reference")
+
+
+def test_the_code_cites_only_what_the_repository_holds():
+    """Comments and docstrings cite the README and the tests, not the documents this
+    project was written from (they are not in the repository)."""
+    offenders = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+                 for folder in ("smclient", "sdamanager_stub", "tests", "bench", "deploy")
+                 for path in sorted((ROOT / folder).rglob("*")) if path.suffix in {".py", ".txt", ".yaml", ".toml"}
+                 and "api" not in path.relative_to(ROOT).parts and path != Path(__file__).resolve()
+                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+                 if OUTSIDE_DOCUMENT.search(line)]
+    offenders += [f"{name}:{number}: {line.strip()}"
+                  for name in ("README.md", "Makefile", "Dockerfile", "pyproject.toml")
+                  for number, line in enumerate((ROOT / name).read_text(encoding="utf-8").splitlines(), start=1)
+                  if OUTSIDE_DOCUMENT.search(line)]
+    assert offenders == []
+    assert OUTSIDE_DOCUMENT.search("exits with the status of SPEC section 5")
+    assert not OUTSIDE_DOCUMENT.search("ACCESS_LEVEL_UNSPECIFIED")

@@ -1,4 +1,4 @@
-"""Callers that stall cannot starve the others (SPEC section 8).
+"""Callers that stall cannot starve the others.
 
 On grpc.aio a stalled call is a coroutine waiting, so no kind of call can take
 another's workers: calls whose request never arrives are cancelled at the

@@ -1,4 +1,4 @@
-"""The VM side authenticates with the customer's token (SPEC section 8): a VM may
+"""The VM side authenticates with the customer's token (README, "The customer's side"): a VM may
 report or finish only a job of the token it holds, and no reply to a VM call
 shows another customer's token."""
 

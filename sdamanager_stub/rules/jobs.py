@@ -7,7 +7,7 @@ only moves when the manager is asked something: `advance()` (rules/base.py)
 applies every transition that is due (devices done preparing or cleaning),
 in time order, serving the queue after each.
 
-Life cycle (SPEC section 6):
+Life cycle (README, "The simulator"; tests/test_scheduler.py):
 
     job:     QUEUED --(devices found)--> SUMMITED --(prepared)--> RUNNING --> history
     devices: IDLE --> PREPARING --> PROCESSING --(job ends)--> CLEANING --> IDLE

@@ -1,6 +1,6 @@
 """What moreh-smi and moreh-switch-model share: the connection options, the token,
 reading a selection at a prompt, and turning errors into one line and the shell's
-exit statuses (0 ok, 1 refused, 2 usage, 3 unreachable; SPEC section 5)."""
+exit statuses (0 ok, 1 refused, 2 usage, 3 unreachable; README, "The customer's side")."""
 
 from __future__ import annotations
 
