@@ -47,4 +47,8 @@ USER 10001:10001
 WORKDIR /tmp
 # 30105: the gRPC API; 9090: Prometheus metrics (/metrics).
 EXPOSE 30105 9090
+# For plain `docker run` (Kubernetes uses the deployment's gRPC probes instead): the
+# standard health service on the API port, exit 0 when it answers SERVING, else 1.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["/app/bin/sdamanager-stub", "health", "--ip", "127.0.0.1", "--port", "30105", "--timeout", "4"]
 CMD ["/app/bin/sdamanager-stub", "serve", "--host", "0.0.0.0", "--port", "30105", "--metrics-port", "9090"]

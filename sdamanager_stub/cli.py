@@ -11,7 +11,7 @@ import sqlite3
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .calls import MAX_CALLS, MAX_STREAMS, REPLY_DEADLINE, REQUEST_DEADLINE
@@ -145,7 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     job_sub = job.add_subparsers(dest="job_command", required=True)
     submit = job_sub.add_parser("submit", help="request devices for a process; prints each new FeID")
     finish = job_sub.add_parser("finish", help="end a job (its process finished)")
-    for p in (submit, finish):
+    health = sub.add_parser("health", help="ask a running server's gRPC health service whether it serves: "
+                                           "exit 0 if SERVING, else 1 (the image's HEALTHCHECK)")
+    health.add_argument("--service", default="",
+                        help="the service to ask about (default: the server as a whole; or sdamanager.v1.SDAManager)")
+    for p in (submit, finish, health):
         p.add_argument("--ip", default=None, help="SDAManager address (default: $SDAMANAGER_IP, "
                                                   "$MOREH_SDA_MANAGER_ADDRESS, else 127.0.0.1), as the shell finds it")
         p.add_argument("--port", type=PORT, default=None,
@@ -330,25 +334,64 @@ def default_state_path() -> Path:
     return Path(base) / "sdamanager-stub" / "state.db"
 
 
+def _channel(args: argparse.Namespace) -> tuple[Any, str]:
+    """A channel to the server --ip/--port/--tls-ca name, found as the shell and the
+    customer's tools find it, and its address; ValueError or OSError for bad options."""
+    import grpc
+
+    from smclient.api.address import resolve_address
+    from smclient.api.secret import read_certificates
+
+    address = resolve_address(args.ip, args.port)
+    ca = args.tls_ca or os.environ.get("SDAMANAGER_TLS_CA")
+    trust = grpc.ssl_channel_credentials(read_certificates(ca, "the TLS CA file")) if ca else None
+    channel = grpc.secure_channel(str(address), trust) if trust else grpc.insecure_channel(str(address))
+    return channel, str(address)
+
+
+def health(args: argparse.Namespace) -> int:
+    """`health`: one Check of the standard health service.  0 when it answers SERVING;
+    1 for anything else (another status, no answer, a refusal), with one line on stderr:
+    Docker's HEALTHCHECK takes 0 as healthy and 1 as unhealthy (it reserves 2)."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    try:
+        channel, address = _channel(args)
+    except (OSError, ValueError) as err:
+        print(f"sdamanager-stub: {err}", file=sys.stderr)
+        return 1
+    with channel:
+        try:
+            answer = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout)
+        except grpc.RpcError as err:
+            detail = " ".join((err.details() or "").split())
+            print(f"sdamanager-stub: the health check of SDAManager at {address} failed "
+                  f"({err.code().name}{': ' + detail if detail else ''}).", file=sys.stderr)
+            return 1
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+    if answer.status != health_pb2.HealthCheckResponse.SERVING:
+        print(f"sdamanager-stub: SDAManager at {address} is {status}.", file=sys.stderr)
+        return 1
+    print(status)
+    return 0
+
+
 def job(args: argparse.Namespace) -> int:
     """The VM side from a shell: `job submit` prints FeIDs; `job finish --token T FEID` ends one."""
     import grpc
 
     from smclient.api import sdamanager_pb2 as pb
     from smclient.api import sdamanager_pb2_grpc as pb_grpc
-    from smclient.api.address import resolve_address
-    from smclient.api.secret import read_certificates
 
     try:
-        # Found as the shell and the customer's tools find it.
-        address = resolve_address(args.ip, args.port)
-        ca = args.tls_ca or os.environ.get("SDAMANAGER_TLS_CA")
-        trust = grpc.ssl_channel_credentials(read_certificates(ca, "the TLS CA file")) if ca else None
+        channel, address = _channel(args)
     except (OSError, ValueError) as err:
         print(f"sdamanager-stub: {err}", file=sys.stderr)
         return 2
     submitted = 0
-    with (grpc.secure_channel(str(address), trust) if trust else grpc.insecure_channel(str(address))) as channel:
+    with channel:
         stub = pb_grpc.SDAManagerStub(channel)
         try:
             if args.job_command == "submit":
@@ -387,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args)
     if args.command == "job":
         return job(args)
+    if args.command == "health":
+        return health(args)
     return 2  # pragma: no cover - argparse enforces the sub-command
 
 

@@ -51,6 +51,8 @@ class Stage:
     expose: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
     copies: list[list[str]] = field(default_factory=list)
+    healthcheck: list[str] = field(default_factory=list)  # HEALTHCHECK's CMD
+    healthcheck_options: list[str] = field(default_factory=list)
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -89,6 +91,10 @@ def stages(text: str) -> list[Stage]:
                 stage.env[name] = _expand(value, stage.env)
         elif word == "CMD":
             stage.cmd = json.loads(rest)  # the exec form: no shell in between
+        elif word == "HEALTHCHECK":
+            options, cmd, command = rest.partition("CMD ")
+            assert cmd, f"HEALTHCHECK {rest}: a CMD in the exec form"
+            stage.healthcheck, stage.healthcheck_options = json.loads(command), options.split()
         elif word == "USER":
             stage.user = rest
         elif word == "EXPOSE":
@@ -365,6 +371,12 @@ def test_the_dockerfile_and_the_deployment_agree():
     assert final.cmd[final.cmd.index("--metrics-port") + 1] == str(ports["metrics"]) == str(METRICS_PORT)
     assert "--metrics-host" not in final.cmd  # the metrics listen where the API does: 0.0.0.0
     assert sorted(final.expose) == sorted(map(str, ports.values()))
+    # Plain docker run's HEALTHCHECK asks the health service on the API's port, as the pod's probes do.
+    health = final.healthcheck
+    assert health[:2] == [final.cmd[0], "health"], health
+    assert health[health.index("--port") + 1] == str(PORT)
+    timeout = next(o for o in final.healthcheck_options if o.startswith("--timeout="))
+    assert float(health[health.index("--timeout") + 1]) < float(timeout.split("=")[1].rstrip("s"))
     # Whatever the manifest sets, the image sets the same (kubectl exec and the server see one value).
     for name, value in env_of(c).items():
         assert final.env.get(name) == value, name
@@ -437,3 +449,16 @@ def test_the_readme_gives_the_guides_kubectl_line_and_it_names_what_the_manifest
     deployment = manifests()["Deployment"]["metadata"]
     assert f"-n {deployment['namespace']} deploy/{deployment['name']} " in line
     assert image().env["PATH"].split(":")[0] + "/moreh_smclient" == line.rsplit(" ", 1)[1]
+
+
+def test_the_readmes_docker_lines_keep_the_secret_to_the_containers_user():
+    """The secret file the README has you make is readable by the image's user alone
+    (not 0444, readable by every user of the host)."""
+    readme = (ROOT / "README.md").read_text()
+    uid, _, gid = image().user.partition(":")
+    block = readme[readme.index("make image\n(umask"):]
+    block = block[:block.index("```")]
+    assert "umask 077" in block and f"chown {uid}:{gid or uid} admin-secret" in block
+    modes = re.findall(r"chmod (0?[0-7]{3})\b", block)
+    assert modes and all(int(mode, 8) & 0o077 == 0 for mode in modes), modes
+    assert "0444" not in readme

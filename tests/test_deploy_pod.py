@@ -25,6 +25,7 @@ import selectors
 import shutil
 import signal
 import site
+import socket
 import stat
 import subprocess
 import sys
@@ -201,6 +202,28 @@ def test_with_another_secret_the_shell_is_refused(pod, tmp_path):
     done = pod.shell("--command", "show sdamodel", env={**pod.env, "SDAMANAGER_ADMIN_SECRET_FILE": str(wrong)})
     assert done.returncode == 1 and done.stdout == ""
     assert len(done.stderr.splitlines()) == 1 and "secret" in done.stderr.lower(), done.stderr
+
+
+def test_the_images_healthcheck_passes_on_the_running_server_and_fails_without_one(pod):
+    """The Dockerfile's HEALTHCHECK command, run as Docker runs it in the container (its
+    environment, exit 0 healthy, 1 unhealthy), against the pod's server, then against a
+    port where nothing listens."""
+    command = stages(DOCKERFILE.read_text())[-1].healthcheck
+    argv = [str(pod.inside(command[0])), *command[1:]]
+
+    def run(port: int) -> subprocess.CompletedProcess[str]:
+        argv[argv.index("--port") + 1] = str(port)
+        return subprocess.run(argv, env=pod.env, cwd=pod.inside("/tmp"), capture_output=True, text=True, timeout=60)
+
+    healthy = run(pod.port)
+    assert (healthy.returncode, healthy.stdout, healthy.stderr) == (0, "SERVING\n", "")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        unhealthy = run(closed.getsockname()[1])  # bound, not listening: refused
+    assert unhealthy.returncode == 1
+    assert unhealthy.stdout == ""
+    assert unhealthy.stderr.startswith("sdamanager-stub: the health check of SDAManager at 127.0.0.1:")
+    assert unhealthy.stderr.count("\n") == 1
 
 
 def test_the_pod_serves_its_metrics(pod):
