@@ -5,18 +5,21 @@
 # tests/test_deploy_*.py lint this file (hadolint), check it against the
 # manifests, and start the server from a venv exactly as CMD below does.
 
-# Build stage: the venv, built from this source tree only (pip fetches the
-# build backend and the dependencies from the package index, and compiles
-# the bytecode here: the running container may not write any).
+# Build stage: the venv, built from this source tree only.  The dependencies
+# and the build backend come from the lock (exact versions, every file's hash:
+# `make lock` writes it), then the project itself with nothing more fetched;
+# the bytecode is compiled here: the running container may not write any.
 FROM python:3.12.11-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
+COPY deploy/requirements.lock ./
+RUN python -m venv /app \
+    && /app/bin/pip install --no-cache-dir --require-hashes --only-binary :all: -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY smclient ./smclient
 COPY sdamanager_stub ./sdamanager_stub
-RUN python -m venv /app \
-    && /app/bin/pip install --no-cache-dir ./
+RUN /app/bin/pip install --no-cache-dir --no-deps --no-build-isolation ./
 
 # Run stage: the same base, the venv copied in, nothing else.
 FROM python:3.12.11-slim-bookworm

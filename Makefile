@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-all proto lint bench clean image
+.PHONY: run test test-all proto lint bench clean image lock
 
 # editable_mode=compat puts the project on sys.path with a plain .pth line: no
 # import hook to load at every start (it cost a one-shot command about 9 ms).
@@ -42,6 +42,15 @@ proto: $(STAMP)
 ## bench: performance figures (medians and ratios against baselines measured in the same run)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+## lock: pin the image's dependencies and its build backend, with hashes (deploy/requirements.lock;
+## the Dockerfile installs from it with --require-hashes).  Run it after changing pyproject's
+## dependencies; it resolves with this venv's Python (tests/test_deploy_manifests.py checks the lock
+## covers pyproject.toml).
+lock: $(STAMP)
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe \
+	    --strip-extras --build-deps-for wheel --no-emit-find-links --no-emit-index-url \
+	    --output-file deploy/requirements.lock pyproject.toml
 
 ## image: the container image (needs Docker; README "Deploy"), tagged with the project's version
 IMAGE ?= sdamanager-stub:$(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' smclient/__init__.py)

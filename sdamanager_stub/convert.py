@@ -17,9 +17,9 @@ from typing import Any, NamedTuple
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from smclient import __version__
 from smclient.api import sdamanager_pb2 as pb
 
-from . import __version__
 from .entities import (
     AccessLevel,
     Backend,

@@ -228,7 +228,52 @@ def test_the_build_context_holds_only_what_the_image_installs():
     allowed = {p.removeprefix("!").rstrip("/") for p in patterns if p.startswith("!")}
     (build, _final) = stages(DOCKERFILE.read_text())
     copied = {source.removeprefix("./").rstrip("/") for args in build.copies for source in args[:-1]}
-    assert copied == allowed == {"pyproject.toml", "README.md", "smclient", "sdamanager_stub"}
+    assert copied == allowed == {"pyproject.toml", "README.md", "smclient", "sdamanager_stub",
+                                 "deploy/requirements.lock"}
+
+
+LOCK = ROOT / "deploy" / "requirements.lock"
+
+
+def locked() -> dict[str, tuple[str, int]]:
+    """deploy/requirements.lock as {name: (version, hashes)}, names normalised."""
+    pins: dict[str, tuple[str, int]] = {}
+    for entry in re.split(r"\n(?=[A-Za-z])", LOCK.read_text()):
+        head = re.match(r"([A-Za-z0-9_.-]+)==(\S+) \\\n", entry)
+        if head:
+            pins[re.sub(r"[-_.]+", "-", head.group(1)).lower()] = (head.group(2), entry.count("--hash=sha256:"))
+    return pins
+
+
+def test_the_lock_pins_every_dependency_and_the_build_backend_with_hashes():
+    """Every dependency pyproject.toml names (and the build backend) is in the lock at a
+    version its range allows, with hashes: the image installs nothing unpinned.  A lock
+    older than a new dependency fails here (`make lock` writes it again)."""
+    from packaging.requirements import Requirement
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    block = pyproject[pyproject.index("dependencies = ["):]
+    names = re.findall(r'^\s*"([^"]+)",', block[:block.index("]\n")], re.M)
+    backend = re.search(r'requires = \["([^"]+)"\]', pyproject).group(1)
+    pins = locked()
+    assert len(names) >= 8 and pins
+    for text in [*names, backend]:
+        requirement = Requirement(text)
+        name = re.sub(r"[-_.]+", "-", requirement.name).lower()
+        assert name in pins, f"{text} is not in deploy/requirements.lock: run make lock"
+        version, hashes = pins[name]
+        assert requirement.specifier.contains(version, prereleases=True), (text, version)
+        assert hashes >= 1, name
+    assert all(hashes >= 1 for _version, hashes in pins.values())
+
+
+def test_the_image_installs_from_the_lock_and_nothing_else_from_the_index():
+    (build, _final) = stages(DOCKERFILE.read_text())
+    runs = [rest for word, rest in instructions(DOCKERFILE.read_text()) if word == "RUN"]
+    assert any("--require-hashes" in run and "-r requirements.lock" in run for run in runs)
+    project = [run for run in runs if run.rstrip().endswith("./")]
+    assert project and all("--no-deps" in run and "--no-build-isolation" in run for run in project)
+    assert ["deploy/requirements.lock", "./"] in build.copies
 
 
 # --- kubernetes-validate ---
@@ -426,7 +471,7 @@ def test_the_version_is_written_once_and_everything_names_it():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert not re.search(r"^version = \"", pyproject, re.M)  # no literal version in [project]
     assert 'version = {attr = "smclient.__version__"}' in pyproject
-    assert sdamanager_stub.__version__ is smclient.__version__
+    assert sdamanager_stub.__version__ == smclient.__version__
     assert installed("moreh-smclient") == smclient.__version__
     assert container()["image"] == f"sdamanager-stub:{smclient.__version__}"
     tags = set(re.findall(r"sdamanager-stub:(\d[\w.]*)", (ROOT / "README.md").read_text()))
