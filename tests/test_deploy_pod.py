@@ -87,10 +87,11 @@ def install_app(root: Path, work: Path) -> None:
     source = work / "src"
     source.mkdir()
     for copy in build.copies:
-        *sources, _dest = copy
+        *sources, dest = copy
         for name in sources:
             origin = ROOT / name
-            target = source / name.removeprefix("./").rstrip("/")
+            # As Docker copies: into a destination ending in "/" by the source's own name.
+            target = source / (dest + Path(name).name if dest.endswith("/") else dest)
             if origin.is_dir():
                 shutil.copytree(origin, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
             else:
