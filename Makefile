@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.installed
 .PHONY: run test test-all proto lint bench clean image lock FORCE
 
 # editable_mode=strict: a plain .pth line names build/__editable__.*, a tree of links to
-# the source files, so no import hook is loaded at every start (the default mode's cost a
-# one-shot command 7 to 13 per cent) and no deprecated mode is used (compat).  An edit is
+# the source files, so no import hook is loaded at every start (the default mode's hook
+# made a one-shot command 10 to 13 per cent slower) and no deprecated mode is used (compat).  An edit is
 # seen at once; a file added or removed needs its link made or unmade: $(VENV)/.sources lists
 # the packages' files and is rewritten only when that list changes, which installs again.
 # setuptools says where the links are with a warning on every install; that one is not shown.
