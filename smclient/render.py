@@ -182,9 +182,11 @@ def _parts_column(cells: list[Any], parts: int) -> tuple[list[str | list[str]], 
     return out, width
 
 
-def render_table(table: Table) -> list[str]:
-    """Lines of ``table`` in the original's frame (no trailing newline)."""
-    return [line for block in _table_blocks(table) for line in block]
+def render_table(table: Table, general: bool = False) -> list[str]:
+    """Lines of ``table`` in the original's frame (no trailing newline).  With ``general``
+    every cell goes the general path (cleaned, measured and padded one by one): the
+    same text, slower; what the fast paths are tested against."""
+    return [line for block in _table_blocks(table, general) for line in block]
 
 
 # Rows per piece of text handed to the writer: big enough that joining and
@@ -199,7 +201,7 @@ def table_lines(table: Table) -> Iterator[str]:
         yield from block
 
 
-def _table_blocks(table: Table) -> Iterator[list[str]]:
+def _table_blocks(table: Table, general_only: bool = False) -> Iterator[list[str]]:
     """Lines of ``table`` in the original's frame, in lists of at most about _CHUNK_LINES.
 
     Widths need every row, so the rows are read twice: once column by column
@@ -210,13 +212,17 @@ def _table_blocks(table: Table) -> Iterator[list[str]]:
     by cell, as before; a row whose cells all come out as one line of
     printable ASCII still takes the format, and any other row (wide text,
     several lines) goes through the general path, cell by cell, as before.
+    `general_only`: every column and row that way (see render_table).
     """
     columns: Sequence[Column] = table.columns
     ncol = len(columns)
-    if ncol and getattr(table.rows, "ncolumns", None) == ncol and all(col.parts == 1 for col in columns):
+    listing = getattr(table.rows, "ncolumns", None) == ncol
+    if ncol and listing and all(col.parts == 1 for col in columns) and not general_only:
         yield from _listing_blocks(columns, table.rows)  # type: ignore[arg-type]
         return
     rows: Sequence[Sequence[Any]] = table.rows if ncol else []  # no columns: no row lines either
+    if general_only and listing:
+        rows = list(rows)
     if set(map(len, rows)) - {ncol}:
         # Short rows get blank cells rather than an IndexError on server data;
         # cells beyond the columns are not shown.
@@ -228,7 +234,7 @@ def _table_blocks(table: Table) -> Iterator[list[str]]:
     odd_rows: set[int] = set()
     for j, col in enumerate(columns):
         cells = list(map(itemgetter(j), rows))  # one column at a time: a list of pointers
-        if col.parts == 1 and _plain_ascii(cells):
+        if col.parts == 1 and not general_only and _plain_ascii(cells):
             content_width = max(map(len, cells), default=0)
         else:
             if col.parts > 1:
@@ -239,7 +245,8 @@ def _table_blocks(table: Table) -> Iterator[list[str]]:
             # A row goes the general way when this column left several lines or
             # non-ASCII text in its cell; a cell it only cleaned, joined or took
             # out of a one-line list is printable ASCII still, fit for the format.
-            odd_rows.update(i for i, out in enumerate(data) if type(out) is not str or not out.isascii())
+            odd_rows.update(i for i, out in enumerate(data)
+                            if general_only or type(out) is not str or not out.isascii())
         widths.append(max(_width(clean(col.header)), content_width))
 
     rights = [col.align == RIGHT for col in columns]

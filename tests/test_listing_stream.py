@@ -1,7 +1,7 @@
 """Big listings kept by column (views.Listing, issue 22): the rows of `show job`,
 `show history` and `show eventlog` are stored column by column and rendered from
 the columns (render._listing_blocks).  Whatever the data, the listing must read as
-the rows the old views made (tests/legacy_render.py) and render byte for byte as
+the rows made message by message (tests/reference.py) and render byte for byte as
 those rows do through the general path of the frame: wide and control text, blank
 and odd times, numbers of every sign and size, unknown statuses, block boundaries,
 empty listings.  And the errors a listing's times raise are the ones the row by row
@@ -13,9 +13,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-import legacy_render as legacy
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from reference import event_rows, history_rows, job_rows
 from test_render_fast import PROTO_TEXTS, ascii_text, transitions, zone  # noqa: F401  (zone: a fixture)
 
 from smclient import formats, views
@@ -69,15 +69,15 @@ def stream(jobs: list[pb.Job]) -> Iterator[pb.Job]:
 
 
 def general(table: Table) -> Table:
-    """The same table with its rows in a list: rendered by the general path of the frame."""
+    """The same table with its rows in a list: the frame's path for rows that are not a Listing."""
     return Table(table.columns, [list(row) for row in table.rows])
 
 
-def assert_same(table: Table, legacy_table: Table) -> None:
+def assert_same(table: Table, expected_rows: Table) -> None:
     assert isinstance(table.rows, Listing)
-    assert len(table.rows) == len(legacy_table.rows)
-    assert [list(row) for row in table.rows] == [list(row) for row in legacy_table.rows]
-    expected = legacy.render_table(legacy_table)
+    assert len(table.rows) == len(expected_rows.rows)
+    assert [list(row) for row in table.rows] == [list(row) for row in expected_rows.rows]
+    expected = render_table(expected_rows, general=True)
     assert render_table(general(table)) == expected  # the general path, as a check of the check
     assert render_table(table) == expected
     assert "".join(render_chunks(table)) == "\n".join(expected)
@@ -90,13 +90,13 @@ def test_listings_read_and_render_as_the_rows_did(zone, odd: float, count: int) 
     rng = random.Random(f"{odd} {count}")
     bases = list(transitions(2024, 2025))  # around the changes of offset
     jobs = [job(rng, feid, rng.choice(bases), odd) for feid in range(1, count + 1)]
-    assert_same(views.history_table(stream(jobs)), legacy.history_table(jobs))
-    assert_same(views.jobs_table(stream(jobs)), legacy.jobs_table(jobs))
+    assert_same(views.history_table(stream(jobs)), history_rows(jobs))
+    assert_same(views.jobs_table(stream(jobs)), job_rows(jobs))
     events = [pb.Event(id=j.feid, token=j.token, action=rng.choice(["CREATE_TOKEN", "RELEASE", "삭제"]),
                        request=j.process_name, result=rng.choice(["SUCCESS", j.process_name]), time=j.end_time,
                        peer=rng.choice(["ipv4:10.0.0.5:41822", "ipv6:[::1]:5000", "unix:/run/x", "", j.token]))
               for j in jobs]
-    assert_same(views.events_table(events), legacy.events_table(events))
+    assert_same(views.events_table(events), event_rows(events))
 
 
 def test_one_odd_value_in_a_block_of_plain_ones(zone) -> None:  # noqa: F811
@@ -115,7 +115,7 @@ def test_one_odd_value_in_a_block_of_plain_ones(zone) -> None:  # noqa: F811
                 target.request_time.CopyFrom(value)
             else:
                 setattr(target, field, value)
-            assert_same(views.history_table(stream(jobs)), legacy.history_table(jobs))
+            assert_same(views.history_table(stream(jobs)), history_rows(jobs))
 
 
 def test_runs_of_unset_times(zone) -> None:  # noqa: F811
@@ -128,9 +128,9 @@ def test_runs_of_unset_times(zone) -> None:  # noqa: F811
         message.ClearField("end_time")
         if 100 <= k < 2 * LISTING_BLOCK + 300:
             message.ClearField("start_time")
-    assert_same(views.history_table(stream(jobs)), legacy.history_table(jobs))
-    assert_same(views.jobs_table(stream(jobs)), legacy.jobs_table(jobs))
-    assert_same(views.jobs_table(stream(jobs[150:1700])), legacy.jobs_table(jobs[150:1700]))
+    assert_same(views.history_table(stream(jobs)), history_rows(jobs))
+    assert_same(views.jobs_table(stream(jobs)), job_rows(jobs))
+    assert_same(views.jobs_table(stream(jobs[150:1700])), job_rows(jobs[150:1700]))
 
 
 def test_times_in_irregular_minutes_and_zones(zone) -> None:  # noqa: F811
@@ -147,7 +147,7 @@ def test_times_in_irregular_minutes_and_zones(zone) -> None:  # noqa: F811
             j.request_time.CopyFrom(stamp(seconds, rng.choice([0, 990_000_000])))
             j.start_time.CopyFrom(stamp(seconds))
             j.ClearField("end_time") if seconds % 3 else j.end_time.CopyFrom(stamp(0, 7))
-        assert_same(views.history_table(stream(jobs)), legacy.history_table(jobs))
+        assert_same(views.history_table(stream(jobs)), history_rows(jobs))
 
 
 @pytest.mark.parametrize("new_year", [-30610224000, -62135596800, -62167219200, 253402300799 - 59],
@@ -162,10 +162,10 @@ def test_times_across_years_of_other_digits(zone, new_year: int) -> None:  # noq
         message.request_time.CopyFrom(stamp(new_year - 1800 + 7 * k, 990_000_000))
         message.start_time.CopyFrom(stamp(new_year - 3600 + k % 50))  # before it only
         message.end_time.CopyFrom(stamp(new_year + 50 - k % 40 if k % 3 else new_year - 2000 + k))
-    assert_same(views.history_table(stream(jobs)), legacy.history_table(jobs))
+    assert_same(views.history_table(stream(jobs)), history_rows(jobs))
 
 
-def test_a_time_that_cannot_be_shown_raises_as_before(zone) -> None:  # noqa: F811
+def test_a_time_that_cannot_be_shown_raises_as_when_does(zone) -> None:  # noqa: F811
     """A time localtime cannot take fails the listing with the error the row by row
     reading raised (the listing reads a block column by column, then, on an error,
     the block row by row again to raise the first)."""
@@ -176,7 +176,7 @@ def test_a_time_that_cannot_be_shown_raises_as_before(zone) -> None:  # noqa: F8
         getattr(jobs[LISTING_BLOCK + 3], bad[2]).CopyFrom(stamp(*bad[:2]))
         jobs[LISTING_BLOCK + 4].request_time.CopyFrom(stamp(2**60))
         with pytest.raises(Exception) as old:
-            legacy.history_table(jobs)
+            history_rows(jobs)
         with pytest.raises(Exception) as new:
             views.history_table(stream(jobs))
         assert (type(new.value), str(new.value)) == (type(old.value), str(old.value))
@@ -186,7 +186,7 @@ def test_a_listing_is_a_sequence_of_its_rows() -> None:
     rng = random.Random(4)
     jobs = [job(rng, feid, 1_700_000_000, 0.2) for feid in range(1, 2 * LISTING_BLOCK + 50)]
     rows = views.history_table(stream(jobs)).rows
-    expected = [tuple(row) for row in legacy.history_table(jobs).rows]
+    expected = [tuple(row) for row in history_rows(jobs).rows]
     assert len(rows) == len(expected)
     assert list(rows) == expected
     assert rows == expected and rows == tuple(expected) and rows != expected[:-1]

@@ -1,11 +1,14 @@
-"""The fast paths of listings against the code they replaced (tests/legacy_render.py).
+"""The fast paths of listings against the slow, obvious way to the same text
+(tests/reference.py: the frame's general path, cell by cell, and `views.when`).
 
 Big listings are measured, padded and written in bulk, and their times are
 formatted with a per-minute cache; the text must not move by one byte.  So
 big generated listings (odd widths, wide and East-Asian text, control
 characters, empty and multi-line cells, short and long rows) and times
 across time-zone changes (DST, half-hour and local-mean-time offsets, a day
-skipped, leap seconds) are rendered both ways and compared.
+skipped, leap seconds) are rendered both ways and compared.  (The general
+path's own bytes are held to the original's by the golden transcripts,
+tests/test_golden.py.)
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
-import legacy_render as legacy
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import event_rows, history_rows, job_rows, render_reference
 
 from smclient import cli, views
 from smclient.api import sdamanager_pb2 as pb
@@ -89,26 +92,26 @@ def random_table(rng: random.Random, nrows: int, odd_share: float, parts: bool =
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("odd_share", [0.0, 0.001, 0.05, 0.5])
-def test_big_generated_table_renders_as_before(seed: int, odd_share: float) -> None:
+def test_big_generated_table_renders_as_the_general_path(seed: int, odd_share: float) -> None:
     rng = random.Random(seed * 1000 + int(odd_share * 1000))
     table = random_table(rng, nrows=rng.choice([0, 1, 3, _CHUNK_LINES, 3 * _CHUNK_LINES + 17]),
                          odd_share=odd_share, parts=seed % 3 == 0)
-    expected = legacy.render_table(table)
+    expected = render_table(table, general=True)
     assert render_table(table) == expected
     assert list(table_lines(table)) == expected
     assert render(table) == "\n".join(expected)
     assert "".join(render_chunks(table)) == "\n".join(expected)
 
 
-def test_results_and_lists_of_them_render_as_before() -> None:
+def test_results_and_lists_of_them_render_as_the_reference() -> None:
     rng = random.Random(7)
     results = [random_table(rng, 50, 0.1), Message("hello\tthere"), None, Success("Update SDA", "a note"),
                [random_table(rng, 5000, 0.0), None, Message("")], Message(""), random_table(rng, 0, 0.0)]
-    expected = legacy.render(results)
+    expected = render_reference(results)
     assert render(results) == expected
     assert "".join(render_chunks(results)) == expected
     for item in results:
-        assert render(item) == legacy.render(item)
+        assert render(item) == render_reference(item)
 
 
 @settings(max_examples=300, deadline=None)
@@ -118,15 +121,15 @@ def test_results_and_lists_of_them_render_as_before() -> None:
                          min_size=0, max_size=4), max_size=8),
        st.lists(st.tuples(st.text(max_size=8), st.sampled_from(["L", RIGHT]), st.sampled_from([1, 1, 2])),
                 min_size=0, max_size=4))
-def test_any_table_renders_as_before(rows: list, headers: list) -> None:
+def test_any_table_renders_as_the_general_path(rows: list, headers: list) -> None:
     table = Table([Column(h, a, parts) for h, a, parts in headers], rows)
-    assert render_table(table) == legacy.render_table(table)
+    assert render_table(table) == render_table(table, general=True)
 
 
-def test_tables_with_no_columns_or_no_rows_render_as_before() -> None:
+def test_tables_with_no_columns_or_no_rows_render_as_the_general_path() -> None:
     for table in [Table([], [["a"], [], ("b", "c")]), Table([], []), Table([Column("A")], []),
                   Table([Column("A"), Column("B", RIGHT)], [[], ("x",)])]:
-        assert render_table(table) == legacy.render_table(table)
+        assert render_table(table) == render_table(table, general=True)
 
 
 def test_printable_ascii_is_what_isprintable_says() -> None:
@@ -145,7 +148,7 @@ def test_emit_writes_what_render_makes(monkeypatch: pytest.MonkeyPatch) -> None:
         out = io.StringIO()
         monkeypatch.setattr("sys.stdout", out)
         cli._emit(result)
-        text = legacy.render(result) if result is not None else ""
+        text = render_reference(result) if result is not None else ""
         assert out.getvalue() == (text + "\n" if text else "")
 
 
@@ -196,7 +199,7 @@ def assert_same_times(instants: list[int], rng: random.Random) -> None:
     for seconds in instants:
         nanos = rng.choice([0, 1, 9_999_999, 10_000_000, 505_000_000, 999_999_999])
         ts = stamp(seconds, nanos)
-        assert fast(ts) == legacy.when(ts), (os.environ.get("TZ"), seconds, nanos)
+        assert fast(ts) == views.when(ts), (os.environ.get("TZ"), seconds, nanos)
 
 
 ZONES = {
@@ -215,7 +218,7 @@ ZONES = {
 
 
 @pytest.mark.parametrize("name", sorted(ZONES))
-def test_times_across_zone_changes_format_as_before(zone, name: str) -> None:
+def test_times_across_zone_changes_format_as_when_does(zone, name: str) -> None:
     zone(name)
     rng = random.Random(name)
     first, last = ZONES[name]
@@ -232,7 +235,7 @@ def test_times_across_zone_changes_format_as_before(zone, name: str) -> None:
     assert_same_times(instants + instants[:500], rng)
 
 
-def test_leap_seconds_format_as_before(zone) -> None:
+def test_leap_seconds_format_as_when_does(zone) -> None:
     zone("right/UTC")
     rng = random.Random(5)
     instants: list[int] = []
@@ -244,15 +247,15 @@ def test_leap_seconds_format_as_before(zone) -> None:
     assert_same_times(instants, rng)
 
 
-def test_unset_odd_and_out_of_range_times_as_before(zone) -> None:
+def test_unset_odd_and_out_of_range_times_as_when_does(zone) -> None:
     zone("America/New_York")
     fast = views.time_formatter()
     for seconds, nanos in [(0, 0), (0, 5), (5, 0), (-1, 0), (-61, 999_999_999), (1, -1), (1, -10_000_001),
                            (1, 2_000_000_000), (-62135596800, 0), (253402300799, 990_000_000)]:
-        assert fast(stamp(seconds, nanos)) == legacy.when(stamp(seconds, nanos)), (seconds, nanos)
+        assert fast(stamp(seconds, nanos)) == views.when(stamp(seconds, nanos)), (seconds, nanos)
     for seconds in (2**62, -2**62, 2**63 - 1):
         with pytest.raises(Exception) as old:
-            legacy.when(stamp(seconds, 0))
+            views.when(stamp(seconds, 0))
         with pytest.raises(Exception) as new:
             fast(stamp(seconds, 0))
         assert (type(new.value), str(new.value)) == (type(old.value), str(old.value))
@@ -263,7 +266,7 @@ def test_a_new_listing_sees_a_new_zone(zone) -> None:
     ts = stamp(1_700_000_000, 120_000_000)
     assert views.time_formatter()(ts) == "2023-11-15 07:13:20.12"
     zone("America/New_York")
-    assert views.time_formatter()(ts) == legacy.when(ts) == "2023-11-14 17:13:20.12"
+    assert views.time_formatter()(ts) == views.when(ts) == "2023-11-14 17:13:20.12"
 
 
 # ---------------------------------------------------------------- listings, end to end
@@ -292,7 +295,7 @@ def random_job(rng: random.Random, feid: int, base: int) -> pb.Job:
 
 
 @pytest.mark.parametrize("name", ["America/New_York", "Australia/Lord_Howe", "Europe/London"])
-def test_big_history_and_job_listings_render_as_before(zone, name: str) -> None:
+def test_big_history_and_job_listings_render_as_the_reference_rows(zone, name: str) -> None:
     zone(name)
     rng = random.Random(name)
     # Around the zone's change of offset in the spring and in the autumn of 2024.
@@ -306,11 +309,11 @@ def test_big_history_and_job_listings_render_as_before(zone, name: str) -> None:
             yield from page.jobs
 
     for devices in (False, True):
-        assert render(views.history_table(stream(), devices)) == legacy.render(legacy.history_table(jobs, devices))
-    assert render(views.jobs_table(stream())) == legacy.render(legacy.jobs_table(jobs))
+        assert render(views.history_table(stream(), devices)) == render_reference(history_rows(jobs, devices))
+    assert render(views.jobs_table(stream())) == render_reference(job_rows(jobs))
     events = [pb.Event(id=i, token=j.token, action="CreateSDA", request=j.process_name, result="ok",
                        time=j.start_time) for i, j in enumerate(jobs)]
-    assert render(views.events_table(events)) == legacy.render(legacy.events_table(events))
+    assert render(views.events_table(events)) == render_reference(event_rows(events))
 
 
 # ---------------------------------------------------------------- the console script, end to end
@@ -319,9 +322,9 @@ SCRIPT = Path(sys.executable).with_name("moreh_smclient")
 
 
 @pytest.mark.cluster(backends=4, devices=8)
-def test_one_shot_listings_print_what_the_old_code_printed(simulator, stub, zone) -> None:
+def test_one_shot_listings_print_what_the_reference_makes(simulator, stub, zone) -> None:
     """`--command 'show history N'` and `show job` through the console script (streamed rows,
-    the writer in pieces) against the old views and renderer on the same stream."""
+    the writer in pieces) against the reference rows and renderer on the same stream."""
     m = simulator.manager
     token = m.create_token("e2e", 0).value
     m.create_sda(token, "e2e", 1)
@@ -342,10 +345,10 @@ def test_one_shot_listings_print_what_the_old_code_printed(simulator, stub, zone
 
     history = listing("ListHistory", pb.ListHistoryRequest(count=100000))
     live = listing("ListJobs", pb.ListJobsRequest())
-    for command, expected in [("show history 100000", legacy.render(legacy.history_table(history))),
+    for command, expected in [("show history 100000", render_reference(history_rows(history))),
                               ("show history device 100000",
-                               legacy.render(legacy.history_table(history, devices=True))),
-                              ("show job", legacy.render(legacy.jobs_table(live)))]:
+                               render_reference(history_rows(history, devices=True))),
+                              ("show job", render_reference(job_rows(live)))]:
         result = subprocess.run([str(SCRIPT), "--port", str(simulator.port), "--command", command],
                                 capture_output=True, timeout=60, env=env)
         assert (result.returncode, result.stderr) == (0, b"")
