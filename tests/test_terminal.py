@@ -70,6 +70,32 @@ def one_shot(env: dict[str, str], *args: str, rows: int = 40, columns: int = 120
     return child.before.replace("\r\n", "\n")
 
 
+class Screen:
+    """The shell on a pexpect terminal of `rows` x `columns`, its output drawn on a pyte
+    screen (what a user would see there)."""
+
+    def __init__(self, env: dict[str, str], rows: int = 40, columns: int = 100) -> None:
+        pyte = pytest.importorskip("pyte")
+        self.child = pexpect.spawn(str(SCRIPT), [], encoding="utf-8", timeout=30, dimensions=(rows, columns),
+                                   env=env)
+        self.screen = pyte.Screen(columns, rows)
+        self.stream = pyte.Stream(self.screen)
+
+    def pump_until(self, predicate, timeout: float = 20) -> None:
+        """Draw what the shell writes until `predicate()` holds (an assertion error
+        showing the screen after `timeout` seconds)."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, "\n".join(self.screen.display)
+            try:
+                self.stream.feed(self.child.read_nonblocking(65536, 0.1))
+            except pexpect.TIMEOUT:
+                pass
+
+    def cursor_line_startswith(self, text: str) -> bool:
+        return self.screen.display[self.screen.cursor.y].startswith(text)
+
+
 def piped(env: dict[str, str], *args: str) -> str:
     done = subprocess.run([str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -172,12 +198,9 @@ def test_the_default_pager_is_less_and_q_comes_back(sim, tmp_path):
 
 
 def test_watch_draws_in_place_on_a_40_line_terminal_and_never_scrolls(sim, tmp_path):
-    pyte = pytest.importorskip("pyte")
     rows, columns = 40, 100
-    env = environ(tmp_path, sim)
-    child = pexpect.spawn(str(SCRIPT), [], encoding="utf-8", timeout=30, dimensions=(rows, columns), env=env)
-    screen = pyte.Screen(columns, rows)
-    stream = pyte.Stream(screen)
+    term = Screen(environ(tmp_path, sim), rows, columns)
+    child, screen = term.child, term.screen
     scrolled = []
     index = screen.index
 
@@ -187,24 +210,14 @@ def test_watch_draws_in_place_on_a_40_line_terminal_and_never_scrolls(sim, tmp_p
         index()
 
     screen.index = noted_index
-
-    def pump_until(predicate, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            assert time.monotonic() < deadline, "\n".join(screen.display)
-            try:
-                stream.feed(child.read_nonblocking(65536, 0.1))
-            except pexpect.TIMEOUT:
-                pass
-
     try:
-        pump_until(lambda: screen.display[screen.cursor.y].startswith(">"))
+        term.pump_until(lambda: term.cursor_line_startswith(">"))
         scrolled.clear()
         child.sendline("watch 0.5 show job")
         header = re.compile(r"Every 0\.5s: show job    \d{4}-\d\d-\d\d \d\d:\d\d:(\d\d)")
-        pump_until(lambda: header.match(screen.display[0]) is not None)
+        term.pump_until(lambda: header.match(screen.display[0]) is not None)
         first = header.match(screen.display[0]).group(1)
-        pump_until(lambda: (m := header.match(screen.display[0])) is not None and m.group(1) != first)
+        term.pump_until(lambda: (m := header.match(screen.display[0])) is not None and m.group(1) != first)
         shown = [line.rstrip() for line in screen.display]
         assert scrolled == []  # drawn in place: nothing ever left the top of the screen
         assert shown[2].startswith("+---") and "FeID" in shown[3]
@@ -212,7 +225,7 @@ def test_watch_draws_in_place_on_a_40_line_terminal_and_never_scrolls(sim, tmp_p
                             shown[38]), shown[38]
         assert all(len(line) <= columns for line in shown)
         child.send("\x03")
-        pump_until(lambda: screen.display[screen.cursor.y].startswith(">"))
+        term.pump_until(lambda: term.cursor_line_startswith(">"))
         child.sendeof()
         child.expect(pexpect.EOF)
     finally:
@@ -286,26 +299,13 @@ def test_ctrl_z_suspends_the_shell_and_fg_resumes_it_at_the_prompt(sim, tmp_path
 
 
 def test_with_no_color_the_suggestion_from_history_is_underlined(sim, tmp_path):
-    pyte = pytest.importorskip("pyte")
     (tmp_path / "history").write_text("\n# 2026-12-06 00:00:00\n+show token\n")
-    env = environ(tmp_path, sim, NO_COLOR="1")
-    child = pexpect.spawn(str(SCRIPT), [], encoding="utf-8", timeout=30, dimensions=(40, 100), env=env)
-    screen = pyte.Screen(100, 40)
-    stream = pyte.Stream(screen)
-
-    def pump_until(predicate, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            assert time.monotonic() < deadline, "\n".join(screen.display)
-            try:
-                stream.feed(child.read_nonblocking(65536, 0.1))
-            except pexpect.TIMEOUT:
-                pass
-
+    term = Screen(environ(tmp_path, sim, NO_COLOR="1"))
+    child, screen = term.child, term.screen
     try:
-        pump_until(lambda: screen.display[screen.cursor.y].startswith(">"))
+        term.pump_until(lambda: term.cursor_line_startswith(">"))
         child.send("show tok")
-        pump_until(lambda: screen.display[screen.cursor.y].startswith(">show token"))
+        term.pump_until(lambda: term.cursor_line_startswith(">show token"))
         row = screen.buffer[screen.cursor.y]
         typed, suggested = [row[x] for x in range(1, 9)], [row[x] for x in range(9, 11)]
         assert "".join(c.data for c in suggested) == "en"
