@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the state file (SQLite; default $SDAMANAGER_STATE, else "
                             "$XDG_STATE_HOME/sdamanager-stub/state.db); every acknowledged change is on disk")
     where.add_argument("--memory", action="store_true", help="keep the state in memory only (lost on exit)")
+    serve.add_argument("--init", action="store_true",
+                       help="start a new cluster in a state file that is empty (0 bytes); without it such a file "
+                            "is refused, as a state file that lost its content would be")
     serve.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate (needs --tls-key)")
     serve.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     serve.add_argument("--admin-secret-file", metavar="PATH",
@@ -210,6 +213,8 @@ def serve(args: argparse.Namespace) -> int:
 
         path = Path(args.state or default_state_path())
         try:
+            if not args.init and path.is_file() and path.stat().st_size == 0:
+                raise StateError("it is empty (0 bytes), not a state file; give --init to start a new cluster in it")
             held = claim(path)  # kept open, so locked, while this server runs
             store = Store(path)
             if metrics is not None:

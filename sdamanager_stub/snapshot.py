@@ -18,21 +18,20 @@ text, record by record, so it never holds the interpreter for long either.
 from __future__ import annotations
 
 import dataclasses
+import enum
+import functools
 import json
+import math
+import typing
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .entities import (
-    AccessLevel,
     Backend,
     BackendGroup,
-    BackendStatus,
-    Device,
-    DeviceStatus,
     Event,
     Job,
-    JobStatus,
     Sda,
     SdaModel,
     SdaModelGroup,
@@ -229,12 +228,169 @@ def serialise(frozen: dict[str, Any], cache: TextCache | None = None) -> Iterato
         cache.done()
 
 
-def _pairs(items: list[list[int]]) -> list[tuple[int, int]]:
-    return [(b, i) for b, i in items]
+# ---------------------------------------------------------------- reading a snapshot back, checked
+
+class Damaged(ValueError):
+    """A snapshot that is not the state it should be: names the record and the field
+    (`tokens[0] priority is 'high', not an integer`)."""
 
 
-def _job(d: dict[str, Any]) -> Job:
-    return Job(**{**d, "status": JobStatus(d["status"]), "placement": _pairs(d["placement"])})
+class _Wrong(Exception):
+    """A value that is not of its field's type (the record's loop adds which record and field)."""
+
+    def __init__(self, value: Any, expected: str) -> None:
+        super().__init__(value, expected)
+        self.value, self.expected = value, expected
+
+
+def short(value: Any) -> str:
+    """A value as a damaged record's message shows it: its repr, cut when long."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:50]}... ({len(text):,} characters)"
+
+
+def _integer(value: Any) -> int:
+    if type(value) is not int:
+        raise _Wrong(value, "an integer")
+    return value
+
+
+def _seconds(value: Any) -> float:
+    """A time or a duration: a finite number (an integer where JSON kept it so)."""
+    if type(value) is float:
+        if not math.isfinite(value):
+            raise _Wrong(value, "a finite number")
+        return value
+    if type(value) is not int:
+        raise _Wrong(value, "a number")
+    return value
+
+
+def _checker(kind: Any) -> Callable[[Any], Any]:
+    """The function checking (and converting) a JSON value for a field annotated `kind`."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if kind is int:
+        return _integer
+    if kind is float:
+        return _seconds
+    if kind in (str, bool):
+        def plain(value: Any) -> Any:
+            if type(value) is not kind:
+                raise _Wrong(value, "text" if kind is str else "true or false")
+            return value
+        return plain
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        names = ", ".join(member.value for member in kind)
+        by_value = {member.value: member for member in kind}
+
+        def member(value: Any) -> Any:
+            try:
+                return by_value[value]
+            except (KeyError, TypeError):  # (TypeError: a list or a dict is no key)
+                raise _Wrong(value, f"one of {names}") from None
+        return member
+    if origin is tuple:  # (backend id, device index)
+        items = [_checker(arg) for arg in args]
+
+        def pair(value: Any) -> tuple[Any, ...]:
+            if type(value) is not list or len(value) != len(items):
+                raise _Wrong(value, f"a list of {len(items)}")
+            return tuple(check(item) for check, item in zip(items, value))
+        return pair
+    if origin is list:
+        item = _checker(args[0])
+
+        def items(value: Any) -> list[Any]:
+            if type(value) is not list:
+                raise _Wrong(value, "a list")
+            return [item(x) for x in value]
+        return items
+    if origin is dict:
+        key, val = _checker(args[0]), _checker(args[1])
+
+        def mapping(value: Any) -> dict[Any, Any]:
+            if type(value) is not dict:
+                raise _Wrong(value, "an object")
+            return {key(k): val(v) for k, v in value.items()}
+        return mapping
+    if dataclasses.is_dataclass(kind):  # a backend's devices
+        def nested(value: Any) -> Any:
+            return _record(kind, value, kind.__name__.lower())
+        return nested
+    raise TypeError(f"no check for {kind!r}")  # (a field of a type added to a record: add its check)
+
+
+@functools.cache
+def _spec(cls: type) -> tuple[tuple[tuple[str, Callable[[Any], Any]], ...], frozenset[str], frozenset[str]]:
+    """(each field's name and checker, every field, the fields without a default) of a record class."""
+    hints = typing.get_type_hints(cls)
+    fields = dataclasses.fields(cls)
+    required = frozenset(f.name for f in fields
+                         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+    return tuple((f.name, _checker(hints[f.name])) for f in fields), frozenset(f.name for f in fields), required
+
+
+def _record(cls: type, value: Any, where: str) -> Any:
+    """A record of class `cls` from its JSON object, every field checked; `where` names
+    it in an error (`tokens[3]`)."""
+    checks, names, required = _spec(cls)
+    if type(value) is not dict:
+        raise Damaged(f"{where} is {short(value)}, not a record")
+    if not names.issuperset(value) or not required.issubset(value):
+        unknown, missing = sorted(set(value) - names), sorted(required - set(value))
+        raise Damaged(f"{where} has no field {missing[0]}" if missing else f"{where} has a field {unknown[0]!r} "
+                      f"that a {cls.__name__} has not")
+    fields = {}
+    name = ""
+    try:
+        for name, check in checks:
+            if name in value:
+                fields[name] = check(value[name])
+    except _Wrong as wrong:
+        raise Damaged(f"{where} {name} is {short(wrong.value)}, not {wrong.expected}") from None
+    except Damaged as inner:  # in a record of this one (a backend's device)
+        raise Damaged(f"{where} {name}: {inner}") from None
+    return cls(**fields)
+
+
+def _records(cls: type, s: dict[str, Any], key: str) -> list[Any]:
+    items = s[key]
+    if type(items) is not list:
+        raise Damaged(f"{key} is {short(items)}, not a list")
+    return [_record(cls, item, f"{key}[{k}]") for k, item in enumerate(items)]
+
+
+def _value(s: dict[str, Any], key: str, kind: Any) -> Any:
+    try:
+        return _checker(kind)(s[key])
+    except _Wrong as wrong:
+        raise Damaged(f"{key} holds {short(wrong.value)}, not {wrong.expected}") from None
+
+
+def _rows(s: dict[str, Any], key: str, *kinds: Callable[[Any], Any]) -> list[tuple[Any, ...]]:
+    """A list of fixed-length rows (`ready_at`: [feid, time] each), every value checked."""
+    rows = s[key]
+    if type(rows) is not list:
+        raise Damaged(f"{key} is {short(rows)}, not a list")
+    out = []
+    for k, row in enumerate(rows):
+        try:
+            if type(row) is not list or len(row) != len(kinds):
+                raise _Wrong(row, f"a list of {len(kinds)}")
+            out.append(tuple(check(value) for check, value in zip(kinds, row)))
+        except _Wrong:
+            raise Damaged(f"{key}[{k}] is {short(row)}, not as a {key} row is") from None
+    return out
+
+
+def _device_check(m: SDAManager) -> Callable[[tuple[int, int], str], None]:
+    def check(pair: tuple[int, int], where: str) -> None:
+        backend = m.backends.get(pair[0])
+        if backend is None:
+            raise Damaged(f"{where} names backend {pair[0]}, which is no backend")
+        if not 0 <= pair[1] < len(backend.devices):
+            raise Damaged(f"{where} names device {pair[1]} of backend {pair[0]}, which has {len(backend.devices)}")
+    return check
 
 
 def departed_from_events(m: SDAManager) -> dict[str, str]:
@@ -252,37 +408,78 @@ def departed_from_events(m: SDAManager) -> dict[str, str]:
 
 
 def restore(m: SDAManager, s: dict[str, Any]) -> None:
-    """Replace `m`'s state with snapshot `s` (the manager's configuration is kept)."""
-    m._next = dict(s["next"])
-    m.tokens = {d["value"]: Token(**{**d, "access_level": AccessLevel(d["access_level"])}) for d in s["tokens"]}
-    m.sdas = {d["id"]: Sda(**{**d, "held": _pairs(d["held"])}) for d in s["sdas"]}
-    m.models = {d["id"]: SdaModel(**d) for d in s["models"]}
+    """Replace `m`'s state with snapshot `s` (the manager's configuration is kept).
+    Every record is checked against its type, and what refers to a backend, a device,
+    a token or a job against what the snapshot holds: Damaged says where it is not."""
+    if type(s) is not dict:
+        raise Damaged(f"it is {short(s)}, not a state")
+    missing = sorted({"next", "tokens", "sdas", "models", "model_groups", "backends", "backend_groups",
+                      "user_groups", "memberships", "jobs", "queued_in", "history", "versions", "events",
+                      "clean_until", "ready_at"} - set(s))
+    if missing:
+        raise Damaged(f"it has no {missing[0]}")
+    m._next = _value(s, "next", dict[str, int])
+    memberships = {ug: sorted(mgs) for ug, mgs in _rows(s, "memberships", _integer, _checker(list[int]))}
+    departed = _value(s, "departed", dict[str, str]) if "departed" in s else None
+    tokens = _records(Token, s, "tokens")
+    m.tokens = {t.value: t for t in tokens}
+    sdas = _records(Sda, s, "sdas")
+    m.sdas = {x.id: x for x in sdas}
+    m.models = {x.id: x for x in _records(SdaModel, s, "models")}
     # A group lists its members in their own order (rules/groups.py); a state file from
     # before holds them in the order they joined, so they are put in order here.
-    m.model_groups = {d["id"]: SdaModelGroup(**{**d, "model_ids": m.model_group_rules.ordered(d["model_ids"])})
-                      for d in s["model_groups"]}
-    m.backends = {
-        d["id"]: Backend(**{**d, "status": BackendStatus(d["status"]),
-                            "devices": [Device(**{**x, "status": DeviceStatus(x["status"])}) for x in d["devices"]]})
-        for d in s["backends"]
-    }
-    m.backend_groups = {d["id"]: BackendGroup(**d) for d in s["backend_groups"]}
-    m.user_groups = {d["id"]: UserGroup(**{**d, "tokens": m.user_group_rules.ordered(d["tokens"])})
-                     for d in s["user_groups"]}
-    m.memberships = {ug: sorted(mgs) for ug, mgs in s["memberships"]}
-    m.jobs = {d["feid"]: _job(d) for d in s["jobs"]}
-    m.history = [_job(d) for d in s["history"]]
-    m.versions = {d["version"]: Version(**d) for d in s["versions"]}
-    m.events = deque((Event(**d) for d in s["events"]), maxlen=m.events.maxlen)
-    m.departed = dict(s["departed"]) if "departed" in s else departed_from_events(m)
+    model_groups = _records(SdaModelGroup, s, "model_groups")
+    for g in model_groups:
+        g.model_ids = m.model_group_rules.ordered(g.model_ids)
+    m.model_groups = {g.id: g for g in model_groups}
+    backends = _records(Backend, s, "backends")
+    for k, backend in enumerate(backends):
+        for index, device in enumerate(backend.devices):
+            if device.index != index:
+                raise Damaged(f"backends[{k}] devices[{index}] has index {device.index}")
+    m.backends = {b.id: b for b in backends}
+    m.backend_groups = {g.id: g for g in _records(BackendGroup, s, "backend_groups")}
+    user_groups = _records(UserGroup, s, "user_groups")
+    for ug in user_groups:
+        ug.tokens = m.user_group_rules.ordered(ug.tokens)
+    m.user_groups = {g.id: g for g in user_groups}
+    m.memberships = memberships
+    device = _device_check(m)
+    for k, sda in enumerate(sdas):
+        if sda.token not in m.tokens:
+            raise Damaged(f"sdas[{k}] token {short(sda.token)} is no token")
+        for pair in sda.held:
+            device(pair, f"sdas[{k}] held")
+    jobs = _records(Job, s, "jobs")
+    for k, job in enumerate(jobs):
+        for pair in job.placement:
+            backend = m.backends.get(pair[0])
+            if backend is None or not 0 <= pair[1] < len(backend.devices):
+                raise Damaged(f"jobs[{k}] placement holds device {pair[1]} of backend {pair[0]}, which has "
+                              f"{len(backend.devices) if backend else 'none (no such backend)'}")
+    m.jobs = {j.feid: j for j in jobs}
+    m.history = _records(Job, s, "history")
+    m.versions = {v.version: v for v in _records(Version, s, "versions")}
+    m.events = deque(_records(Event, s, "events"), maxlen=m.events.maxlen)
+    m.departed = departed if departed is not None else departed_from_events(m)
     # What derives from the state: the queues and the timeline of transitions.
+    queued_in = _rows(s, "queued_in", _integer, _integer)
+    clean_until = _rows(s, "clean_until", _integer, _integer, _seconds)
+    ready_at = _rows(s, "ready_at", _integer, _seconds)
+    for what, rows in (("queued_in", queued_in), ("ready_at", ready_at)):
+        for k, (feid, _) in enumerate(rows):
+            if feid not in m.jobs:
+                raise Damaged(f"{what}[{k}] names job {feid}, which is no live job")
+    for k, (b, i, _) in enumerate(clean_until):
+        if b in m.backends:  # (a backend deleted while its devices cleaned: nothing to clean)
+            device((b, i), f"clean_until[{k}]")
     m.queues = {}
     m._pool = {}
-    for feid, key in s["queued_in"]:
+    for feid, key in queued_in:
         m._pool[feid] = key
         m.queues.setdefault(key, PoolQueue()).push(m.jobs[feid])
-    m._clean_until = {(b, i): t for b, i, t in s["clean_until"]}
-    m._ready_at = {feid: t for feid, t in s["ready_at"]}
+    m._clean_until = {(b, i): t for b, i, t in clean_until}
+    m._ready_at = dict(ready_at)
     m._timeline = []
     m._seq = 0
     for (b, i), t in m._clean_until.items():

@@ -178,6 +178,8 @@ class Store:
         with self._transaction():
             row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             version = _number(int, row[0], "schema_version") if row else SCHEMA_VERSION
+            if version < 1:
+                raise StateError(f"{self.path} has schema version {version}, which no simulator writes")
             if version > SCHEMA_VERSION:
                 raise StateError(f"{self.path} has schema version {version}; this simulator reads up to "
                                  f"{SCHEMA_VERSION}. Use a newer simulator or another --state file.")
@@ -220,24 +222,26 @@ class Store:
             parts = [row[1], *(part for (part,) in self.db.execute(
                 "SELECT data FROM snapshot_parts WHERE seq = ? ORDER BY part", (after,)))]
             try:
-                snapshot.restore(manager, json.loads("".join(parts)))
+                snapshot.restore(manager, _json("".join(parts)))
             except (ValueError, TypeError, KeyError, AttributeError) as err:
                 raise StateError(f"the snapshot at op {after} is damaged ({_what(err)})") from None
         ops = self.db.execute(
             "SELECT seq, time, kind, action, args, made, token, result, peer FROM ops WHERE seq > ? ORDER BY seq",
             (after,),
         ).fetchall()
-        for seq, when, kind, action, args, made, token, result, peer in ops:
+        for row in ops:
+            _check_op(row)
+            seq, when, kind, action, args, made, token, result, peer = row
             if kind == "refused":
                 manager.restore_event(when, token, action.upper(), args, result, peer)
                 continue
             try:
-                manager.replay(action, json.loads(args), at=when, made=made, peer=peer)
+                manager.replay(action, _json(args), at=when, made=made, peer=peer)
             except NotAChange:
                 raise StateError(f"op {seq}: unknown change {action!r}") from None
             except DomainError as err:
                 raise StateError(f"op {seq} ({action}) no longer replays: {err}") from err
-            except (ValueError, TypeError, KeyError, AttributeError) as err:
+            except (ValueError, TypeError, KeyError, AttributeError, IndexError) as err:
                 # the rules trust their journal: arguments that are not the change's fail anywhere inside it
                 raise StateError(f"op {seq} ({action}) has damaged arguments ({_what(err)})") from None
         self._manager = manager
@@ -499,6 +503,30 @@ def _delay(text: str, key: str) -> float:
     if not 0 <= seconds < math.inf:
         raise StateError(f"its {key} is {text!r}, not a number of seconds (0 or more)")
     return seconds
+
+
+def _json(text: str) -> Any:
+    """JSON from the file; nesting deeper than Python's parser goes is damage, not a crash."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+_OP_TEXTS = ("action", "args", "made", "token", "result", "peer")
+
+
+def _check_op(row: tuple[Any, ...]) -> None:
+    """An op row as the store wrote it: a finite time, a known kind, text elsewhere
+    (SQLite keeps whatever type a value came in with)."""
+    seq, when, kind = row[:3]
+    if type(when) not in (int, float) or not math.isfinite(when):
+        raise StateError(f"op {seq}: its time is {when!r}, not a time")
+    if kind not in ("change", "refused"):
+        raise StateError(f"op {seq}: its kind is {kind!r}, not change or refused")
+    for name, value in zip(_OP_TEXTS, row[3:]):
+        if type(value) is not str:
+            raise StateError(f"op {seq}: its {name} is {snapshot.short(value)}, not text")
 
 
 def _what(err: Exception) -> str:

@@ -229,6 +229,111 @@ def test_a_damaged_record_is_one_line(used_state, tmp_path, statement, params, r
     assert reason in line, line
 
 
+@pytest.fixture(scope="module")
+def busy_state(tmp_path_factory):
+    """A state file whose snapshot holds a record of each kind that the damaged cases
+    below touch: a token, an SDA, a running job, a preparing one (its `ready_at`),
+    devices cleaning (`clean_until`), an ended job, events; no op after it."""
+    from sdamanager_stub.manager import new_manager
+    from sdamanager_stub.store import Store
+
+    state = tmp_path_factory.mktemp("busy") / "state.db"
+    for _ in range(2):  # the second start writes everything into its start-up snapshot
+        manager = new_manager(backends=2, devices=2, prepare_seconds=600, clean_seconds=600)
+        store = Store(state)
+        store.attach(manager)
+        if not manager.tokens:
+            token = manager.create_token("busy", 0).value
+            manager.update_token_duplicable(token, 0)
+            manager.create_sda(token, "", 1)
+            done = manager.request_devices(token, 1, "python done.py")
+            manager.finish_job(done.feid)  # its device cleans for 600 s
+            manager.request_devices(token, 2, "python prepared.py")  # prepares for 600 s
+        store.close()
+    return state
+
+
+def edit_snapshot(state: Path, edit) -> None:
+    """Apply `edit` to the snapshot's JSON (a dict, changed in place, or the new text)."""
+    db = sqlite3.connect(state)
+    (text,) = db.execute("SELECT state FROM snapshots").fetchone()
+    data = json.loads(text)
+    changed = edit(data)
+    db.execute(SNAPSHOT, (changed if isinstance(changed, str) else json.dumps(data),))
+    db.commit()
+    db.close()
+
+
+def _set(path: str, value):
+    """An edit setting the snapshot's field at `path` (`tokens.0.priority`) to `value`."""
+
+    def edit(data: dict) -> None:
+        *parents, last = [int(key) if key.isdigit() else key for key in path.split(".")]
+        for key in parents:
+            data = data[key]
+        data[last] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(("edit", "reason"), [
+    (_set("tokens.0.priority", "high"), "tokens[0] priority is 'high', not an integer"),
+    (_set("tokens.0.max_sda", "3"), "tokens[0] max_sda is '3', not an integer"),
+    (_set("events.0.time", "noon"), "events[0] time is 'noon', not a number"),
+    (_set("jobs.0.request_time", "x"), "jobs[0] request_time is 'x', not a number"),
+    (_set("history.0.priority", None), "history[0] priority is None, not an integer"),
+    (_set("ready_at.0.1", "soon"), "ready_at[0] is [2, 'soon']"),
+    (_set("jobs.0.placement", [[1, 99]]), "jobs[0] placement holds device 99 of backend 1, which has 2"),
+    (_set("clean_until.0.1", 99), "clean_until[0] names device 99 of backend"),
+    (_set("tokens.0.access_level", "ROOT"), "tokens[0] access_level is 'ROOT', not one of USER, ADMIN, DEVELOPER"),
+    (_set("sdas.0.token", "nobody"), "sdas[0] token 'nobody' is no token"),
+    (lambda data: "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+], ids=["priority-text", "max-sda-text", "event-time-text", "request-time-text", "history-null",
+        "ready-at-text", "placement-no-device", "clean-until-no-device", "enum-unknown", "sda-of-no-token",
+        "nested-json"])
+def test_a_wrong_typed_record_is_one_line_naming_it_and_its_field(busy_state, tmp_path, edit, reason):
+    state = tmp_path / "state.db"
+    shutil.copy(busy_state, state)
+    edit_snapshot(state, edit)
+    status, err = refused("--state", str(state))
+    line = one_line(err)
+    assert status == 1, err
+    assert line.startswith(f"sdamanager-stub: cannot use the state file {state}: the snapshot at op "), line
+    assert reason in line, line
+
+
+OP = "INSERT INTO ops (time, kind, action, args, token, result) VALUES (?, ?, ?, ?, '', '')"
+
+
+@pytest.mark.parametrize(("statement", "params", "reason"), [
+    (META, ("0", "schema_version"), "schema version 0"),
+    (OP, ("yesterday", "change", "create_token", '{"description": "x", "priority": 0}'), "'yesterday', not a time"),
+    (OP, (1e999, "change", "create_token", '{"description": "x", "priority": 0}'), "inf, not a time"),
+    (OP, (1.0, "refused", "delete_token", b"\x00\xff"), "args is b'\\x00\\xff', not text"),
+    (OP, (1.0, "other", "create_token", "{}"), "kind is 'other', not change or refused"),
+], ids=["schema-0", "op-time-text", "op-time-infinite", "refused-args-blob", "op-kind"])
+def test_a_damaged_row_is_one_line_naming_it(busy_state, tmp_path, statement, params, reason):
+    state = damage(busy_state, tmp_path, (statement, params))
+    status, err = refused("--state", str(state))
+    line = one_line(err)
+    assert status == 1, err
+    assert line.startswith(f"sdamanager-stub: cannot use the state file {state}: "), line
+    assert reason in line, line
+
+
+def test_an_empty_state_file_is_refused_unless_init_says_to_start_one(tmp_path):
+    state = tmp_path / "state.db"
+    state.write_bytes(b"")
+    status, err = refused("--state", str(state))
+    assert status == 1
+    assert one_line(err) == (f"sdamanager-stub: cannot use the state file {state}: it is empty (0 bytes), "
+                             "not a state file; give --init to start a new cluster in it")
+    stop(start("--state", str(state), "--init"))
+    stop(start("--state", str(state)))  # a state file now
+    missing = tmp_path / "new" / "state.db"
+    stop(start("--state", str(missing)))  # a path with no file yet is a new cluster, as before
+
+
 @pytest.mark.parametrize(("content", "problem"), [
     (b"one\ntwo\n", "several lines"),
     ("s\u00e9cret\n".encode(), "gRPC metadata"),
