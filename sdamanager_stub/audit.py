@@ -35,7 +35,7 @@ R = TypeVar("R")
 class Runner(Protocol):
     """What runs the operations: the manager's base (rules/base.py)."""
 
-    def read(self, fn: Callable[[], R]) -> R: ...
+    def read(self, fn: Callable[[], R], *, shown: bool = False) -> R: ...
 
     def perform(self, change: Callable[..., R], arguments: dict[str, Any], *,
                 at: float | None = None, made: str = "") -> R: ...
@@ -82,7 +82,7 @@ def query(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
 
     @functools.wraps(fn)
     def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self.read(lambda: fn(self, *args, **kwargs))
+        return self.read(lambda: fn(self, *args, **kwargs), shown=True)
 
     return wrapper
 

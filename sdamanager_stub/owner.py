@@ -69,12 +69,21 @@ class Owner:
         """Run `coroutine` on the loop and wait for its result here (another thread)."""
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
+    def _start(self, make: Callable[[], Awaitable[Any]]) -> None:
+        """(On the loop.) `make()` as a task the loop keeps (it holds tasks only weakly)."""
+        task = asyncio.ensure_future(make())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def post(self, make: Callable[[], Awaitable[Any]]) -> None:
+        """Start `make()` as a task of the loop, from any thread (the loop's own too), without
+        waiting for it; `close()` cancels it."""
+        self.loop.call_soon_threadsafe(self._start, make)
+
     def spawn(self, make: Callable[[], Awaitable[Any]]) -> None:
-        """Start `make()` as a task of the loop; `close()` cancels it."""
+        """Start `make()` as a task of the loop, started when this returns; `close()` cancels it."""
         async def start() -> None:
-            task = asyncio.ensure_future(make())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(make)
 
         self.call(start())
 

@@ -117,6 +117,17 @@ def build_simulator(address: str = "127.0.0.1:0", manager: SDAManager | None = N
     except BaseException:
         owner.close()
         raise
+
+    def not_serving(_reason: str) -> None:
+        # A server whose state file failed answers nothing more (rules/base.py): it says so
+        # to its probes, which restart it from what the file holds.
+        async def set_all() -> None:
+            for service in ("", SERVICE_NAME):
+                await health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+        owner.post(set_all)
+
+    manager.when_journal_fails(not_serving)
     host = address.rsplit(":", 1)[0].strip("[]")
     return Simulator(owner, server, port, manager, health_servicer, host, guard)
 

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import snapshot
+from .audit import plural
 from .errors import DomainError
 from .journal import JournalError, NotAChange
 
@@ -133,6 +134,8 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        opened = os.stat(self.path)  # the file as opened (see _check_file)
+        self._identity = (opened.st_dev, opened.st_ino)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns
         # SQLite keeps a WAL file at the largest size it ever reached; cut it back after
@@ -274,15 +277,16 @@ class Store:
             self._appended += 1
             seq = self._appended
             self._pending.append((seq, when, kind, action, args, made, token, result, peer))
-        if kind == "change":
-            self._since_snapshot += 1
-            # Not half-way through a change made of others (their ops come first).
-            if (self._since_snapshot >= SNAPSHOT_EVERY and self._writer is None
-                    and self._manager is not None and self._manager.changing <= 1):
-                try:
-                    self.snapshot()
-                except Exception:  # only shortens replay: the op is saved, so go on
-                    log.exception("could not freeze the state for a snapshot (will retry)")
+        # A refused attempt counts too: its event is state, and a flood of them is folded
+        # into snapshots like changes, so the file holds a bounded number of rows.
+        self._since_snapshot += 1
+        # Not half-way through a change made of others (their ops come first).
+        if (self._since_snapshot >= SNAPSHOT_EVERY and self._writer is None
+                and self._manager is not None and self._manager.changing <= 1):
+            try:
+                self.snapshot()
+            except Exception:  # only shortens replay: the op is saved, so go on
+                log.exception("could not freeze the state for a snapshot (will retry)")
         return seq
 
     def sync(self, seq: int) -> None:
@@ -329,13 +333,19 @@ class Store:
             began = time.perf_counter()
             try:
                 with self._db_lock:
+                    self._check_file()
                     for start in range(0, len(batch), BATCH_ROWS):
                         self._insert_ops(batch[start:start + BATCH_ROWS])
-            except sqlite3.Error as err:
+            except (sqlite3.Error, JournalError) as err:
                 error = str(err)
             except Exception as err:  # a bug: nothing after this can be acknowledged either
                 log.exception("could not commit the state's ops")
                 error = f"{type(err).__name__}: {err}"
+            if error and all(row[2] == "refused" for row in batch):
+                # Refused attempts only: nothing in memory is missing from the file (their
+                # events are in the next snapshot), so they are dropped and changes go on.
+                log.error("could not save %s to the state file: %s", plural(len(batch), "refused attempt"), error)
+                error = ""
             with self._changed:
                 self._committing = False
                 self._commits += 1
@@ -355,6 +365,18 @@ class Store:
             observer = self.observer
             if observer is not None:
                 observer.committed(time.perf_counter() - began, len(batch))
+
+    def _check_file(self) -> None:
+        """JournalError unless the path still names the file this store opened: one removed
+        or replaced under a running server would take the changes acknowledged after it
+        nowhere (and a second server could start on the path)."""
+        try:
+            now = os.stat(self.path)
+            same = (now.st_dev, now.st_ino) == self._identity
+        except OSError:
+            same = False
+        if not same:
+            raise JournalError(f"the state file {self.path} was removed or replaced while the simulator ran")
 
     def _insert_ops(self, rows: list[tuple[Any, ...]]) -> None:
         """One statement, so its own transaction (autocommit): all the rows or none, one fsync,

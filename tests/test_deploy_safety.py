@@ -447,3 +447,27 @@ def test_a_secret_longer_than_metadata_carries_is_refused_at_start(tmp_path):
                                              "gRPC metadata carries a secret of at most 4,096"), err
     done = shell("--admin-secret-file", str(path), "--command", "show token")
     assert done.returncode == 2 and "at most 4,096" in one_line(done.stderr), done.stderr
+
+
+def test_a_server_whose_state_file_is_removed_refuses_changes_and_says_not_serving(tmp_path):
+    """The state file removed under a running server: the next change is not acknowledged
+    (exit 4, one line), listings are refused rather than show it, the health service says
+    NOT_SERVING (the image's HEALTHCHECK and the pod's probes restart the server), and
+    the server logs why, once."""
+    state = tmp_path / "state.db"
+    proc = start("--state", str(state))
+    port = str(proc.port)
+    try:
+        assert shell("--port", port, "--command", "create token before 0").returncode == 0
+        health = [str(STUB), "health", "--port", port]
+        assert subprocess.run(health, capture_output=True, timeout=30).returncode == 0
+        state.unlink()
+        done = shell("--port", port, "--command", "create token after 0")
+        assert done.returncode != 0 and f"the state file {state} was removed or replaced" in one_line(done.stderr)
+        done = shell("--port", port, "--command", "show token")
+        assert done.returncode != 0 and "restart the simulator" in one_line(done.stderr), done.stderr
+        checked = subprocess.run(health, capture_output=True, text=True, timeout=30)
+        assert checked.returncode == 1 and "NOT_SERVING" in checked.stderr, checked.stderr
+    finally:
+        err = stop(proc)
+    assert err.count("the state file failed") == 1, err

@@ -245,3 +245,71 @@ def test_the_file_keeps_the_delays_its_jobs_ran_with(tmp_path):
     Store(path).attach(other)
     assert (other.prepare_seconds, other.clean_seconds) == (1, 5)
     assert state(other) == before and other.jobs[waiting.feid].status == m.jobs[waiting.feid].status
+
+
+# ---------------------------------------------------------------- what a probe of the storage found
+
+def refuse(m: SDAManager, times: int) -> None:
+    for _ in range(times):
+        with pytest.raises(FailedPrecondition):
+            m.delete_backendgroup(0)  # the default group is never deleted
+
+
+def test_a_flood_of_refused_attempts_is_folded_into_snapshots(tmp_path, monkeypatch):
+    """Refused attempts count toward a snapshot like changes: the file holds a bounded
+    number of them (was: every one, for ever, 1.9 MB/s under a flood)."""
+    monkeypatch.setattr(store, "SNAPSHOT_EVERY", 50)
+    clock = FakeClock()
+    path = tmp_path / "s.db"
+    m = open_manager(path, clock)
+    refuse(m, 2000)
+    m.journal.settle()
+    rows = sqlite3.connect(path).execute("SELECT COUNT(*) FROM ops").fetchone()[0]
+    assert rows < 500, rows  # (50 per snapshot, and those that came while one was written)
+    events = [(e.id, e.action, e.result) for e in m.events]
+    m.journal.close()
+    assert [(e.id, e.action, e.result) for e in open_manager(path, clock).events] == events
+
+
+def test_refused_attempts_that_cannot_be_saved_never_fail_a_later_change(tmp_path, caplog):
+    """A full disk refuses the refused attempts' rows; once space is free again, changes
+    are saved (was: every later change failed INTERNAL until a restart)."""
+    clock = FakeClock()
+    path = tmp_path / "s.db"
+    m = open_manager(path, clock)
+    kept = m.create_token("kept", 0).value
+    journal = m.journal
+    with journal._db_lock:  # the disk is full: SQLite may not grow the file by a page
+        pages = journal.db.execute("PRAGMA page_count").fetchone()[0]
+        journal.db.execute(f"PRAGMA max_page_count = {pages}")
+    refuse(m, 300)
+    assert "could not save" in caplog.text and "database or disk is full" in caplog.text
+    with journal._db_lock:  # space is freed
+        journal.db.execute("PRAGMA max_page_count = 1073741823")
+    m.create_sda(kept, "after the disk was full", 1)
+    m.journal.close()
+    again = open_manager(path, clock)
+    assert [s.description for s in again.sdas.values()] == ["after the disk was full"]
+
+
+@pytest.mark.parametrize("how", ["removed", "replaced"])
+def test_a_state_file_removed_or_replaced_under_the_server_takes_no_more_changes(tmp_path, how):
+    """Changes acknowledged after the file is gone would be lost at the next start (was:
+    20 of 20 acknowledged, and a second server could start on the same path)."""
+    clock = FakeClock()
+    path = tmp_path / "s.db"
+    m = open_manager(path, clock)
+    m.create_token("before", 0)
+    if how == "removed":
+        path.unlink()
+    else:
+        other = tmp_path / "other.db"
+        sqlite3.connect(other).close()
+        other.replace(path)
+    for description in ("after", "again"):
+        with pytest.raises(Internal, match=f"the state file {path} was removed or replaced"):
+            m.create_token(description, 0)
+    # What failed to save is never shown: the listings say why instead.
+    with pytest.raises(Internal, match="restart the simulator"):
+        m.list_tokens()
+    m.journal.close()

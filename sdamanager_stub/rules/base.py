@@ -91,7 +91,8 @@ class Rules(ABC):
         # the event log names them.
         self._touched: list[str] = []
         self.journal: Journal | None = None  # None keeps the state in memory only
-        self.journal_broken = ""  # why the journal failed; changes are refused from then on
+        self.journal_broken = ""  # why the journal failed; changes and queries are refused from then on
+        self._journal_listeners: list[Callable[[str], None]] = []  # told once when it fails
         # Per thread: what its operation journalled and the journal has yet to make
         # durable (see `_await_saved`).
         self._unsaved = threading.local()
@@ -203,12 +204,17 @@ class Rules(ABC):
 
     # ------------------------------------------------------------------ operations
 
-    def read(self, fn: Callable[[], R]) -> R:
+    def read(self, fn: Callable[[], R], *, shown: bool = False) -> R:
         """`fn()` under the lock, with time brought up to date first: one consistent view of now.
 
         Inside an operation the time is already up to date (and a change's own
         transitions must not run half-way through it), so nested reads only read.
+        A read whose answer is `shown` to a caller (a query) is refused once the
+        journal failed: memory may hold a change the file lacks, which no one
+        was told of and no one may see.
         """
+        if shown:
+            self._refuse_when_broken()
         outermost = False
         try:
             with self.lock:
@@ -246,10 +252,9 @@ class Rules(ABC):
         action = change.__name__.upper()
         token = arguments.get("token", "")
         token = token if isinstance(token, str) else ""
-        if self.journal_broken:
-            # Memory may hold a change the file lacks: accept nothing more until a
-            # restart rebuilds the state from what was saved.
-            raise Internal(f"The state file failed earlier ({self.journal_broken}): restart the simulator.")
+        # Memory may hold a change the file lacks: accept nothing more until a
+        # restart rebuilds the state from what was saved.
+        self._refuse_when_broken()
         # As JSON once, for both the event log and the journal.
         request = json.dumps(arguments, default=json_default, ensure_ascii=False)
         if not self.busy:
@@ -289,6 +294,10 @@ class Rules(ABC):
             self.changing -= 1
             self.busy -= 1
 
+    def _refuse_when_broken(self) -> None:
+        if self.journal_broken:
+            raise Internal(f"The state file failed earlier ({self.journal_broken}): restart the simulator.")
+
     def replay(self, action: str, arguments: dict[str, Any], *, at: float, made: str = "", peer: str = "") -> None:
         """Run the change named `action` again as it first ran: with `arguments` (as the
         journal keeps them, in JSON), at instant `at`, for `peer`, making up `made` again.
@@ -309,7 +318,7 @@ class Rules(ABC):
         try:
             entry = self.journal.record_change(self.now, action, request, self._made, request_peer.get())
         except JournalError as err:
-            self.journal_broken = str(err)
+            self._journal_failed(str(err))
             raise Internal(f"The state could not be saved ({err}): the change is not acknowledged.") from None
         self._unsaved.entry = entry
         self._unsaved.change = True
@@ -372,8 +381,21 @@ class Rules(ABC):
         if not unsaved.changed:
             log.error("could not save a refused attempt to the state file: %s", error)
             return
-        self.journal_broken = str(error)
+        self._journal_failed(str(error))
         raise Internal(f"The state could not be saved ({error}): the change is not acknowledged.") from None
+
+    def when_journal_fails(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(reason)` once, when the journal fails (from the thread that finds
+        it out): the server's health turns NOT_SERVING, so a probe restarts it."""
+        self._journal_listeners.append(listener)
+
+    def _journal_failed(self, reason: str) -> None:
+        if self.journal_broken:
+            return
+        self.journal_broken = reason
+        log.error("the state file failed (%s): no change is accepted and no state shown until a restart", reason)
+        for listener in self._journal_listeners:
+            listener(reason)
 
     # ------------------------------------------------------------------ the event log
 
