@@ -180,7 +180,7 @@ def serve(args: argparse.Namespace) -> int:
     from smclient.api.address import Address
     from smclient.api.secret import read_secret
 
-    from .clock import scaled_clock
+    from .clock import SteadyClock, scaled_clock
     from .demo import Workload, seed_demo
     from .errors import DomainError
     from .logs import configure
@@ -199,9 +199,10 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     given = [f"--{name.replace('_', '-')}" for name in SHAPING if getattr(args, name) is not None]
     shape = {name: default if getattr(args, name) is None else getattr(args, name) for name, default in SHAPING.items()}
-    clock = {} if args.speed == 1 else {"clock": scaled_clock(args.speed)}
+    steady = SteadyClock()
     manager = new_manager(shape["backends"], shape["devices"], prepare_seconds=shape["prepare_seconds"],
-                          clean_seconds=shape["clean_seconds"], **clock)
+                          clean_seconds=shape["clean_seconds"],
+                          clock=steady if args.speed == 1 else scaled_clock(args.speed, steady))
     metrics = None
     if args.metrics_port is not None:
         from .metrics import Metrics
@@ -220,6 +221,7 @@ def serve(args: argparse.Namespace) -> int:
             if metrics is not None:
                 metrics.watch_store(store)  # start-up's snapshot included
             fresh = store.is_new()
+            steady.not_before(store.latest_instant())  # a wall clock set back since: its times run on
             store.attach(manager)
         except (OSError, sqlite3.Error, StateError) as err:
             say(f"sdamanager-stub: cannot use the state file {path}: {err}", logging.ERROR)

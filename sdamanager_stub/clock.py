@@ -1,5 +1,6 @@
-"""The simulator's clocks: wall time, wall time run faster (`serve --speed N`, for
-demos), and a manual clock that stands still until a test moves it
+"""The simulator's clocks: wall time that never runs backwards (SteadyClock, what
+a server runs on), that time run faster (`serve --speed N`, for demos), and a
+manual clock that stands still until a test moves it
 (`running_simulator(clock="manual")`, `sim.advance(seconds)`).
 
 The rules read time only when asked something (rules/base.py `advance`), and
@@ -15,6 +16,32 @@ import datetime
 import threading
 import time
 from collections.abc import Callable
+
+
+class SteadyClock:
+    """Seconds since the epoch that run at the pace of the monotonic clock and never go
+    backwards: from the wall time when made, forward with `monotonic()`, and forward to
+    `wall()` whenever that is ahead (a step forward, a resume from suspend).  A step of
+    the wall clock backwards (NTP, an operator's `date -s`) leaves it running on, so a
+    device still prepares and cleans in its seconds (on wall time it would wait out the
+    step: an hour back, an hour PREPARING).  `not_before(t)` moves it forward to `t` (a
+    state file's last instant: its times never run backwards across a restart either)."""
+
+    def __init__(self, wall: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._wall, self._monotonic = wall, monotonic
+        self._now, self._at = wall(), monotonic()  # the last reading, and the monotonic time of it
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            at = self._monotonic()
+            self._now = max(self._now + (at - self._at), self._wall())
+            self._at = at
+            return self._now
+
+    def not_before(self, moment: float) -> None:
+        with self._lock:
+            self._now = max(self._now, moment)
 
 
 class ManualClock:
@@ -49,10 +76,11 @@ class ManualClock:
             return self._now
 
 
-def scaled_clock(speed: float, base: Callable[[], float] = time.time) -> Callable[[], float]:
-    """Wall time from now on, `speed` times faster (`serve --speed N`)."""
+def scaled_clock(speed: float, base: Callable[[], float] | None = None) -> Callable[[], float]:
+    """`base` (default: a SteadyClock) from now on, `speed` times faster (`serve --speed N`)."""
     if not 0 < speed <= 10_000:
         raise ValueError(f"speed must be above 0 and at most 10000, not {speed!r}")
+    base = base if base is not None else SteadyClock()
     start = base()
 
     def clock() -> float:

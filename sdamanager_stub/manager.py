@@ -12,9 +12,9 @@ runs (one re-entrant lock, one instant per operation, the journal).
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 
+from .clock import SteadyClock
 from .rules.backends import BackendRules
 from .rules.customer import CustomerRules
 from .rules.jobs import JobRules
@@ -29,11 +29,13 @@ class SDAManager(CustomerRules, TokenRules, JobRules, SdaRules, UserRules, Model
     """The whole state of one SDAManager and the operations on it (built as rules/base.py's `Rules`)."""
 
 
-def new_manager(backends: int = 60, devices: int = 8, clock: Callable[[], float] = time.time,
+def new_manager(backends: int = 60, devices: int = 8, clock: Callable[[], float] | None = None,
                 randbelow: Callable[[int], int] = secrets.randbelow,
                 prepare_seconds: float = 0.0, clean_seconds: float = 0.0) -> SDAManager:
-    """A manager with the guide's model catalogue and a cluster of `backends` x `devices`."""
-    manager = SDAManager(clock=clock, randbelow=randbelow, prepare_seconds=prepare_seconds,
+    """A manager with the guide's model catalogue and a cluster of `backends` x `devices`;
+    its clock by default a SteadyClock (wall time that never runs backwards)."""
+    manager = SDAManager(clock=clock if clock is not None else SteadyClock(), randbelow=randbelow,
+                         prepare_seconds=prepare_seconds,
                          clean_seconds=clean_seconds)
     manager.add_default_models()
     manager.add_default_cluster(backends, devices)

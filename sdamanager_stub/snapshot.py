@@ -23,7 +23,6 @@ import functools
 import json
 import math
 import typing
-from collections import deque
 from collections.abc import Callable, Iterator
 from itertools import starmap
 from operator import itemgetter
@@ -507,7 +506,7 @@ def restore(m: SDAManager, s: dict[str, Any]) -> None:
     m.jobs = {j.feid: j for j in jobs}
     m.history = _records(Job, s, "history")
     m.versions = {v.version: v for v in _records(Version, s, "versions")}
-    m.events = deque(_records(Event, s, "events"), maxlen=m.events.maxlen)
+    m.set_events(_records(Event, s, "events"))
     m.departed = departed if departed is not None else departed_from_events(m)
     # What derives from the state: the queues and the timeline of transitions.
     queued_in = _rows(s, "queued_in", _integer, _integer)

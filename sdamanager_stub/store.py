@@ -55,7 +55,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
-SNAPSHOT_EVERY = 5000
+SNAPSHOT_EVERY = 5000  # changes; a refused attempt counts REFUSAL_WEIGHT of one
+REFUSAL_WEIGHT = 0.1
 BATCH_ROWS = 500  # ops per INSERT of a group commit (SQLite allows 32,766 values in one)
 PART_CHARS = 1 << 20  # a snapshot's text is written in parts of this size, a transaction each
 WAL_LIMIT = 4 * 1024 * 1024
@@ -141,7 +142,7 @@ class Store:
         # SQLite keeps a WAL file at the largest size it ever reached; cut it back after
         # each checkpoint, so one burst of writes does not hold the disk for good.
         self.db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
-        self._since_snapshot = 0
+        self._since_snapshot = 0.0
         self._manager: SDAManager | None = None
         self._migrate()
         # Ops appended and not yet committed (the committer's: see `_commit_forever`), and
@@ -203,6 +204,14 @@ class Store:
         if len(rows) < 2:
             return None
         return _delay(rows["prepare_seconds"], "prepare_seconds"), _delay(rows["clean_seconds"], "clean_seconds")
+
+    def latest_instant(self) -> float:
+        """The latest instant the file holds, a change's or a snapshot's (0.0 when none: a
+        new file; a time that is not a number is left for `attach` to refuse)."""
+        times = [when for (when,) in self.db.execute("SELECT MAX(time) FROM snapshots UNION ALL "
+                                                      "SELECT MAX(time) FROM ops WHERE typeof(time) = 'real'")
+                 if type(when) is float and math.isfinite(when)]
+        return max(times, default=0.0)
 
     def attach(self, manager: SDAManager) -> None:
         """Rebuild `manager` (fresh, with its defaults) from the file, then journal its changes.
@@ -277,9 +286,10 @@ class Store:
             self._appended += 1
             seq = self._appended
             self._pending.append((seq, when, kind, action, args, made, token, result, peer))
-        # A refused attempt counts too: its event is state, and a flood of them is folded
-        # into snapshots like changes, so the file holds a bounded number of rows.
-        self._since_snapshot += 1
+        # A refused attempt counts too (its event is state), a tenth of a change: a flood of
+        # them is folded into a snapshot every 50,000, so the file holds a bounded number of
+        # rows, and the snapshots (which rewrite the event log) do not come ten times as often.
+        self._since_snapshot += 1 if kind == "change" else REFUSAL_WEIGHT
         # Not half-way through a change made of others (their ops come first).
         if (self._since_snapshot >= SNAPSHOT_EVERY and self._writer is None
                 and self._manager is not None and self._manager.changing <= 1):

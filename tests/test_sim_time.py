@@ -102,3 +102,71 @@ def test_serve_speed_runs_time_faster_and_only_in_memory(tmp_path):
     finally:
         server.terminate()
         server.wait(30)
+
+
+# ---------------------------------------------------------------- the wall clock set back
+
+class Clocks:
+    """A wall clock and a monotonic one that a test moves: `step` sets the wall clock
+    (as NTP or `date -s` would), `elapse` lets seconds pass on both."""
+
+    def __init__(self, wall: float = 1_700_000_000.0) -> None:
+        self.wall, self.monotonic = wall, 50.0
+
+    def step(self, seconds: float) -> None:
+        self.wall += seconds
+
+    def elapse(self, seconds: float) -> None:
+        self.wall += seconds
+        self.monotonic += seconds
+
+
+def test_a_steady_clock_runs_on_when_the_wall_clock_is_set_back_and_follows_it_forward():
+    from sdamanager_stub.clock import SteadyClock
+
+    clocks = Clocks()
+    steady = SteadyClock(lambda: clocks.wall, lambda: clocks.monotonic)
+    start = steady()
+    clocks.elapse(10)
+    assert steady() == start + 10
+    clocks.step(-3600)  # set back an hour
+    clocks.elapse(2)
+    assert steady() == start + 12  # never backwards, never standing still
+    clocks.step(7200)  # set forward past it (or a resume from suspend)
+    assert steady() == clocks.wall
+    steady.not_before(clocks.wall + 100)
+    assert steady() == clocks.wall + 100
+
+
+@pytest.mark.parametrize("clock", ["wall", "steady"])
+def test_devices_prepare_and_clean_in_their_seconds_when_the_wall_clock_is_set_back(clock):
+    """The probe's finding: set back an hour, devices stayed PREPARING or CLEANING for
+    about 3,600 s on wall time.  On the server's clock (new_manager's default), they
+    take their seconds.  (The "wall" case shows what the finding was, on a manager
+    given the wall clock itself.)"""
+    from sdamanager_stub.clock import SteadyClock
+    from sdamanager_stub.manager import new_manager
+
+    clocks = Clocks()
+    wall = lambda: clocks.wall  # noqa: E731
+    m = new_manager(backends=1, devices=2, prepare_seconds=2, clean_seconds=3,
+                    clock=wall if clock == "wall" else SteadyClock(wall, lambda: clocks.monotonic))
+    token = m.create_token("t", 0).value
+    m.create_sda(token, "s", 1)
+    first = m.request_devices(token, 1, "python a.py")
+    clocks.step(-3600)
+    clocks.elapse(2.5)
+    running = m.job(first.feid).status.value == "RUNNING"
+    m.finish_job(first.feid)
+    clocks.step(-3600)
+    clocks.elapse(3.5)
+    m.advance()  # (what every query does first)
+    idle = [d.status.value for d in m.backend(1).devices] == ["IDLE", "IDLE"]
+    assert (running, idle) == ((False, False) if clock == "wall" else (True, True))
+
+
+def test_the_server_runs_on_a_steady_clock():
+    from sdamanager_stub.clock import SteadyClock
+    from sdamanager_stub.manager import new_manager
+
+    assert isinstance(new_manager(backends=1, devices=1).clock, SteadyClock)

@@ -11,7 +11,7 @@ from helpers import FakeClock
 
 from sdamanager_stub import snapshot, store
 from sdamanager_stub.entities import AccessLevel, BackendStatus, DeviceStatus
-from sdamanager_stub.errors import FailedPrecondition, Internal
+from sdamanager_stub.errors import FailedPrecondition, Internal, NotFound
 from sdamanager_stub.manager import SDAManager, new_manager
 from sdamanager_stub.store import StateError, Store
 
@@ -258,14 +258,14 @@ def refuse(m: SDAManager, times: int) -> None:
 def test_a_flood_of_refused_attempts_is_folded_into_snapshots(tmp_path, monkeypatch):
     """Refused attempts count toward a snapshot like changes: the file holds a bounded
     number of them (was: every one, for ever, 1.9 MB/s under a flood)."""
-    monkeypatch.setattr(store, "SNAPSHOT_EVERY", 50)
+    monkeypatch.setattr(store, "SNAPSHOT_EVERY", 20)  # a snapshot every 200 refusals
     clock = FakeClock()
     path = tmp_path / "s.db"
     m = open_manager(path, clock)
     refuse(m, 2000)
     m.journal.settle()
     rows = sqlite3.connect(path).execute("SELECT COUNT(*) FROM ops").fetchone()[0]
-    assert rows < 500, rows  # (50 per snapshot, and those that came while one was written)
+    assert rows < 700, rows  # (200 per snapshot, and those that came while one was written)
     events = [(e.id, e.action, e.result) for e in m.events]
     m.journal.close()
     assert [(e.id, e.action, e.result) for e in open_manager(path, clock).events] == events
@@ -313,3 +313,42 @@ def test_a_state_file_removed_or_replaced_under_the_server_takes_no_more_changes
     with pytest.raises(Internal, match="restart the simulator"):
         m.list_tokens()
     m.journal.close()
+
+
+def test_the_latest_instant_a_file_holds_is_where_the_servers_clock_goes_on(tmp_path):
+    """serve moves its steady clock to it before replaying (a wall clock set back between
+    two runs: the times run on from there)."""
+    clock = FakeClock()
+    path = tmp_path / "s.db"
+    assert Store(path).latest_instant() == 0.0  # a new file
+    m = open_manager(path, clock)
+    clock.advance(500)
+    m.create_token("later", 0)
+    m.journal.close()
+    assert Store(path).latest_instant() == clock.now
+
+
+def test_the_event_log_keeps_a_window_of_the_newest_refused_attempts(tmp_path, monkeypatch):
+    """Refused attempts beyond a window (in number, and in text) leave the log oldest
+    first, whatever else it holds; the same ones after a restart (was: every refused
+    attempt kept, up to the log's 100,000 events, each of them in every snapshot)."""
+    from sdamanager_stub.rules import base
+
+    monkeypatch.setattr(base, "REFUSED_KEPT", 50)
+    monkeypatch.setattr(base, "REFUSED_TEXT_KEPT", 40_000)
+    clock = FakeClock()
+    path = tmp_path / "s.db"
+    m = open_manager(path, clock)
+    m.create_token("first", 0)
+    refuse(m, 300)
+    refused = [e for e in m.events if e.result.startswith("FAILED")]
+    assert 50 <= len(refused) <= 100 and refused[-1].id == m.events[-1].id  # the newest are kept
+    assert [e.action for e in m.events if not e.result.startswith("FAILED")] == ["CREATE_TOKEN"]
+    for _ in range(40):  # big refused requests: the text's window
+        with pytest.raises(NotFound):
+            m.create_sda("no such token " + "x" * 5000, "", 1)
+    refused = [e for e in m.events if e.result.startswith("FAILED")]
+    assert 20_000 <= sum(len(e.request) + len(e.result) for e in refused) <= 80_000
+    events = [(e.id, e.action, e.request, e.result) for e in m.events]
+    m.journal.close()
+    assert [(e.id, e.action, e.request, e.result) for e in open_manager(path, clock).events] == events

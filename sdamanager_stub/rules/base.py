@@ -30,7 +30,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
 from ..audit import bounded, from_json, is_change, json_default, query, request_peer
@@ -59,6 +59,12 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 EVENT_LOG_LIMIT = 100_000
+# Refused attempts in the event log: when more than twice these (in number, or in the
+# size of their request and result text), the oldest are dropped down to these.  A
+# flood of refused calls keeps the newest of them, and costs the log (and the
+# snapshots, which hold it) a bounded amount.
+REFUSED_KEPT = 10_000
+REFUSED_TEXT_KEPT = 8 * 1024 * 1024
 
 # Set by `Rules.deferred_saving()`: operations leave the wait for the journal to their caller.
 _deferring: contextvars.ContextVar[bool] = contextvars.ContextVar("deferring", default=False)
@@ -118,6 +124,7 @@ class Rules(ABC):
         self.history = []  # ended jobs, oldest first
         self.versions: dict[str, Version] = {}
         self.events: deque[Event] = deque(maxlen=EVENT_LOG_LIMIT)
+        self._refused = [0, 0]  # the refused attempts in `events`: how many, and their text's size
         # Deleted tokens -> their last description: their usage and history stay reportable.
         self.departed: dict[str, str] = {}
         self._next = {"sda": 1, "model": 1, "model_group": 1, "backend": 1, "backend_group": 1,
@@ -405,7 +412,40 @@ class Rules(ABC):
 
     def restore_event(self, when: float, token: str, action: str, request: str, result: str, peer: str) -> None:
         """Put an event into the log as it happened (a refused attempt read back from the journal)."""
-        self.events.append(Event(self._new_id("event"), when, token, action, request, result, peer))
+        events = self.events
+        if len(events) == events.maxlen:  # the oldest leaves the log
+            self._count_refused(events[0], -1)
+        event = Event(self._new_id("event"), when, token, action, request, result, peer)
+        events.append(event)
+        self._count_refused(event, 1)
+        count, size = self._refused
+        if count > 2 * REFUSED_KEPT or size > 2 * REFUSED_TEXT_KEPT:
+            self._drop_oldest_refused()
+
+    def set_events(self, events: Iterable[Event]) -> None:
+        """The event log as a snapshot holds it."""
+        self.events = deque(events, maxlen=self.events.maxlen)
+        self._refused = [0, 0]
+        for event in self.events:
+            self._count_refused(event, 1)
+
+    def _count_refused(self, event: Event, sign: int) -> None:
+        if event.result.startswith("FAILED"):
+            self._refused[0] += sign
+            self._refused[1] += sign * (len(event.request) + len(event.result))
+
+    def _drop_oldest_refused(self) -> None:
+        """Drop the oldest refused attempts until REFUSED_KEPT and REFUSED_TEXT_KEPT hold
+        (what is dropped depends on the log only: replay drops the same)."""
+        count, size = self._refused
+        kept: list[Event] = []
+        for event in self.events:
+            if (count > REFUSED_KEPT or size > REFUSED_TEXT_KEPT) and event.result.startswith("FAILED"):
+                count -= 1
+                size -= len(event.request) + len(event.result)
+                continue
+            kept.append(event)
+        self.set_events(kept)
 
     @query
     def list_events(self, token: str = "", action: str = "", count: int = 0) -> list[Event]:
