@@ -70,8 +70,10 @@ IMAGE ?= sdamanager-stub:$(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' smclien
 image:
 	docker build -t $(IMAGE) .
 
+## lint: ruff on everything, then mypy --strict on both packages (pyproject's [tool.mypy])
 lint: $(STAMP)
 	$(BIN)/ruff check smclient sdamanager_stub tests bench
+	$(BIN)/python -m mypy
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
