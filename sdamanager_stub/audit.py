@@ -22,7 +22,7 @@ import inspect
 import typing
 from collections.abc import Callable
 from enum import Enum
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeGuard, TypeVar
 
 # Who is asking (e.g. "ipv4:127.0.0.1:50312"); the server sets it per call so
 # the event log can say where a change came from.
@@ -81,7 +81,7 @@ def query(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
     """Make `fn` a read operation of the manager (see the module docstring)."""
 
     @functools.wraps(fn)
-    def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.read(lambda: fn(self, *args, **kwargs), shown=True)
 
     return wrapper
@@ -92,17 +92,26 @@ def change(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)
-    def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
         bound = signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
         # By name, defaults included: what the event log shows and the journal replays.
         arguments = {k: v for k, v in bound.arguments.items() if k != "self"}
         return self.perform(fn, arguments)
 
-    wrapper.is_change = True  # type: ignore[attr-defined]
+    vars(wrapper)["is_change"] = True  # a function attribute (what `is_change` reads), unknown to the type
     return wrapper
 
 
-def is_change(operation: object) -> bool:
+class Change(Protocol):
+    """A method made with `change`: the operation it wraps is its `__wrapped__`."""
+
+    __wrapped__: Callable[..., Any]
+    is_change: bool
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+def is_change(operation: object) -> TypeGuard[Change]:
     """True for a method made with `change`: what a journal may name and replay."""
     return getattr(operation, "is_change", False) is True

@@ -33,7 +33,7 @@ import grpc
 import grpc.aio
 
 from .observe import CallInfo, CallObserver
-from .security import ADMIN_PREFIX, VM_METHODS
+from .security import ADMIN_PREFIX, VM_METHODS, ServerInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def side_of(method: str) -> str:
     return "vm" if method[len(ADMIN_PREFIX):] in VM_METHODS else "admin"
 
 
-def _peer(context: grpc.aio.ServicerContext) -> str:
+def _peer(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     try:
         return context.peer() or "an unknown peer"
     except Exception:  # noqa: BLE001 - a log line must not fail
@@ -80,7 +80,7 @@ class _Timed:
     """A call's context whose writes (for a handler that writes its reply itself, as the
     health service's Watch does) go through the reply deadline."""
 
-    def __init__(self, context: grpc.aio.ServicerContext, write: Callable[[Any], Awaitable[None]]) -> None:
+    def __init__(self, context: grpc.aio.ServicerContext[Any, Any], write: Callable[[Any], Awaitable[None]]) -> None:
         self._context = context
         self.write = write
 
@@ -88,7 +88,7 @@ class _Timed:
         return getattr(self._context, name)
 
 
-class Guard(grpc.aio.ServerInterceptor):
+class Guard(ServerInterceptor):
     """Serves every method within its kind's bound and the two deadlines (see the module)."""
 
     def __init__(self, request_deadline: float = REQUEST_DEADLINE, reply_deadline: float = REPLY_DEADLINE,
@@ -124,7 +124,7 @@ class Guard(grpc.aio.ServerInterceptor):
         request_streaming, response_streaming = handler.request_streaming, handler.response_streaming
         generator = inspect.isasyncgenfunction(behaviour)  # else it writes its messages itself (Watch)
 
-        async def serve(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def serve(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             if not self.observers:
                 return await answer(requests, context, None)
             call = CallInfo(method, None, context)
@@ -143,7 +143,7 @@ class Guard(grpc.aio.ServerInterceptor):
                 for observer in self.observers:
                     observer.ended(call, code, time.monotonic() - began)
 
-        async def answer(requests: Any, context: grpc.aio.ServicerContext, call: CallInfo | None) -> Any:
+        async def answer(requests: Any, context: grpc.aio.ServicerContext[Any, Any], call: CallInfo | None) -> Any:
             if self.in_flight[kind] >= self.bounds[kind]:
                 await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                     f"This SDAManager is answering {self.bounds[kind]} {kind} calls already; "
@@ -171,12 +171,12 @@ class Guard(grpc.aio.ServerInterceptor):
         make = grpc.stream_stream_rpc_method_handler if response_streaming else grpc.stream_unary_rpc_method_handler
         return make(serve, handler.request_deserializer, handler.response_serializer)
 
-    async def _cancel(self, context: grpc.aio.ServicerContext, what: str, seconds: float) -> None:
+    async def _cancel(self, context: grpc.aio.ServicerContext[Any, Any], what: str, seconds: float) -> None:
         """End the call: it waited too long for what it had to do."""
         log.warning("sdamanager-stub: cancelled a call from %s: %s within %g s", _peer(context), what, seconds)
         await context.abort(grpc.StatusCode.CANCELLED, f"The call was cancelled: {what} within {seconds:g} s.")
 
-    async def _request(self, requests: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def _request(self, requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         """The one request of a unary-request method, and the end of the stream after it."""
         try:
             async with _timeout(self.request_deadline):
@@ -195,7 +195,7 @@ class Guard(grpc.aio.ServerInterceptor):
                                 "This method takes one request message; the call sent more.")
         return request
 
-    async def _received(self, requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async def _received(self, requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
         """A streamed request: each message within the deadline (a stream kept idle ends so)."""
         while True:
             try:
@@ -207,7 +207,7 @@ class Guard(grpc.aio.ServerInterceptor):
                 await self._cancel(context, "its next request did not arrive", self.request_deadline)
             yield request
 
-    async def _write(self, context: grpc.aio.ServicerContext, message: Any) -> None:
+    async def _write(self, context: grpc.aio.ServicerContext[Any, Any], message: Any) -> None:
         """One message of a streamed reply, taken by the client within the deadline.
 
         The wait is for this message only: a client that reads slowly but steadily
@@ -223,10 +223,10 @@ class Guard(grpc.aio.ServerInterceptor):
             await self._cancel(context, "it did not take its reply", self.reply_deadline)
 
 
-def _code(context: grpc.aio.ServicerContext) -> grpc.StatusCode | None:
+def _code(context: grpc.aio.ServicerContext[Any, Any]) -> grpc.StatusCode | None:
     """The status a call's handler set (or an abort did), if any."""
     try:
-        code = context.code()
+        code: object = context.code()  # None until a status is set (grpc-stubs say a StatusCode)
     except Exception:  # noqa: BLE001 - an observer's record must not fail the call
         return None
     if code is None or isinstance(code, grpc.StatusCode):
@@ -241,7 +241,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
     name = ctypes.util.find_library("c")
     try:
-        return ctypes.CDLL(name).malloc_trim if name else None  # type: ignore[no-any-return]
+        return ctypes.CDLL(name).malloc_trim if name else None
     except (OSError, AttributeError):
         return None
 

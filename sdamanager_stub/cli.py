@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ def say(text: str, level: int = logging.WARNING) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
-def _bounded(low: int, high: int, what: str):  # type: ignore[no-untyped-def]
+def _bounded(low: int, high: int, what: str) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -53,7 +54,7 @@ BACKENDS = _bounded(0, 100_000, "0-100000")
 DEVICES = _bounded(0, 1024, "0-1024")
 
 
-def _seconds(low: float, high: float):  # type: ignore[no-untyped-def]
+def _seconds(low: float, high: float) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -198,7 +199,9 @@ def serve(args: argparse.Namespace) -> int:
             "next served at the wall clock's pace", logging.ERROR)
         return 2
     given = [f"--{name.replace('_', '-')}" for name in SHAPING if getattr(args, name) is not None]
-    shape = {name: default if getattr(args, name) is None else getattr(args, name) for name, default in SHAPING.items()}
+    # Each the option's value (argparse's: an int or a float as the option parses) or its default.
+    shape: dict[str, Any] = {name: default if getattr(args, name) is None else getattr(args, name)
+                             for name, default in SHAPING.items()}
     steady = SteadyClock()
     manager = new_manager(shape["backends"], shape["devices"], prepare_seconds=shape["prepare_seconds"],
                           clean_seconds=shape["clean_seconds"],
@@ -400,7 +403,7 @@ def job(args: argparse.Namespace) -> int:
         return 2
     submitted = 0
     with channel:
-        stub = pb_grpc.SDAManagerStub(channel)
+        stub = pb_grpc.SDAManagerStub(channel)  # type: ignore[no-untyped-call]  # generated code, unannotated
         try:
             if args.job_command == "submit":
                 request = pb.RequestDevicesRequest(token=args.token, process_name=args.process,

@@ -13,8 +13,10 @@ backend names) once per call, so converting N records costs O(N), not O(N^2).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from enum import Enum
+from typing import Any, NamedTuple, TypeVar, cast
 
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from smclient import __version__
@@ -58,16 +60,24 @@ def seconds(ts: Timestamp) -> float:
     return ts.seconds + ts.nanos / 1e9
 
 
-def _enum_to_pb(prefix: str, enum_type: object, value: object) -> int:
-    return enum_type.Value(prefix + value.value)  # type: ignore[attr-defined]
+# An API enum's number: the generated stubs give each API enum a class, a subclass of int.
+PbEnum = TypeVar("PbEnum", bound=int)
+# A domain enum (entities.py).
+Domain = TypeVar("Domain", bound=Enum)
 
 
-def _pb_to_enum(prefix: str, enum_type: object, domain: type, number: int, what: str):
+def _enum_to_pb(prefix: str, enum_type: type[PbEnum], value: Enum) -> PbEnum:
+    # An API enum is an EnumTypeWrapper at run time (its metaclass in the stubs), whose
+    # Value is a plain int: the number the stubs type as an instance of the enum's class.
+    return cast(PbEnum, cast(EnumTypeWrapper, enum_type).Value(prefix + value.value))
+
+
+def _pb_to_enum(prefix: str, enum_type: EnumTypeWrapper, domain: type[Domain], number: int, what: str) -> Domain:
     try:
-        name = enum_type.Name(number)  # type: ignore[attr-defined]
+        name = enum_type.Name(number)
     except ValueError:
         name = ""
-    allowed = "|".join(m.value for m in domain)  # type: ignore[attr-defined]
+    allowed = "|".join(m.value for m in domain)
     if not name.startswith(prefix) or name == prefix + "UNSPECIFIED":
         raise InvalidArgument(f"{what} must be one of {allowed}.")
     return domain(name[len(prefix):])

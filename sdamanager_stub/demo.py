@@ -85,11 +85,11 @@ class Workload:
             if job.feid not in self._ends and job.token in self._mine:
                 self._ends[job.feid] = now + rng.expovariate(1 / self.mean)
         for feid, end in list(self._ends.items()):
-            job = m.jobs.get(feid)
-            if job is None:
+            held = m.jobs.get(feid)
+            if held is None:
                 del self._ends[feid]  # released by an operator
-            elif job.status is JobStatus.RUNNING and now >= end:
-                m.finish_job(feid, failed=rng.random() < 0.05, token=job.token)
+            elif held.status is JobStatus.RUNNING and now >= end:
+                m.finish_job(feid, failed=rng.random() < 0.05, token=held.token)
                 del self._ends[feid]
         for token in self.tokens:
             if token in live or token not in m.tokens or rng.random() > self.busy:

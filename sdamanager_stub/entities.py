@@ -196,7 +196,7 @@ class Job:
 
     @classmethod
     def from_state(cls, state: tuple[Any, ...]) -> Job:
-        return cls(*state[:-1], placement=list(state[-1]))  # type: ignore[arg-type]
+        return cls(*(*state[:-1], list(state[-1])))  # positionally: the placement is the last field, as in `state`
 
 
 _JOB_FIELDS = attrgetter(*(f.name for f in fields(Job) if f.name != "placement"))

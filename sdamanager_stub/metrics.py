@@ -295,8 +295,8 @@ class StateCollector(Collector):
             family.add_metric([state.value], seen["devices"][id(state)])
         yield family
         family = GaugeMetricFamily("sdamanager_backends", "Backends by status.", labels=["status"])
-        for status in BackendStatus:
-            family.add_metric([status.value], seen["backends"][id(status)])
+        for backend_status in BackendStatus:
+            family.add_metric([backend_status.value], seen["backends"][id(backend_status)])
         yield family
         yield GaugeMetricFamily("sdamanager_tokens", "Tokens.", value=seen["tokens"])
         yield GaugeMetricFamily("sdamanager_sdas", "SDAs (reserved or not).", value=seen["sdas"])

@@ -43,7 +43,7 @@ class CallInfo:
 
     method: str  # /sdamanager.v1.SDAManager/GetToken
     request: Any  # the request message (None for a streamed request)
-    context: grpc.aio.ServicerContext
+    context: grpc.aio.ServicerContext[Any, Any]
     started: float = field(default_factory=time.time)
 
     @property
@@ -176,9 +176,9 @@ def load_faults(path: str | Path) -> list[Fault]:
     text = read_small_file(str(path), "the faults file").decode("utf-8", "replace")
     try:
         if str(path).endswith(".toml"):
-            import tomllib
+            from smclient import toml
 
-            data: Any = tomllib.loads(text)
+            data: Any = toml.loads(text)
         else:
             data = json.loads(text)
     except ValueError as err:

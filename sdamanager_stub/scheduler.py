@@ -128,14 +128,14 @@ class _Pool:
         while remaining:
             counts = sorted(self.by_count)
             # Tightest fit: the fewest idle devices that still hold the rest, lowest id first ...
-            backend_id = _first_unused(self.by_count, (c for c in counts if c >= remaining), used)
-            if backend_id is None:  # ... else none fits alone: the fullest, lowest id first, and go on
-                backend_id = _first_unused(self.by_count, reversed(counts), used)
-            assert backend_id is not None  # total >= need: something is left
-            take = idle_devices(backends[backend_id])[:remaining]
-            chosen.extend((backend_id, i) for i in take)
-            used.add(backend_id)
-            remaining -= len(take)
+            found = _first_unused(self.by_count, (c for c in counts if c >= remaining), used)
+            if found is None:  # ... else none fits alone: the fullest, lowest id first, and go on
+                found = _first_unused(self.by_count, reversed(counts), used)
+            assert found is not None  # total >= need: something is left
+            taken = idle_devices(backends[found])[:remaining]
+            chosen.extend((found, i) for i in taken)
+            used.add(found)
+            remaining -= len(taken)
         return chosen
 
 

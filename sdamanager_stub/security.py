@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
@@ -19,6 +19,11 @@ VM_METHODS = frozenset({"RequestDevices", "ReportRunning", "FinishJob", "GetDevi
                         "SwitchModel", "AddDevice", "RemoveDevice", "SwitchDevice", "ResetDevice"})
 ADMIN_PREFIX = "/sdamanager.v1.SDAManager/"
 
+if TYPE_CHECKING:  # generic in grpc-stubs (request, response: here any method's messages), not at run time
+    ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    ServerInterceptor = grpc.aio.ServerInterceptor
+
 
 MISSING_SECRET = ("This SDAManager needs the admin secret: set SDAMANAGER_ADMIN_SECRET "
                   "or --admin-secret-file on the client.")
@@ -26,7 +31,7 @@ WRONG_SECRET = ("This SDAManager refused the admin secret sent: it is not the on
                 "(check SDAMANAGER_ADMIN_SECRET or --admin-secret-file on the client).")
 
 
-class AdminSecret(grpc.aio.ServerInterceptor):
+class AdminSecret(ServerInterceptor):
     """Refuses admin calls without the shared secret: UNAUTHENTICATED, at once."""
 
     def __init__(self, secret: str) -> None:
@@ -46,7 +51,7 @@ class AdminSecret(grpc.aio.ServerInterceptor):
 
         reason = (WRONG_SECRET if sent else MISSING_SECRET)
 
-        async def deny(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def deny(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             # Takes the request as a stream and never reads it: a refusal waits for nothing.
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, reason)
 

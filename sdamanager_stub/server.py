@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 import grpc.aio
@@ -25,6 +25,16 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SDAManager"].full_name  # "sdaman
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
+class HealthStatuses(Protocol):
+    """What the simulator uses of grpc_health's asyncio servicer, health.aio.HealthServicer
+    (the grpc_health stubs have no `aio`)."""
+
+    async def set(self, service: str, status: int) -> None:
+        """`status`: a HealthCheckResponse.ServingStatus (an int)."""
+
+    async def enter_graceful_shutdown(self) -> None: ...
+
+
 class Simulator:
     """A simulator's server, bound and not yet started: `start()` it, `stop()` it.
 
@@ -34,7 +44,7 @@ class Simulator:
     """
 
     def __init__(self, owner: Owner, server: grpc.aio.Server, port: int, manager: SDAManager,
-                 health_servicer: health.aio.HealthServicer, host: str, guard: Guard) -> None:
+                 health_servicer: HealthStatuses, host: str, guard: Guard) -> None:
         self.owner, self.server, self.port, self.manager = owner, server, port, manager
         self.health, self.host, self.guard = health_servicer, host, guard
         self._stopped = False
@@ -72,7 +82,7 @@ class Simulator:
 def build_simulator(address: str = "127.0.0.1:0", manager: SDAManager | None = None, *,
                     admin_secret: str | None = None,
                     credentials: grpc.ServerCredentials | None = None,
-                    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+                    interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
                     request_deadline: float = REQUEST_DEADLINE,
                     reply_deadline: float = REPLY_DEADLINE,
                     max_calls: int = MAX_CALLS, max_streams: int = MAX_STREAMS,
@@ -93,13 +103,13 @@ def build_simulator(address: str = "127.0.0.1:0", manager: SDAManager | None = N
     # The secret first: a call refused for it is answered at once, its request unread.
     chain = ([AdminSecret(admin_secret)] if admin_secret else []) + [guard, *interceptors]
 
-    async def build() -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    async def build() -> tuple[grpc.aio.Server, int, HealthStatuses]:
         server = grpc.aio.server(
             interceptors=chain,
             options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)],
         )
         add_to_server(Servicer(manager), server)
-        health_servicer = health.aio.HealthServicer()
+        health_servicer: HealthStatuses = health.aio.HealthServicer()  # type: ignore[attr-defined]  # not in its stubs
         await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
         await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import grpc
 import grpc.aio
@@ -53,6 +53,8 @@ from .owner import durably
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 SERVICE = pb.DESCRIPTOR.services_by_name["SDAManager"]
 
 STATUS_OF: dict[type[DomainError], grpc.StatusCode] = {
@@ -75,7 +77,7 @@ TURN = 0.002  # seconds of converting a listing before the other calls get a tur
 def status_for(err: DomainError) -> grpc.StatusCode:
     for cls in type(err).__mro__:
         if cls in STATUS_OF:
-            return STATUS_OF[cls]  # type: ignore[index]
+            return STATUS_OF[cls]
     return grpc.StatusCode.FAILED_PRECONDITION
 
 
@@ -165,9 +167,10 @@ def _id_or_all(request: Any, field: str, what: str) -> int:
 
 
 def _count(request: Any, what: str) -> int:
-    if request.count < 0:
-        raise InvalidArgument(f"{what} must be 0 or more (got {request.count}).")
-    return request.count
+    count: int = request.count  # an int32 field of the request message
+    if count < 0:
+        raise InvalidArgument(f"{what} must be 0 or more (got {count}).")
+    return count
 
 
 def _interval(request: Any) -> tuple[float, float, str]:
@@ -410,7 +413,7 @@ def _pages(items: Iterable[Any], page_size: int, make: Callable[[list[Any]], Any
     yield make(page)  # an empty listing is one empty page
 
 
-def _fail(context: grpc.aio.ServicerContext, err: Exception, method: str) -> None:
+def _fail(context: grpc.aio.ServicerContext[Any, Any], err: Exception, method: str) -> None:
     """The call's status for a failure; the handler then returns without a response.  (Not
     `abort`: its exception makes a reference cycle in gRPC's call state, garbage that only
     the collector frees, at every refusal.)"""
@@ -424,7 +427,7 @@ def _fail(context: grpc.aio.ServicerContext, err: Exception, method: str) -> Non
     context.set_details(f"Internal error in {method}: see the simulator's log.")
 
 
-def _peer(context: grpc.aio.ServicerContext) -> str:
+def _peer(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     """Who is calling, for the event log."""
     try:
         return context.peer() or ""
@@ -443,15 +446,15 @@ class Servicer:
             method = self._listing(name, row) if isinstance(row, Listing) else self._unary(name, row)
             setattr(self, name, method)
 
-    def _run(self, row: Unary | Listing, request: Any, present: Callable[[Converter, Any, tuple[Any, ...]], Any]):
+    def _run(self, row: Unary | Listing, request: Any, present: Callable[[Converter, Any, tuple[Any, ...]], T]) -> T:
         arguments = row.arguments(request)
         operation = row.operation
         call = (getattr(self.m, operation) if isinstance(operation, str)
                 else functools.partial(operation, self.m))
         return self.m.read(lambda: present(Converter(self.m), call(*arguments), arguments))
 
-    def _unary(self, name: str, row: Unary) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
-        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    def _unary(self, name: str, row: Unary) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]:
+        async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             peer = request_peer.set(_peer(context))
             try:
                 return await durably(self.m, lambda: self._run(row, request, row.present))
@@ -464,14 +467,17 @@ class Servicer:
         unary.__name__ = name
         return unary
 
-    def _listing(self, name: str, row: Listing) -> Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]:
+    def _listing(self, name: str,
+                 row: Listing) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Any]]:
         def converted(c: Converter, items: Any, _: tuple[Any, ...]) -> list[Any]:
             return [getattr(c, row.item)(item) for item in items]
 
         def detached(c: Converter, items: Any, _: tuple[Any, ...]) -> tuple[list[Any], Names]:
-            return row.detach(items), Names.of(self.m)  # type: ignore[misc]
+            detach = row.detach
+            assert detach is not None  # used only for a row that detaches (below)
+            return detach(items), Names.of(self.m)
 
-        async def listing(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def listing(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             try:
                 if row.detach is None:
                     messages = await durably(self.m, lambda: self._run(row, request, converted))
@@ -480,7 +486,8 @@ class Servicer:
                 else:  # converted as the pages go out, other callers served in between
                     records, names = await durably(self.m, lambda: self._run(row, request, detached))
                     convert = getattr(Converter(self.m, names), row.item)
-                    blobs = self._wire[name].blobs(records, row.key, names, convert)  # type: ignore[arg-type]
+                    assert row.key is not None  # every row that detaches names its messages (RPCS)
+                    blobs = self._wire[name].blobs(records, row.key, names, convert)
                     async for blob_page in _byte_pages(blobs, request.page_size):
                         yield blob_page
             except Exception as err:  # every failure becomes a status

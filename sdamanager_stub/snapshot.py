@@ -102,7 +102,7 @@ def _fields(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def _state(record: Any) -> dict[str, Any]:
     """A record's fields by name: its __dict__, without what is no field (a device's or a
     backend's watcher, which the scheduler's index sets there)."""
-    fields = vars(record)
+    fields: dict[str, Any] = vars(record)
     names = _fields(type(record))[0]
     if len(fields) != len(names):
         return {name: fields[name] for name in names}
@@ -307,12 +307,12 @@ def _checker(kind: Any) -> Callable[[Any], Any]:
                 raise _Wrong(value, f"one of {names}") from None
         return member
     if origin is tuple:  # (backend id, device index)
-        items = [_checker(arg) for arg in args]
+        checks = [_checker(arg) for arg in args]
 
         def pair(value: Any) -> tuple[Any, ...]:
-            if type(value) is not list or len(value) != len(items):
-                raise _Wrong(value, f"a list of {len(items)}")
-            return tuple(check(item) for check, item in zip(items, value))
+            if type(value) is not list or len(value) != len(checks):
+                raise _Wrong(value, f"a list of {len(checks)}")
+            return tuple(check(item) for check, item in zip(checks, value))
         return pair
     if origin is list:
         item = _checker(args[0])
@@ -330,7 +330,7 @@ def _checker(kind: Any) -> Callable[[Any], Any]:
                 raise _Wrong(value, "an object")
             return {key(k): val(v) for k, v in value.items()}
         return mapping
-    if dataclasses.is_dataclass(kind):  # a backend's devices
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):  # a backend's devices (a class)
         def nested(value: Any) -> Any:
             return _record(kind, value, kind.__name__.lower())
         return nested

@@ -42,7 +42,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import snapshot
 from .audit import plural
@@ -154,9 +154,10 @@ class Store:
         self._commits = 0  # commits ended, ever
         self._db_lock = threading.Lock()
         self._pending: list[tuple[Any, ...]] = []
-        self._appended = self._durable = self.db.execute(
+        last_seq: int = self.db.execute(
             "SELECT MAX(COALESCE((SELECT MAX(seq) FROM ops), 0), COALESCE((SELECT MAX(seq) FROM snapshots), 0))"
         ).fetchone()[0]
+        self._appended = self._durable = last_seq
         self._committing = False
         self._failed = ""
         self._writer: threading.Thread | None = None  # the snapshot being written, if any
@@ -521,7 +522,10 @@ class Store:
         self.db.close()
 
 
-def _number(kind: type[int] | type[float], text: str, key: str) -> float:
+Number = TypeVar("Number", int, float)
+
+
+def _number(kind: type[Number], text: str, key: str) -> Number:
     try:
         return kind(text)
     except ValueError:

@@ -107,7 +107,7 @@ class AdminClient:
         if self._stub is None:
             from smclient.api.sdamanager_pb2_grpc import SDAManagerStub
 
-            self._stub = SDAManagerStub(self.channel)
+            self._stub = SDAManagerStub(self.channel)  # type: ignore[no-untyped-call]  # generated code, unannotated
         return self._stub
 
     def run(self, line: str) -> CommandResult:
@@ -296,8 +296,9 @@ def running_simulator(**options: Any) -> RunningSimulator:
     from .server import build_simulator
 
     clock = ManualClock() if chosen["clock"] == "manual" else None
-    manager = new_manager(chosen["backends"], chosen["devices"], prepare_seconds=float(chosen["prepare_seconds"]),
-                          clean_seconds=float(chosen["clean_seconds"]), **({"clock": clock} if clock else {}))
+    manager = new_manager(chosen["backends"], chosen["devices"], clock=clock,  # None: the default clock
+                          prepare_seconds=float(chosen["prepare_seconds"]),
+                          clean_seconds=float(chosen["clean_seconds"]))
     faults, calls = Faults(), CallLog()
     simulator = build_simulator("127.0.0.1:0", manager, admin_secret=chosen["admin_secret"], observers=(faults, calls))
     simulator.start()
@@ -308,14 +309,22 @@ def _with_metadata(metadata: tuple[tuple[str, str], ...]) -> Any:
     """A client interceptor that adds `metadata` (the admin secret) to every call."""
     import grpc
 
-    class Details(grpc.ClientCallDetails):  # type: ignore[misc]
+    class Details(grpc.ClientCallDetails):
         def __init__(self, details: Any) -> None:
             self.method, self.timeout, self.credentials = details.method, details.timeout, details.credentials
             self.wait_for_ready, self.compression = details.wait_for_ready, details.compression
-            self.metadata = [*(details.metadata or ()), *metadata]
+            self.metadata = (*(details.metadata or ()), *metadata)
 
-    class WithMetadata(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,  # type: ignore[misc]
-                       grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    if TYPE_CHECKING:  # generic in grpc-stubs (request, response: here any method's messages), not at run time
+        UnaryUnary = grpc.UnaryUnaryClientInterceptor[Any, Any]
+        UnaryStream = grpc.UnaryStreamClientInterceptor[Any, Any]
+        StreamUnary = grpc.StreamUnaryClientInterceptor[Any, Any]
+        StreamStream = grpc.StreamStreamClientInterceptor[Any, Any]
+    else:
+        UnaryUnary, UnaryStream = grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor
+        StreamUnary, StreamStream = grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor
+
+    class WithMetadata(UnaryUnary, UnaryStream, StreamUnary, StreamStream):
         def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
             return continuation(Details(details), request)
 

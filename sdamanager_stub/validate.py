@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from .errors import AlreadyExists, InvalidArgument
 
@@ -28,6 +28,8 @@ LIST_MAX = 10_000
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z._+-]{0,63}")
+
+_T = TypeVar("_T")
 
 
 def int_range(what: str, value: int, low: int, high: int) -> int:
@@ -100,7 +102,7 @@ def version(value: str) -> str:
     return value
 
 
-def list_size(what: str, values: list) -> list:
+def list_size(what: str, values: list[_T]) -> list[_T]:
     if len(values) > LIST_MAX:
         raise InvalidArgument(f"{what} has more than {LIST_MAX} entries.")
     if len(set(values)) != len(values):

@@ -12,11 +12,19 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Mapping
-from typing import Any, NoReturn
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import __version__
 from .errors import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, UsageError
+
+if TYPE_CHECKING:  # (imported where used: a one-shot command loads only what it needs)
+    from typing_extensions import Unpack
+
+    from .config import Config, Context
+    from .executor import SessionOptions
+    from .terminal import Pager
+    from .transport import Connection
 
 
 class Parser(argparse.ArgumentParser):
@@ -119,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             output = check(output)
         except UsageError as err:
-            where = "" if args.output or os.environ.get("SMCLIENT_OUTPUT") or context is None else \
-                f"{config.path}: context.{context.name}.output: "  # type: ignore[union-attr]
+            where = "" if args.output or os.environ.get("SMCLIENT_OUTPUT") or context is None or config is None \
+                else f"{config.path}: context.{context.name}.output: "  # (a context comes with its config)
             print(f"moreh_smclient: {where}{err}", file=sys.stderr)
             return EXIT_USAGE
 
@@ -163,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     if secret is not None and credentials is None and not is_loopback(address.host):
         print(f"warning: sending the admin secret without TLS to {address}", file=sys.stderr)
     connection = Connection(address, timeout=timeout, credentials=credentials, admin_secret=secret)
-    options = {"pager": "off" if args.no_pager else (context and context.pager) or "auto",
-               "expanded": "on" if args.expanded else "off"}
+    options: SessionOptions = {"pager": "off" if args.no_pager else (context and context.pager) or "auto",
+                               "expanded": "on" if args.expanded else "off"}
     if context and context.history_file is not None:
         # $SMCLIENT_HISTFILE (even empty) wins; the interactive shell reads it (history.default_path).
         os.environ.setdefault("SMCLIENT_HISTFILE", context.history_file)
@@ -181,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_repl(connection, output_format=output, **options)
         # Bytes that are not UTF-8 become a usage error for that line, not a traceback.
-        sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
+        sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]  # typeshed: a TextIO, not TextIOWrapper
         # A terminal that cannot draw (TERM=dumb) still gets the banner and a plain prompt.
         return run_lines(connection, sys.stdin, prompt=sys.stdin.isatty() and sys.stdout.isatty(), output=output,
                          **options)
@@ -211,10 +219,10 @@ def config_path(env: Mapping[str, str] | None = None) -> tuple[str, bool]:
     return os.path.join(base, "moreh_smclient", "config.toml"), False
 
 
-def _context(flag: str | None, choose: bool = True):  # type: ignore[no-untyped-def]
+def _context(flag: str | None, choose: bool = True) -> tuple[Config | None, Context | None]:
     """(the config file, the context chosen): --context, else $SMCLIENT_CONTEXT, else the
     file's default-context.  (None, None) when there is no config file and none is asked
-    for: config.py and tomllib are then never imported.  ConfigError (config.py) for a
+    for: config.py and the TOML parser are then never imported.  ConfigError (config.py) for a
     bad file or an unknown name."""
     name, source = flag, "--context"
     if not name and os.environ.get(CONTEXT_ENV, "").strip():
@@ -225,12 +233,13 @@ def _context(flag: str | None, choose: bool = True):  # type: ignore[no-untyped-
     from .config import ConfigError, load
 
     if not named and not os.path.exists(path):
+        assert name is not None  # (`name and choose` held above)
         raise ConfigError(f"no context {name[:60]!r} ({source}): there is no config file {path}")
     config = load(path)
     return config, config.select(name or None, source) if choose else None
 
 
-def _prompted(stream):  # type: ignore[no-untyped-def]
+def _prompted(stream: TextIO) -> Iterator[str]:
     """The lines of a terminal that cannot draw: `> ` before each, as the shell's prompt."""
     while True:
         sys.stdout.write("> ")
@@ -288,10 +297,10 @@ def _emit(result: Any, flush: bool = False, where: str = "", options: dict[str, 
         raise OutputFailed(f"moreh_smclient: cannot write the output: {err.strerror or err}") from None
 
 
-_PAGERS: list[Any] = []
+_PAGERS: list[Pager] = []
 
 
-def _pager() -> Any:
+def _pager() -> Pager:
     """The process's one Pager (terminal.py): a failing pager is warned about once."""
     if not _PAGERS:
         import shutil
@@ -316,8 +325,8 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
-def run_script(connection, lines, force: bool = False, output: str = "table",  # type: ignore[no-untyped-def]
-               **options: str) -> int:
+def run_script(connection: Connection, lines: Iterable[tuple[str | None, str]], force: bool = False,
+               output: str = "table", **options: Unpack[SessionOptions]) -> int:
     """`--command` and `--file`: run `(where, line)` pairs in order.  The first failure
     stops them (all run with `force`); the status is the first failure's, else 0."""
     from .executor import Executor
@@ -339,8 +348,8 @@ def run_script(connection, lines, force: bool = False, output: str = "table",  #
     return status
 
 
-def run_file(connection, path: str, force: bool = False, output: str = "table",  # type: ignore[no-untyped-def]
-             **options: str) -> int:
+def run_file(connection: Connection, path: str, force: bool = False, output: str = "table",
+             **options: Unpack[SessionOptions]) -> int:
     """`--file PATH`: its lines as if typed; a failure names its place, `PATH:LINE: `."""
     name = "<stdin>" if path == "-" else path
     try:
@@ -349,7 +358,7 @@ def run_file(connection, path: str, force: bool = False, output: str = "table", 
         print(f"moreh_smclient: cannot read {path}: {err.strerror or err}", file=sys.stderr)
         return EXIT_USAGE
     if path == "-":
-        sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
+        sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]  # typeshed: a TextIO, not TextIOWrapper
     with stream:
         try:
             return run_script(connection, _script_lines(stream, name), force=force, output=output, **options)
@@ -366,7 +375,7 @@ class ScriptUnreadable(Exception):
     """A --file script that cannot be read on: said in one line, exit 2."""
 
 
-def _script_lines(stream, name: str):  # type: ignore[no-untyped-def]
+def _script_lines(stream: TextIO, name: str) -> Iterator[tuple[str, str]]:
     """(`PATH:LINE: `, line) of a script, each line read with a bound."""
     number = 0
     while True:
@@ -383,8 +392,8 @@ def _script_lines(stream, name: str):  # type: ignore[no-untyped-def]
         yield f"{name}:{number}: ", line.rstrip("\r\n")
 
 
-def run_lines(connection, stream, prompt: bool = False, output: str = "table",  # type: ignore[no-untyped-def]
-              **options: str) -> int:
+def run_lines(connection: Connection, stream: TextIO, prompt: bool = False, output: str = "table",
+              **options: Unpack[SessionOptions]) -> int:
     """No terminal (a pipe, kubectl exec without -t), or TERM=dumb: read commands line
     by line, print only their output (with `prompt`, the banner and a plain `> `
     before each line too), exit at end of input with the last failure's status."""

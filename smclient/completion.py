@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
+from prompt_toolkit.formatted_text import StyleAndTextTuples
 
 from . import views
 from .commands import GRAMMAR
@@ -367,7 +368,7 @@ def field_choices(command: Command, name: str) -> list[str]:
 # The toolbar: what the command at the cursor expects.
 
 
-def usage_hint(text: str, live: LiveNames | None = None, grammar: Grammar = GRAMMAR) -> list[tuple[str, str]]:
+def usage_hint(text: str, live: LiveNames | None = None, grammar: Grammar = GRAMMAR) -> StyleAndTextTuples:
     """Formatted text for the bottom toolbar: the usage of the command being typed,
     its current argument highlighted and what it accepts."""
     if not text.strip():
@@ -398,7 +399,7 @@ def usage_hint(text: str, live: LiveNames | None = None, grammar: Grammar = GRAM
         if extra:
             return [("class:hint.error", f"'{command.name}' takes no arguments")]
         return [("class:hint", f"{command.name}: {command.description}")]
-    parts: list[tuple[str, str]] = [("class:hint", command.name)]
+    parts: StyleAndTextTuples = [("class:hint", command.name)]
     for i, arg in enumerate(command.args):
         label = f"[{arg.label}]" if arg.optional else f"{{{arg.label}}}"
         parts.append(("class:hint", " "))

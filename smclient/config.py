@@ -16,7 +16,7 @@ a file that someone else could write is refused (as ssh refuses its config): it 
 where the admin secret is read from and where the shell connects.
 
 Deciding what wins (flag > environment > context > default) is the caller's (cli.py);
-this module only says what a context holds.  tomllib is imported only to read a file.
+this module only says what a context holds.  TOML (smclient/toml.py) is imported only to read a file.
 """
 
 from __future__ import annotations
@@ -104,11 +104,11 @@ def load(path: str) -> Config:
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise ConfigError(f"{path}:{line}: not UTF-8 text") from None
-    import tomllib
+    from . import toml
 
     try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
+        document = toml.loads(text)
+    except toml.TOMLDecodeError as err:
         message = str(err)
         found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
         if found:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # (grpc is imported only for TLS)
+    import grpc
 
 TLS_CA_ENV = "SDAMANAGER_TLS_CA"
 
 
-def tls_credentials(ca_path: str | None = None):  # type: ignore[no-untyped-def]
+def tls_credentials(ca_path: str | None = None) -> grpc.ChannelCredentials | None:
     """Channel credentials trusting the CA in `ca_path` (or $SDAMANAGER_TLS_CA); None for plain text."""
     ca_path = ca_path or os.environ.get(TLS_CA_ENV)
     if not ca_path:

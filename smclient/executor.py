@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 from .commands import GRAMMAR
 from .errors import EXIT_OK, EXIT_REFUSED, ServerError, SmclientError, UsageError
@@ -39,6 +39,15 @@ class Outcome(NamedTuple):
 # values, and how the line that says one names it.
 OPTIONS = {"output": "Output format", "pager": "Pager", "expanded": "Expanded display", "confirm": "Confirm"}
 DEFAULTS = {"output": "table", "pager": "auto", "expanded": "off", "confirm": "on"}
+
+
+class SessionOptions(TypedDict, total=False):
+    """The options an Executor takes besides `output` (its **options)."""
+
+    pager: str
+    expanded: str
+    confirm: str
+
 
 Ask = Callable[[str], bool]
 
@@ -86,6 +95,7 @@ class Executor:
         if invocation.clause:
             from . import filters
 
+            assert command.shape is not None  # a clause is split off for a listing only (grammar.split_clause)
             # Checked before the call: a misspelt field costs no listing.
             where = filters.parse(invocation.clause, filters.fields(command.shape()), command.name)
         args.where = where  # a handler that can ask SDAManager to filter reads it
@@ -114,9 +124,9 @@ class Executor:
                 self.options[result.name] = check(result.value) if result.name == "output" else result.value
             return Outcome(Message(f"{OPTIONS[result.name]}: {self.options[result.name]}"))
         if isinstance(result, Watch) and not self.interactive:
-            err = UsageError("watch runs in the interactive shell only (moreh_smclient with no --command, "
-                             "at a terminal).")
-            return Outcome(Failure(err), err.exit_status)
+            error = UsageError("watch runs in the interactive shell only (moreh_smclient with no --command, "
+                               "at a terminal).")
+            return Outcome(Failure(error), error.exit_status)
         return Outcome(result)
 
     @property
@@ -130,6 +140,7 @@ class Executor:
         confirm = invocation.command.confirm
         if confirm is None or not self._confirming:
             return False
+        assert self.ask is not None  # (_confirming: there is one)
         question = confirm(self.connection, invocation.args)
         return question is not None and not self.ask(question)
 

@@ -216,7 +216,7 @@ def _time_test(op: str, value: str) -> Test:
 def _values(cell: Any, kind: str) -> list[str]:
     """A cell's values as text: one for a plain cell, one per value for a cell of several."""
     if kind in _MANY or isinstance(cell, list):
-        lines = [cell] if isinstance(cell, (str, tuple)) else list(cell)
+        lines: list[Any] = [cell] if isinstance(cell, (str, tuple)) else list(cell)
         if kind == "list" and len(lines) == 1 and isinstance(lines[0], str):
             lines = lines[0].split(", ") if lines[0] else []
         if kind == "int_lists":

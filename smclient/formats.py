@@ -19,7 +19,7 @@ import io
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from .errors import EXIT_REFUSED, UsageError
 from .grammar import is_int
@@ -33,7 +33,7 @@ UNSAFE = frozenset({"unsafehtml"})
 
 def names() -> list[str]:
     """Every format's name: this shell's, then tabulate's."""
-    import tabulate
+    import tabulate  # type: ignore[import-untyped]  # tabulate ships no type information (types-tabulate does)
 
     return [*OWN, *sorted(set(tabulate.tabulate_formats) - set(OWN) - UNSAFE)]
 
@@ -92,8 +92,9 @@ def render_table(table: Table, fmt: str) -> str:
 
     # Numbers to the right, as the original's frame has them (tabulate is told, not guessing).
     align = ["right" if c.align == RIGHT or c.kind in ("int", "number") else "left" for c in columns]
-    return tabulate.tabulate(rows, headers, tablefmt=fmt, disable_numparse=True,
-                             colalign=align + ["left"] * bool(devices))
+    text: str = tabulate.tabulate(rows, headers, tablefmt=fmt, disable_numparse=True,
+                                  colalign=align + ["left"] * bool(devices))
+    return text
 
 
 # ---------------------------------------------------------------- json
@@ -180,7 +181,9 @@ def data(result: Any) -> Any:
     """What json prints for a result."""
     if isinstance(result, Table):
         if result.record and [c.header for c in result.columns] == ["Name", "Value"]:
-            record = {snake(name): value(cell, "auto") for name, cell in result.rows if not isinstance(name, Placement)}
+            # A Name/Value record's names are text.
+            record = {snake(cast(str, name)): value(cell, "auto")
+                      for name, cell in result.rows if not isinstance(name, Placement)}
             if "frontend_id" in record:  # a job: where its devices are, always a map of arrays
                 record["devices"] = {str(name): [_int(n) for n in str(cell).split(",") if n]
                                      for name, cell in result.rows if isinstance(name, Placement)}

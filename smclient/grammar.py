@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 from .errors import UsageError
-from .results import HelpEntry, HelpListing
+from .results import HelpEntry, HelpListing, Table
 
 
 class Kind(Enum):
@@ -125,7 +125,8 @@ class Arg(NamedTuple):
         if kind in (Kind.TEXT, Kind.REST):
             return text
         if kind is Kind.NUMBER:
-            if not self.fits(text) or not self.low <= float(text) <= self.high:  # type: ignore[operator]
+            assert self.low is not None and self.high is not None  # (a NUMBER argument has its range)
+            if not self.fits(text) or not self.low <= float(text) <= self.high:
                 raise UsageError(f"Invalid {self.label} {shown(text)}: expected {self.allowed()}.")
             return float(text)
         if kind is Kind.INT:
@@ -194,7 +195,7 @@ class Command(NamedTuple):
     verbatim: tuple[str, ...] = ()
     # A listing: () -> an empty table of the listing's columns (a record's names),
     # what `where FIELD ...` may name (filters.py); None: the command takes no filter.
-    shape: Callable[[], Any] | None = None
+    shape: Callable[[], Table] | None = None
     newest: bool = False  # a log: `limit N` keeps the newest N rows, the last ones
     # A bulk change: (connection, bound arguments) -> what it will touch, as a question
     # the interactive shell asks first (None: it touches at most one thing, no question).

@@ -15,7 +15,7 @@ import base64
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from types import SimpleNamespace as Args
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -70,7 +70,8 @@ def update_token_desc(conn: Connection, a: Args) -> None:
 
 
 def update_token_access_level(conn: Connection, a: Args) -> None:
-    level = pb.AccessLevel.Value("ACCESS_LEVEL_" + a.access_level)
+    # An enum's Value() is one of its numbers; protobuf's stubs type it int (so below too).
+    level = cast("pb.AccessLevel", pb.AccessLevel.Value("ACCESS_LEVEL_" + a.access_level))
     conn.call("UpdateTokenAccessLevel", pb.UpdateTokenAccessLevelRequest(token=a.token, access_level=level))
 
 
@@ -305,7 +306,7 @@ def ask_update_backend_status(conn: Connection, a: Args) -> str | None:
 
 
 def update_backend_status(conn: Connection, a: Args) -> Note | None:
-    status = pb.BackendStatus.Value("BACKEND_STATUS_" + a.status)
+    status = cast("pb.BackendStatus", pb.BackendStatus.Value("BACKEND_STATUS_" + a.status))
     backend = conn.call("UpdateBackendStatus", pb.UpdateBackendStatusRequest(id=a.backend_id, status=status))
     if a.status == "SHUTDOWN":
         return _jobs_kept(backend, "no new job is placed there (release to stop now).")
@@ -320,13 +321,13 @@ def update_backend_group(conn: Connection, a: Args) -> Note | None:
 
 
 def update_device(conn: Connection, a: Args) -> None:
-    status = pb.DeviceStatus.Value("DEVICE_STATUS_" + a.status)
+    status = cast("pb.DeviceStatus", pb.DeviceStatus.Value("DEVICE_STATUS_" + a.status))
     conn.call("UpdateDeviceStatus", pb.UpdateDeviceStatusRequest(backend_id=a.backend_id, index=a.device_index,
                                                                  status=status))
 
 
 def update_device_all(conn: Connection, a: Args) -> None:
-    status = pb.DeviceStatus.Value("DEVICE_STATUS_" + a.status)
+    status = cast("pb.DeviceStatus", pb.DeviceStatus.Value("DEVICE_STATUS_" + a.status))
     conn.call("UpdateAllDeviceStatus", pb.UpdateAllDeviceStatusRequest(backend_id=a.backend_id, status=status))
 
 
@@ -492,7 +493,7 @@ def show_job(conn: Connection, a: Args) -> Table:
     request = pb.ListJobsRequest()
     status = a.status_of_job or (a.where.equal("status") if a.where is not None else None)
     if status and "JOB_STATUS_" + status in pb.JobStatus.keys():  # a filter's `status = RUNNING` too
-        request.status = pb.JobStatus.Value("JOB_STATUS_" + status)
+        request.status = cast("pb.JobStatus", pb.JobStatus.Value("JOB_STATUS_" + status))
     return views.jobs_table(_items(conn, "ListJobs", request, "jobs"))
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from prompt_toolkit.history import History
@@ -30,7 +30,7 @@ MAX_ENTRIES = 10_000
 MODE = 0o600
 
 
-def default_path(env: dict[str, str] | None = None) -> Path | None:
+def default_path(env: Mapping[str, str] | None = None) -> Path | None:
     """Where history goes: $SMCLIENT_HISTFILE, else ~/.moreh_smclient_history; None: memory only."""
     env = os.environ if env is None else env
     if ENV_VAR in env:

@@ -17,10 +17,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import SmclientError, Unreachable
 from .transport import Connection
+
+if TYPE_CHECKING:
+    from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +139,7 @@ class Chained(Names):
 # Live names from the server.
 
 
-def _enum(value: Any, enum: Any, prefix: str) -> str:
+def _enum(value: int, enum: EnumTypeWrapper, prefix: str) -> str:
     try:
         return enum.Name(value).removeprefix(prefix)
     except ValueError:
@@ -292,9 +295,10 @@ class LiveNames:
         if source == "tokens_and_feids":
             return Chained(self._get("jobs", "feids"), self._get("tokens", "tokens"))
         if source == "token_env":
-            return self._get("tokens", "token_env", {}).get(context, EMPTY)
+            env: dict[str, Names] = self._get("tokens", "token_env", {})
+            return env.get(context, EMPTY)
         if source == "sdas" and context:
-            by_token = self._get("sdas", "sdas_by_token", {})
+            by_token: dict[str, Names] = self._get("sdas", "sdas_by_token", {})
             if context in by_token:
                 return by_token[context]
             if context in self._get("tokens", "tokens"):
@@ -346,7 +350,8 @@ class LiveNames:
         if time.monotonic() - feed.fetched < self.ttl:
             return
         with self._wake:
-            if feed.queued:
+            # `feed` again: another thread may have queued it (mypy would keep `feed.queued` False from above).
+            if self._feeds[name].queued:
                 return
             feed.queued = True
             self._queue.append(name)

@@ -22,11 +22,14 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from itertools import islice
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import SmclientError
 from .results import RIGHT, Clear, Column, Exit, Expanded, Failure, HelpEntry, HelpListing, Message, Success, Table
 from .sanitize import clean
+
+if TYPE_CHECKING:
+    from .views import Listing
 
 __all__ = ["display_width", "render", "render_chunks", "render_outcome", "render_table", "table_lines"]
 
@@ -218,7 +221,8 @@ def _table_blocks(table: Table, general_only: bool = False) -> Iterator[list[str
     ncol = len(columns)
     listing = getattr(table.rows, "ncolumns", None) == ncol
     if ncol and listing and all(col.parts == 1 for col in columns) and not general_only:
-        yield from _listing_blocks(columns, table.rows)  # type: ignore[arg-type]
+        # Rows with `ncolumns` are a views.Listing (not imported: a command without one never loads views).
+        yield from _listing_blocks(columns, cast("Listing", table.rows))
         return
     rows: Sequence[Sequence[Any]] = table.rows if ncol else []  # no columns: no row lines either
     if general_only and listing:
@@ -272,7 +276,8 @@ def _table_blocks(table: Table, general_only: bool = False) -> Iterator[list[str
                 cells.append([_pad(line, widths[j], rights[j]) for line in cell])
         height = max((len(c) for c in cells if type(c) is list), default=1)
         if height == 1:
-            return ["|" + "|".join(cells) + "|"]  # type: ignore[arg-type]
+            # One line: every cell is a str (a cell of several lines is a list of two or more).
+            return ["|" + "|".join(cast("list[str]", cells)) + "|"]
         out = []
         for k in range(height):
             line_cells = []
@@ -318,7 +323,7 @@ def _measure(text: str) -> int:
     return _width(clean(text))
 
 
-def _listing_blocks(columns: Sequence[Column], rows: Any) -> Iterator[list[str]]:
+def _listing_blocks(columns: Sequence[Column], rows: Listing) -> Iterator[list[str]]:
     """_table_blocks for rows kept by column (views.Listing): every cell one line of
     text.  The widths come from what the columns recorded as they were filled; then
     each block of rows comes column by column, and its lines are made by a
@@ -417,8 +422,8 @@ def render_chunks(result: Any, fmt: str = "table") -> Iterator[str]:
     elif isinstance(result, Expanded):
         from .terminal import expanded_lines
 
-        lines, separator = expanded_lines(result.table), ""
-        while block := list(islice(lines, _CHUNK_LINES)):
+        expanded, separator = expanded_lines(result.table), ""
+        while block := list(islice(expanded, _CHUNK_LINES)):
             yield separator + "\n".join(block)
             separator = "\n"
     elif isinstance(result, Table) and fmt != "table":

@@ -44,10 +44,10 @@ class Table:
 
     __slots__ = ("columns", "rows", "record", "totals")
 
-    def __init__(self, columns: list[Column], rows: list[Sequence[Cell]] | None = None,
+    def __init__(self, columns: list[Column], rows: Sequence[Sequence[Cell]] | None = None,
                  record: bool = False, totals: int = 0) -> None:
         self.columns = columns
-        self.rows = rows if rows is not None else []
+        self.rows: Sequence[Sequence[Cell]] = rows if rows is not None else []
         self.record = record
         self.totals = totals
 

@@ -186,7 +186,9 @@ def zsh_script(parser: argparse.ArgumentParser) -> str:
             else:
                 complete = actions.get(kind, " ")
             suffix = "=" if option.startswith("--") else "+"
-            label = (action.metavar or action.dest).lower()
+            metavar = action.metavar or action.dest
+            assert isinstance(metavar, str)  # (a tuple is for nargs > 1, which no option of the shell has)
+            label = metavar.lower()
             specs.append(f"'{exclusive}{option}{suffix}{described}:{label}:{complete}'")
     spec_lines = " \\\n        ".join(specs)
     return f"""\

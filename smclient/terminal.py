@@ -25,7 +25,7 @@ import shlex
 import signal
 import subprocess
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TextIO
 
 from .formats import field
@@ -90,7 +90,7 @@ def _cell_lines(cell: Any) -> list[str]:
 # ---------------------------------------------------------------- the pager
 
 
-def pager_command(environ: dict[str, str] | None = None) -> str:
+def pager_command(environ: Mapping[str, str] | None = None) -> str:
     environ = os.environ if environ is None else environ
     return environ.get("SMCLIENT_PAGER") or environ.get("PAGER") or DEFAULT_PAGER
 

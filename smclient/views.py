@@ -15,7 +15,7 @@ from functools import cache
 from itertools import accumulate, chain, islice, repeat
 from operator import attrgetter, floordiv
 from sys import intern  # a listing repeats its few tokens on every row: one string each
-from typing import Any
+from typing import Any, cast
 
 from .api import sdamanager_pb2 as pb
 from .results import RIGHT, Column, Placement, Table
@@ -33,7 +33,7 @@ def _names(enum: Any, prefix: str) -> dict[int, str]:
                    if not v.name.endswith("UNSPECIFIED")})
 
 
-class _Names(dict):
+class _Names(dict[int, str]):
     """Enum number -> name; a number this shell does not know shows as itself."""
 
     def __missing__(self, number: int) -> str:
@@ -90,8 +90,8 @@ def time_formatter() -> Callable[[Any], str]:
     seconds_hundredths = _seconds_hundredths()
 
     def format_time(ts: Any) -> str:
-        seconds = ts.seconds
-        nanos = ts.nanos
+        seconds: int = ts.seconds
+        nanos: int = ts.nanos
         if not seconds and not nanos:
             return ""
         minute = seconds // 60
@@ -157,7 +157,7 @@ def _printable_ascii(text: str) -> bool:
     return text.isascii() and text.isprintable()
 
 
-def _store(values: array, more: list[int]) -> array:
+def _store(values: array[int], more: list[int]) -> array[int]:
     """`values` with `more` appended; an array of 32-bit integers becomes one of 64 bits
     when they need it (an error leaves `values` as it was)."""
     try:
@@ -339,9 +339,11 @@ class _TimeColumn:
         base = self.base * 60
         self.keys = _store(self.keys, [(second - base) * 100 + nano // 10_000_000
                                        for second, nano in zip(seconds, nanos)])
-        lengths = set(map(len, map(minutes.__getitem__, seen)))
+        # Every minute of `seen` has its prefix (no None: checked above).
+        prefix_of = cast("Callable[[int], str]", minutes.__getitem__)
+        lengths = set(map(len, map(prefix_of, seen)))
         if span and len(lengths) > 1:  # a year of other digits: measure the minutes used only
-            lengths = set(map(len, map(minutes.__getitem__, set(map(floordiv, seconds, repeat(60))))))
+            lengths = set(map(len, map(prefix_of, set(map(floordiv, seconds, repeat(60))))))
         self.regular_width = max(self.regular_width, max(lengths) + 5)
 
     def _add_odd(self, seconds: list[int], nanos: list[int]) -> None:
@@ -441,7 +443,7 @@ class Listing(Sequence[tuple[str, ...]]):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other))
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # (unhashable, as a list; typeshed declares a method)
 
     def __repr__(self) -> str:
         return repr(list(self))
@@ -601,7 +603,7 @@ _JOB_FIELDS = [("feid", "int"), ("token", "token"), ("priority", "int"), ("statu
 
 def jobs_table(jobs: Iterable[Any]) -> Table:
     """`jobs` may be a stream: each job is read once, and only its row is kept (by column)."""
-    return Table(JOB_COLUMNS, read_listing(jobs, [*_JOB_FIELDS, ("start_time", "time")]))  # type: ignore[arg-type]
+    return Table(JOB_COLUMNS, read_listing(jobs, [*_JOB_FIELDS, ("start_time", "time")]))
 
 
 def job_detail_table(job: Any) -> Table:
@@ -643,7 +645,7 @@ def history_table(jobs: Iterable[Any], devices: bool = False) -> Table:
     if not devices:
         listing = read_listing(jobs, [*_JOB_FIELDS, ("request_time", "time"), ("start_time", "time"),
                                       ("end_time", "time")])
-        return Table(columns, listing)  # type: ignore[arg-type]
+        return Table(columns, listing)
     when_ = time_formatter()
     status = JOB_STATUS
     columns += [Column("Device count", RIGHT, kind="int"), Column("Device Information", kind="list")]
@@ -653,7 +655,7 @@ def history_table(jobs: Iterable[Any], devices: bool = False) -> Table:
                      when_(j.request_time), when_(j.start_time), when_(j.end_time), str(j.device_count),
                      [f"{p.backend_name or p.backend_id} | {','.join(map(str, p.device_indexes))}"
                       for p in j.placement]))
-    return Table(columns, rows)  # type: ignore[arg-type]
+    return Table(columns, rows)
 
 
 # ---------------------------------------------------------------- versions, events, server

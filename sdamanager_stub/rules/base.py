@@ -184,7 +184,7 @@ class Rules(ABC):
     @backends.setter
     def backends(self, backends: dict[int, Backend]) -> None:
         idle = self.idle
-        self._backends = Table(backends, on_set=idle.changed, on_del=idle.changed)
+        self._backends: Table[int, Backend] = Table(backends, on_set=idle.changed, on_del=idle.changed)
         idle.watch(self._backends)
 
     # ------------------------------------------------------------------ time and the jobs' timeline
@@ -312,7 +312,7 @@ class Rules(ABC):
         operation = getattr(type(self), action, None)
         if not is_change(operation):
             raise NotAChange(action)
-        change = operation.__wrapped__  # type: ignore[union-attr]
+        change = operation.__wrapped__
         reset = request_peer.set(peer)
         try:
             self.perform(change, from_json(change, arguments), at=at, made=made)

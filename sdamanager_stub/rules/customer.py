@@ -21,6 +21,7 @@ from ..entities import Job, JobStatus, Sda, SdaModel, SdaModelGroup, Token
 from ..errors import FailedPrecondition
 from .jobs import JobRules
 from .tokens import TokenRules
+from .versions import VersionRules
 
 
 class CustomerDevice(NamedTuple):
@@ -55,7 +56,7 @@ def _by_size(model: SdaModel) -> tuple[int, int]:
     return model.devices, model.id
 
 
-class CustomerRules(TokenRules, JobRules):
+class CustomerRules(TokenRules, JobRules, VersionRules):
     """The VM's view of its token, and the changes its tools make."""
 
     def _device(self, tok: Token, sda: Sda) -> CustomerDevice:
@@ -83,6 +84,7 @@ class CustomerRules(TokenRules, JobRules):
         tok = self.token(token)
         sda = self.sdas.get(tok.current_sda)
         groups = self.allowed_model_groups(token)
+        entries: list[tuple[SdaModel, SdaModelGroup | None]]
         if groups is None:
             entries = [(m, None) for m in sorted(self.models.values(), key=_by_size)]
         else:

@@ -101,7 +101,7 @@ class Groups(ABC, Generic[G, K]):
         return sorted(keys)
 
     def _join(self, group: G, key: K) -> None:
-        self._assign(group, self.ordered([*self.members(group), key]))
+        self._assign(group, self.ordered(self.members(group) + [key]))
 
     def _leave(self, group: G, key: K) -> None:
         self.members(group).remove(key)

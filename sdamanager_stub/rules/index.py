@@ -66,6 +66,7 @@ class Table(dict[K, V]):
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
 
+    # (typeshed's own dict.__ior__ fails mypy's check against __or__ in a subclass: mypy issue 11941)
     def __ior__(self, other: Any) -> Table[K, V]:  # type: ignore[override,misc]
         self.update(other)
         return self
@@ -92,7 +93,7 @@ class JobIndex:
 
     # ---- changes
     def rebuild(self, jobs: Iterable[Job]) -> None:
-        self.__init__()  # type: ignore[misc]
+        type(self).__init__(self)
         for job in jobs:
             self.added(job.feid, job)
 
@@ -195,7 +196,7 @@ class SdaIndex:
         self._by_token: dict[str, dict[int, None]] = {}
 
     def rebuild(self, sdas: Iterable[Sda]) -> None:
-        self.__init__()  # type: ignore[misc]
+        type(self).__init__(self)
         for sda in sdas:
             self.added(sda.id, sda)
 
@@ -250,6 +251,7 @@ class History(list[Job]):
         for job in jobs:
             self.append(job)
 
+    # (typeshed's own list.__iadd__ fails mypy's check against __add__ in a subclass, as __ior__ above)
     def __iadd__(self, jobs: Iterable[Job]) -> History:  # type: ignore[override,misc]
         self.extend(jobs)
         return self
@@ -258,8 +260,9 @@ class History(list[Job]):
         gone = self[key] if isinstance(key, slice) else [self[key]]
         super().__delitem__(key)
         for job in gone:
-            if self.by_feid.get(job.feid) is job:
-                del self.by_feid[job.feid]
+            feid = job.feid
+            if self.by_feid.get(feid) is job:
+                del self.by_feid[feid]
 
     def clear(self) -> None:
         super().clear()
@@ -268,4 +271,4 @@ class History(list[Job]):
     def _refused(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError("the history only grows at its end and is cut at its start")
 
-    __setitem__ = insert = remove = pop = __imul__ = _refused  # type: ignore[assignment]
+    __setitem__ = insert = remove = pop = __imul__ = _refused

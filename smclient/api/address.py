@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from typing import NamedTuple
 
 DEFAULT_HOST = "127.0.0.1"
@@ -41,7 +42,7 @@ def parse_port(text: str | int) -> int:
     return value
 
 
-def resolve_address(ip: str | None, port: str | int | None, env: dict[str, str] | None = None) -> Address:
+def resolve_address(ip: str | None, port: str | int | None, env: Mapping[str, str] | None = None) -> Address:
     """--ip/--port, else SDAMANAGER_IP/SDAMANAGER_PORT, else MOREH_SDA_MANAGER_ADDRESS, else 127.0.0.1:30105."""
     env = os.environ if env is None else env
     host, default_port = DEFAULT_HOST, DEFAULT_PORT
