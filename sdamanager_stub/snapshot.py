@@ -166,20 +166,23 @@ _CHUNK = 256  # records per piece of text: never the interpreter for long in one
 class TextCache:
     """The text of settled records (ended jobs, events) from the last snapshot, by run.
 
-    The history and the event log only grow at the end and lose their oldest
-    records, so a run of records is named by its first record and its length: the
-    same first record is followed by the same records as long as it is there.
+    The history and the event log only grow at the end and lose records (their
+    oldest, and refused attempts beyond their window), so a run of records is named
+    by its first and last records and its length.
     Runs start where a record's unique number is a multiple of _CHUNK, so they stay
     where they are when the oldest records go; a snapshot then converts only the
     records that are new since the last one.
     """
 
     def __init__(self) -> None:
-        self._texts: dict[tuple[str, int, int], str] = {}
-        self._used: dict[tuple[str, int, int], str] = {}
+        self._texts: dict[tuple[str, int, int, int], str] = {}
+        self._used: dict[tuple[str, int, int, int], str] = {}
 
     def text(self, kind: str, run: list[Any], name: str) -> str:
-        key = (kind, getattr(run[0], name), len(run))
+        # Records only leave (refused attempts from the middle of the event log too) and
+        # new ones are numbered above all others: a run with the same first and last
+        # record and as many records holds the same ones.
+        key = (kind, getattr(run[0], name), getattr(run[-1], name), len(run))
         text = self._texts.get(key)
         if text is None:
             text = _encode(run)[1:-1]

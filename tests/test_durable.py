@@ -429,6 +429,33 @@ def test_settled_records_text_kept_between_snapshots_is_still_the_state(monkeypa
     assert len(m.history) == 300 and len(m.events) == 700  # both did lose their oldest records
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_settled_text_is_still_the_state_when_refused_attempts_leave_the_middle_of_the_log(monkeypatch, seed):
+    """Refused attempts beyond their window leave the event log from its middle (rules/
+    base.py): a run of records the cache knows may lose some and gain others from the
+    next run, and still start with the same record and be as long."""
+    import random
+
+    from sdamanager_stub.errors import DomainError
+    from sdamanager_stub.rules import base
+
+    monkeypatch.setattr(snapshot, "_CHUNK", 4)  # small runs: every kind of overlap, often
+    monkeypatch.setattr(base, "REFUSED_KEPT", 6)
+    rng = random.Random(seed)
+    m = new_manager(backends=2, devices=2)
+    token = m.create_token("t", 0).value
+    cache = snapshot.TextCache()
+    for _ in range(60):
+        for _ in range(rng.randrange(1, 12)):
+            if rng.random() < 0.7:
+                with pytest.raises(DomainError):
+                    m.delete_backendgroup(0)
+            else:
+                m.update_token_description(token, str(rng.random()))
+        text = "".join(snapshot.serialise(snapshot.freeze(m), cache))
+        assert json.loads(text) == snapshot.capture(m)
+
+
 def test_the_snapshot_writer_lets_a_waiting_commit_go_first(tmp_path):
     """The writer takes the connection once per part; the lock is not fair, so without
     giving way a commit of changes waited behind a whole run of parts (390 ms at the caps)."""
