@@ -168,7 +168,7 @@ class UserGroup:
     tokens: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)  # (no __dict__: at the caps the history holds 200,000 of them)
 class Job:
     feid: int
     token: str
@@ -214,7 +214,7 @@ class Version:
     env: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)  # (the event log holds up to 100,000)
 class Event:
     id: int
     time: float

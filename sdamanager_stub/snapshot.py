@@ -25,7 +25,7 @@ import math
 import typing
 from collections.abc import Callable, Iterator
 from itertools import starmap
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from .entities import (
@@ -101,12 +101,26 @@ def _fields(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def _state(record: Any) -> dict[str, Any]:
     """A record's fields by name: its __dict__, without what is no field (a device's or a
-    backend's watcher, which the scheduler's index sets there)."""
-    fields: dict[str, Any] = vars(record)
+    backend's watcher, which the scheduler's index sets there); a record with slots
+    (a job, an event), its fields read."""
     names = _fields(type(record))[0]
+    fields: dict[str, Any] | None = getattr(record, "__dict__", None)
+    if fields is None:
+        return dict(zip(names, _getter(type(record))(record)))
     if len(fields) != len(names):
         return {name: fields[name] for name in names}
     return fields
+
+
+_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+
+
+def _getter(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    """The values of every field of a record of `cls` (several), in order."""
+    getter = _GETTERS.get(cls)
+    if getter is None:
+        getter = _GETTERS[cls] = attrgetter(*_fields(cls)[0])
+    return getter
 
 
 def _copy(record: Any) -> dict[str, Any]:
@@ -403,6 +417,9 @@ def _by_column(cls: type, items: list[Any]) -> list[Any] | None:
                 values = list(map(check, values))
             elif not set(map(type, values)) <= types or (check is _seconds and not all(map(math.isfinite, values))):
                 return None
+            elif check is _text:  # one string for each text that repeats (tokens, builds, actions)
+                shared: dict[str, str] = {}
+                values = list(map(shared.setdefault, values, values))
             columns.append(values)
     except (KeyError, _Wrong, Damaged):
         return None

@@ -31,6 +31,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from sys import intern
 from typing import Any, NamedTuple, TypeVar
 
 from ..audit import bounded, from_json, is_change, json_default, query, request_peer
@@ -415,7 +416,10 @@ class Rules(ABC):
         events = self.events
         if len(events) == events.maxlen:  # the oldest leaves the log
             self._count_refused(events[0], -1)
-        event = Event(self._new_id("event"), when, token, action, request, result, peer)
+        known = self.tokens.get(token)
+        # One string per token and per action for the whole log (not one per event).
+        event = Event(self._new_id("event"), when, known.value if known is not None else token, intern(action),
+                      request, result, peer)
         events.append(event)
         self._count_refused(event, 1)
         count, size = self._refused

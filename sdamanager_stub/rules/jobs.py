@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 import hmac
+from sys import intern
 from typing import Any
 
 from .. import validate
@@ -222,10 +223,12 @@ class JobRules(SdaRules):
                 f"SDAModel {model.id} ({model.name}) needs {model.devices} devices; backend group "
                 f"{group_id} has {capacity} in all, so the job could never run."
             )
-        job = Job(feid=self._new_id("job"), token=token, sda_id=sda.id, model_id=model.id,
+        # The token's own string, and one string per client build and version: each request
+        # brings its own copy, which 200,000 jobs in the history would each keep.
+        job = Job(feid=self._new_id("job"), token=tok.value, sda_id=sda.id, model_id=model.id,
                   priority=tok.priority, device_count=model.devices, backend_group_id=group_id,
-                  client_pid=client_pid, process_name=process_name, client=client, version=version,
-                  request_time=self.now)
+                  client_pid=client_pid, process_name=process_name, client=intern(client),
+                  version=intern(version), request_time=self.now)
         if version:
             tok.version = version
         record = self.versions.get(version)
