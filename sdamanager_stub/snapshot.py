@@ -22,6 +22,7 @@ import enum
 import functools
 import json
 import math
+import re
 import typing
 from collections.abc import Callable, Iterator
 from itertools import starmap
@@ -388,16 +389,99 @@ def _record(cls: type, value: Any, where: str) -> Any:
 
 
 def _records(cls: type, s: dict[str, Any], key: str) -> list[Any]:
-    """The records of class `cls` in list `key` of the snapshot.  Checked a field at a
-    time across all of them (the loops in C: a snapshot holds 200,000 records); when
-    one is not as it should be, record by record, to say which and why."""
+    """The records of class `cls` in list `key` of the snapshot (made already when `parse`
+    read them)."""
     items = s[key]
+    if isinstance(items, _Made):
+        return items
     if type(items) is not list:
         raise Damaged(f"{key} is {short(items)}, not a list")
+    return _made(cls, items, key)
+
+
+def _made(cls: type, items: list[Any], key: str, first: int = 0) -> list[Any]:
+    """Records of class `cls` from `items` (`key`'s, from its `first`-th on).  Checked a
+    field at a time across all of them (the loops in C: a snapshot holds 200,000
+    records); when one is not as it should be, record by record, to say which and why."""
     records = _by_column(cls, items)
     if records is None:
-        records = [_record(cls, item, f"{key}[{k}]") for k, item in enumerate(items)]
+        records = [_record(cls, item, f"{key}[{first + k}]") for k, item in enumerate(items)]
     return records
+
+
+class _Made(list[Any]):
+    """A snapshot's list whose records `parse` made as it read them."""
+
+
+# The snapshot's big lists: `parse` makes their records a chunk at a time, so the parsed
+# JSON of 200,000 jobs never exists all at once (it was most of a restart's peak memory).
+_BIG: dict[str, type] = {"history": Job, "events": Event, "jobs": Job}
+_PARSE_CHUNK = 4096
+_decode = json.JSONDecoder().raw_decode
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def parse(text: str) -> dict[str, Any]:
+    """A snapshot's JSON text as `json.loads` reads it, except that the big lists (ended
+    and live jobs, events) come as their records, made and checked a chunk at a time.
+    ValueError (a json.JSONDecodeError, or Damaged) where it is not."""
+    _, position = _next(text, 0, "{")
+    state: dict[str, Any] = {}
+    if text.startswith("}", position):
+        position += 1
+    else:
+        while True:
+            key, position = _decode(text, position)
+            if not isinstance(key, str):
+                raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, position)
+            _, position = _next(text, position, ":")
+            cls = _BIG.get(key)
+            if cls is not None and text.startswith("[", position):
+                state[key], position = _parse_records(text, position + 1, cls, key)
+            else:
+                state[key], position = _decode(text, position)
+            separator, position = _next(text, position, ",}")
+            if separator == "}":
+                break
+    if _skip(text, position) != len(text):
+        raise json.JSONDecodeError("Extra data", text, position)
+    return state
+
+
+def _skip(text: str, position: int) -> int:
+    """The position of the first character from `position` on that is not JSON's space."""
+    space = _SPACE.match(text, position)
+    assert space is not None  # (the pattern matches "" at least)
+    return space.end()
+
+
+def _next(text: str, position: int, allowed: str) -> tuple[str, int]:
+    """The next character (after space), one of `allowed`, and the position after it and
+    the space after it."""
+    position = _skip(text, position)
+    if position >= len(text) or text[position] not in allowed:
+        raise json.JSONDecodeError(f"Expecting {' or '.join(map(repr, allowed))}", text, position)
+    return text[position], _skip(text, position + 1)
+
+
+def _parse_records(text: str, position: int, cls: type, key: str) -> tuple[_Made, int]:
+    """The records of the list `key` whose "[" ends before `position`, and where it ends."""
+    records = _Made()
+    position = _skip(text, position)
+    if text.startswith("]", position):
+        return records, position + 1
+    chunk: list[Any] = []
+    while True:
+        item, position = _decode(text, position)
+        chunk.append(item)
+        if len(chunk) == _PARSE_CHUNK:
+            records += _made(cls, chunk, key, len(records))
+            chunk = []
+        separator, position = _next(text, position, ",]")
+        if separator == "]":
+            break
+    records += _made(cls, chunk, key, len(records))
+    return records, position
 
 
 def _by_column(cls: type, items: list[Any]) -> list[Any] | None:

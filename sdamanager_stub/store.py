@@ -232,10 +232,10 @@ class Store:
         after = 0
         if row is not None:
             after = row[0]
-            parts = [row[1], *(part for (part,) in self.db.execute(
-                "SELECT data FROM snapshot_parts WHERE seq = ? ORDER BY part", (after,)))]
+            text = "".join([row[1], *(part for (part,) in self.db.execute(
+                "SELECT data FROM snapshot_parts WHERE seq = ? ORDER BY part", (after,)))])
             try:
-                snapshot.restore(manager, _json("".join(parts)))
+                snapshot.restore(manager, _json(text, snapshot.parse))
             except (ValueError, TypeError, KeyError, AttributeError) as err:
                 raise StateError(f"the snapshot at op {after} is damaged ({_what(err)})") from None
         ops = self.db.execute(
@@ -541,10 +541,11 @@ def _delay(text: str, key: str) -> float:
     return seconds
 
 
-def _json(text: str) -> Any:
-    """JSON from the file; nesting deeper than Python's parser goes is damage, not a crash."""
+def _json(text: str, load: Callable[[str], Any] = json.loads) -> Any:
+    """JSON from the file (read by `load`); nesting deeper than Python's parser goes is
+    damage, not a crash."""
     try:
-        return json.loads(text)
+        return load(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -352,3 +353,25 @@ def test_the_event_log_keeps_a_window_of_the_newest_refused_attempts(tmp_path, m
     events = [(e.id, e.action, e.request, e.result) for e in m.events]
     m.journal.close()
     assert [(e.id, e.action, e.request, e.result) for e in open_manager(path, clock).events] == events
+
+
+def test_a_snapshot_read_a_chunk_of_records_at_a_time_is_the_state(monkeypatch):
+    """snapshot.parse makes the big lists' records as it reads them (a restart's parsed
+    JSON never exists whole): the state is what json.loads would give, whatever the
+    text's spacing, and a chunk boundary anywhere."""
+    clock = FakeClock()
+    m = fresh(clock)
+    busy_day(m, clock)
+    expected = state(m)
+    assert len(expected["history"]) >= 2 and len(expected["events"]) > 7 and len(expected["jobs"]) >= 2
+    for chunk in (1, 2, 7, 4096):
+        monkeypatch.setattr(snapshot, "_PARSE_CHUNK", chunk)
+        for text in ("".join(snapshot.serialise(snapshot.freeze(m))), json.dumps(expected, indent=2),
+                     json.dumps(expected, separators=(" ,", " : ")) + "\n"):
+            again = fresh(clock)
+            snapshot.restore(again, snapshot.parse(text))
+            assert state(again) == expected
+    with pytest.raises(ValueError, match="Extra data"):
+        snapshot.parse("{} []")
+    with pytest.raises(ValueError, match="Expecting"):
+        snapshot.parse('{"history": [1,]}')
