@@ -168,7 +168,7 @@ class UserGroup:
     tokens: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True)  # (no __dict__: at the caps the history holds 200,000 of them)
+@dataclass
 class Job:
     feid: int
     token: str
