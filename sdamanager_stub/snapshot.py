@@ -534,6 +534,7 @@ def _rows(s: dict[str, Any], key: str, *kinds: Callable[[Any], Any]) -> list[tup
 
 
 def _device_check(m: SDAManager) -> Callable[[tuple[int, int], str], None]:
+    """A check that a (backend id, device index) pair `where` names is one of `m`'s devices."""
     def check(pair: tuple[int, int], where: str) -> None:
         backend = m.backends.get(pair[0])
         if backend is None:
@@ -603,10 +604,7 @@ def restore(m: SDAManager, s: dict[str, Any]) -> None:
     jobs = _records(Job, s, "jobs")
     for k, job in enumerate(jobs):
         for pair in job.placement:
-            backend = m.backends.get(pair[0])
-            if backend is None or not 0 <= pair[1] < len(backend.devices):
-                raise Damaged(f"jobs[{k}] placement holds device {pair[1]} of backend {pair[0]}, which has "
-                              f"{len(backend.devices) if backend else 'none (no such backend)'}")
+            device(pair, f"jobs[{k}] placement")
     m.jobs = {j.feid: j for j in jobs}
     m.history = _records(Job, s, "history")
     m.versions = {v.version: v for v in _records(Version, s, "versions")}

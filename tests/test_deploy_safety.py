@@ -283,7 +283,7 @@ def _set(path: str, value):
     (_set("jobs.0.request_time", "x"), "jobs[0] request_time is 'x', not a number"),
     (_set("history.0.priority", None), "history[0] priority is None, not an integer"),
     (_set("ready_at.0.1", "soon"), "ready_at[0] is [2, 'soon']"),
-    (_set("jobs.0.placement", [[1, 99]]), "jobs[0] placement holds device 99 of backend 1, which has 2"),
+    (_set("jobs.0.placement", [[1, 99]]), "jobs[0] placement names device 99 of backend 1, which has 2"),
     (_set("clean_until.0.1", 99), "clean_until[0] names device 99 of backend"),
     (_set("tokens.0.access_level", "ROOT"), "tokens[0] access_level is 'ROOT', not one of USER, ADMIN, DEVELOPER"),
     (_set("sdas.0.token", "nobody"), "sdas[0] token 'nobody' is no token"),
