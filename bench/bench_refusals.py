@@ -1,6 +1,6 @@
 """A flood of refused calls against the state file (issue 23's probe: 1.9 MB/s of file,
 for ever): the file's size (with its write-ahead log) and its op rows as refused
-calls of about 2 KB of text each come in, every 50,000, in-process (the rules and
+calls of over 1 KB of text each come in, every 50,000, in-process (the rules and
 the store, no gRPC: the file's growth is the figure, not the rate).  The event log
 keeps a window of refused attempts and a refusal counts a tenth of a change toward
 a snapshot, so the size levels off.  Before, every refused call stayed in the file
