@@ -8,7 +8,7 @@ import asyncio
 import random
 
 from .entities import JobStatus
-from .errors import DomainError
+from .errors import DomainError, Internal
 from .manager import SDAManager
 from .owner import durably
 
@@ -104,5 +104,8 @@ class Workload:
         """Step every `interval` seconds, on the server's loop (the state's owner), until
         cancelled (the server stopping); each step answered once its changes are on disk."""
         while True:
-            await durably(self.m, self.step)
+            try:
+                await durably(self.m, self.step)
+            except Internal:  # the state file failed (logged by the rules): no change until a restart
+                return
             await asyncio.sleep(interval)

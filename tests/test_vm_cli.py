@@ -66,3 +66,33 @@ def test_submit_to_no_server_is_one_line_and_exit_3(capsys):
     assert (status, out) == (3, "")
     assert err.startswith(f"sdamanager-stub: SDAManager at 127.0.0.1:{port} did not answer (")
     assert err.count("\n") == 1
+
+
+def test_the_demo_workload_stops_quietly_once_the_state_file_failed(tmp_path, caplog):
+    """The journal failed (a full disk, the file removed): no change is accepted until a
+    restart, so the demo's VMs stop, with no traceback (was: the task ended with an
+    unhandled Internal, logged by asyncio)."""
+    import asyncio
+
+    from sdamanager_stub.demo import Workload, seed_demo
+    from sdamanager_stub.manager import new_manager
+    from sdamanager_stub.store import Store
+
+    m = new_manager(backends=4, devices=8)
+    tokens = seed_demo(m, customers=4)
+    store = Store(tmp_path / "state.db")
+    store.attach(m)
+    workload = Workload(m, tokens, busy=1.0, mean_seconds=0.001)
+
+    async def run() -> None:
+        await workload.run(interval=0.01)
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(run())
+        await asyncio.sleep(0.2)  # the VMs submit and finish jobs
+        (tmp_path / "state.db").unlink()
+        await asyncio.wait_for(task, 10)  # it ends by itself
+
+    asyncio.run(scenario())
+    assert "the state file failed" in caplog.text and "Traceback" not in caplog.text
+    store.close()
