@@ -533,6 +533,11 @@ def _rows(s: dict[str, Any], key: str, *kinds: Callable[[Any], Any]) -> list[tup
     return out
 
 
+def _refers(where: str, key: Any, known: dict[Any, Any], what: str) -> None:
+    if key not in known:
+        raise Damaged(f"{where} names {what} {short(key)}, which is no {what}")
+
+
 def _device_check(m: SDAManager) -> Callable[[tuple[int, int], str], None]:
     """A check that a (backend id, device index) pair `where` names is one of `m`'s devices."""
     def check(pair: tuple[int, int], where: str) -> None:
@@ -569,7 +574,10 @@ def restore(m: SDAManager, s: dict[str, Any]) -> None:
                       "clean_until", "ready_at"} - set(s))
     if missing:
         raise Damaged(f"it has no {missing[0]}")
-    m._next = _value(s, "next", dict[str, int])
+    counters = _value(s, "next", dict[str, int])
+    if not set(m._next) <= set(counters):  # (every id the manager makes up has its counter)
+        raise Damaged(f"next has no {sorted(set(m._next) - set(counters))[0]} counter")
+    m._next = counters
     memberships = {ug: sorted(mgs) for ug, mgs in _rows(s, "memberships", _integer, _checker(list[int]))}
     departed = _value(s, "departed", dict[str, str]) if "departed" in s else None
     tokens = _records(Token, s, "tokens")
@@ -595,14 +603,32 @@ def restore(m: SDAManager, s: dict[str, Any]) -> None:
         ug.tokens = m.user_group_rules.ordered(ug.tokens)
     m.user_groups = {g.id: g for g in user_groups}
     m.memberships = memberships
+    # What the rules never leave dangling (a delete is refused, or clears the reference).
+    for k, sda in enumerate(sdas):
+        _refers(f"sdas[{k}] token", sda.token, m.tokens, "token")
+        _refers(f"sdas[{k}] model_id", sda.model_id, m.models, "SDA model")
+        if sda.model_group_id:
+            _refers(f"sdas[{k}] model_group_id", sda.model_group_id, m.model_groups, "SDA model group")
+    for k, g in enumerate(model_groups):
+        _refers(f"model_groups[{k}] backend_group_id", g.backend_group_id, m.backend_groups, "backend group")
+        for model_id in g.model_ids:
+            _refers(f"model_groups[{k}] model_ids", model_id, m.models, "SDA model")
+    for k, b in enumerate(backends):
+        _refers(f"backends[{k}] group_id", b.group_id, m.backend_groups, "backend group")
+    for k, ug in enumerate(user_groups):
+        for token in ug.tokens:
+            _refers(f"user_groups[{k}] tokens", token, m.tokens, "token")
+    for ug_id, mg_ids in memberships.items():
+        _refers("memberships", ug_id, m.user_groups, "user group")
+        for mg_id in mg_ids:
+            _refers(f"memberships of user group {ug_id}", mg_id, m.model_groups, "SDA model group")
     device = _device_check(m)
     for k, sda in enumerate(sdas):
-        if sda.token not in m.tokens:
-            raise Damaged(f"sdas[{k}] token {short(sda.token)} is no token")
         for pair in sda.held:
             device(pair, f"sdas[{k}] held")
     jobs = _records(Job, s, "jobs")
     for k, job in enumerate(jobs):
+        _refers(f"jobs[{k}] token", job.token, m.tokens, "token")
         for pair in job.placement:
             device(pair, f"jobs[{k}] placement")
     m.jobs = {j.feid: j for j in jobs}

@@ -286,14 +286,18 @@ def _set(path: str, value):
     (_set("jobs.0.placement", [[1, 99]]), "jobs[0] placement names device 99 of backend 1, which has 2"),
     (_set("clean_until.0.1", 99), "clean_until[0] names device 99 of backend"),
     (_set("tokens.0.access_level", "ROOT"), "tokens[0] access_level is 'ROOT', not one of USER, ADMIN, DEVELOPER"),
-    (_set("sdas.0.token", "nobody"), "sdas[0] token 'nobody' is no token"),
+    (_set("sdas.0.token", "nobody"), "sdas[0] token names token 'nobody', which is no token"),
+    (_set("sdas.0.model_id", 99), "sdas[0] model_id names SDA model 99, which is no SDA model"),
+    (_set("memberships", [[1, [99]]]), "memberships names user group 1, which is no user group"),
+    (lambda data: data["next"].pop("job"), "next has no job counter"),
     (lambda data: '{"next": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
     (lambda data: "[" * 100_000 + "]" * 100_000, "not JSON: Expecting '{'"),
     (lambda data: json.dumps(data) + " {}", "not JSON: Extra data"),
     (lambda data: json.dumps(data).replace('"history": [', '"history": [7, ', 1), "history[0] is 7, not a record"),
 ], ids=["priority-text", "max-sda-text", "event-time-text", "request-time-text", "history-null",
         "ready-at-text", "placement-no-device", "clean-until-no-device", "enum-unknown", "sda-of-no-token",
-        "nested-json", "not-an-object", "extra-data", "history-not-a-record"])
+        "nested-json", "not-an-object", "extra-data", "history-not-a-record", "sda-of-no-model",
+        "membership-of-no-group", "no-job-counter"])
 def test_a_wrong_typed_record_is_one_line_naming_it_and_its_field(busy_state, tmp_path, edit, reason):
     state = tmp_path / "state.db"
     shutil.copy(busy_state, state)
