@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import FakeClock
+from helpers import FakeClock, strength
 
 from sdamanager_stub import snapshot, store
 from sdamanager_stub.entities import AccessLevel, BackendStatus, DeviceStatus
@@ -375,3 +375,76 @@ def test_a_snapshot_read_a_chunk_of_records_at_a_time_is_the_state(monkeypatch):
         snapshot.parse("{} []")
     with pytest.raises(ValueError, match="Expecting"):
         snapshot.parse('{"history": [1,]}')
+
+
+@pytest.mark.slow
+def test_a_mutated_snapshot_is_refused_in_one_line_or_serves_without_a_bug(tmp_path):
+    """Fuzz: a snapshot with a value replaced (by one of another type or range), a field or
+    a row removed, or one added, is either refused at start (StateError: one line) or
+    loads a state that every kind of call then uses with the rules' own refusals only."""
+    import random
+    import shutil
+
+    clock = FakeClock()
+    base = tmp_path / "base.db"
+    m = open_manager(base, clock)
+    busy_day(m, clock)
+    m.journal.close()
+    open_manager(base, clock).journal.close()  # everything in the start-up snapshot
+    (text,) = sqlite3.connect(base).execute("SELECT state FROM snapshots").fetchone()
+    original = json.loads(text)
+    values = [None, True, 0, -1, 2**70, 1.5, "", "x", [], {}, [1, 2], {"a": 1}, "USER", 1e308]
+
+    def places(value, path=()):
+        yield path
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, inner in items:
+            yield from places(inner, (*path, key))
+
+    rng = random.Random(1)
+    for n in range(strength(250, 1000)):
+        data = json.loads(text)
+        for _ in range(rng.randrange(1, 3)):
+            *parents, last = rng.choice([p for p in places(data) if p])
+            holder = data
+            for key in parents:
+                holder = holder[key]
+            roll = rng.random()
+            if roll < 0.6:
+                holder[last] = rng.choice(values)
+            elif roll < 0.8:
+                del holder[last]
+            elif isinstance(holder, dict):
+                holder["extra"] = 1
+            else:
+                holder.append(rng.choice(values))
+        path = tmp_path / f"mutated{n}.db"
+        shutil.copy(base, path)
+        db = sqlite3.connect(path)
+        db.execute("UPDATE snapshots SET state = ?", (json.dumps(data),))
+        db.commit()
+        db.close()
+        try:
+            loaded = open_manager(path, clock)
+        except StateError:
+            continue
+        try:
+            use_every_way(loaded)
+        finally:
+            loaded.journal.close()
+    assert json.loads(text) == original  # (the mutations were made on copies)
+
+
+def use_every_way(m: SDAManager) -> None:
+    """Listings, requests, releases, usage, a snapshot and deletes: only the rules' refusals."""
+    from sdamanager_stub.errors import DomainError
+
+    for call in (m.list_jobs, m.list_tokens, m.list_history, m.list_events,
+                 lambda: [m.request_devices(t, 5, "p") for t in list(m.tokens)],
+                 lambda: [m.release(feid=f) for f in list(m.jobs)],
+                 lambda: m.usage(0, 2e9), lambda: snapshot.capture(m),
+                 lambda: [m.delete_token(t) for t in list(m.tokens)]):
+        try:
+            call()
+        except DomainError:
+            pass
