@@ -21,7 +21,6 @@ import dataclasses
 import enum
 import functools
 import json
-import math
 import re
 import typing
 from collections.abc import Callable, Iterator
@@ -268,21 +267,32 @@ def short(value: Any) -> str:
     return text if len(text) <= 60 else f"{text[:50]}... ({len(text):,} characters)"
 
 
+# What the API carries: integers of 64 bits, and times a Timestamp can hold (years 1 to
+# 9999).  A record beyond them would load and then fail every call that shows it.
+_INT64 = (-2**63, 2**63)
+_TIMES = (-62_135_596_800, 253_402_300_800)
+
+
+def is_time(value: Any) -> bool:
+    """`value` is a time a state file may hold: a number within years 1 to 9999."""
+    return type(value) in (int, float) and _TIMES[0] <= value < _TIMES[1]  # (NaN compares false)
+
+
 def _integer(value: Any) -> int:
     if type(value) is not int:
         raise _Wrong(value, "an integer")
+    if not _INT64[0] <= value < _INT64[1]:
+        raise _Wrong(value, "an integer of 64 bits")
     return value
 
 
 def _seconds(value: Any) -> float:
-    """A time or a duration: a finite number (an integer where JSON kept it so)."""
-    if type(value) is float:
-        if not math.isfinite(value):
-            raise _Wrong(value, "a finite number")
-        return value
-    if type(value) is not int:
+    """A time: a number (an integer where JSON kept it so) within years 1 to 9999."""
+    if type(value) not in (int, float):
         raise _Wrong(value, "a number")
-    return value
+    if not is_time(value):
+        raise _Wrong(value, "a time from year 1 to 9999")
+    return typing.cast(float, value)  # (an int where JSON kept it so, as the record had it)
 
 
 def _text(value: Any) -> str:
@@ -297,10 +307,19 @@ def _truth(value: Any) -> bool:
     return value
 
 
-# The checkers that only look at a value's type (and a number's finiteness): a whole
-# column of them is checked at once (see _records).
+# The checkers that only look at a value's type (and a number's range): a whole column
+# of them is checked at once (see _by_column).
 _TYPES: dict[Callable[[Any], Any], set[type]] = {_integer: {int}, _seconds: {int, float}, _text: {str},
                                                   _truth: {bool}}
+
+
+def _in_range(check: Callable[[Any], Any], values: list[int | float]) -> bool:
+    """Every number of a column (of the type `check` takes) is in its range."""
+    if check is _seconds:  # (each compared: min and max may step over a NaN)
+        return all(map(is_time, values))
+    if check is _integer and values:
+        return _INT64[0] <= min(values) and max(values) < _INT64[1]
+    return True
 
 
 def _checker(kind: Any) -> Callable[[Any], Any]:
@@ -499,7 +518,7 @@ def _by_column(cls: type, items: list[Any]) -> list[Any] | None:
             types = _TYPES.get(check)
             if types is None:
                 values = list(map(check, values))
-            elif not set(map(type, values)) <= types or (check is _seconds and not all(map(math.isfinite, values))):
+            elif not set(map(type, values)) <= types or not _in_range(check, values):
                 return None
             elif check is _text:  # one string for each text that repeats (tokens, builds, actions)
                 shared: dict[str, str] = {}

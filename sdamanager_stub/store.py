@@ -211,7 +211,7 @@ class Store:
         new file; a time that is not a number is left for `attach` to refuse)."""
         times = [when for (when,) in self.db.execute("SELECT MAX(time) FROM snapshots UNION ALL "
                                                       "SELECT MAX(time) FROM ops WHERE typeof(time) = 'real'")
-                 if type(when) is float and math.isfinite(when)]
+                 if snapshot.is_time(when)]
         return max(times, default=0.0)
 
     def attach(self, manager: SDAManager) -> None:
@@ -557,8 +557,8 @@ def _check_op(row: tuple[Any, ...]) -> None:
     """An op row as the store wrote it: a finite time, a known kind, text elsewhere
     (SQLite keeps whatever type a value came in with)."""
     seq, when, kind = row[:3]
-    if type(when) not in (int, float) or not math.isfinite(when):
-        raise StateError(f"op {seq}: its time is {when!r}, not a time")
+    if not snapshot.is_time(when):
+        raise StateError(f"op {seq}: its time is {snapshot.short(when)}, not a time from year 1 to 9999")
     if kind not in ("change", "refused"):
         raise StateError(f"op {seq}: its kind is {kind!r}, not change or refused")
     for name, value in zip(_OP_TEXTS, row[3:]):

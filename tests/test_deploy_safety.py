@@ -282,6 +282,8 @@ def _set(path: str, value):
     (_set("events.0.time", "noon"), "events[0] time is 'noon', not a number"),
     (_set("jobs.0.request_time", "x"), "jobs[0] request_time is 'x', not a number"),
     (_set("history.0.priority", None), "history[0] priority is None, not an integer"),
+    (_set("history.0.priority", 2**70), "history[0] priority is 1180591620717411303424, not an integer of 64 bits"),
+    (_set("jobs.0.request_time", 10**400), "jobs[0] request_time is 1000000000"),
     (_set("ready_at.0.1", "soon"), "ready_at[0] is [2, 'soon']"),
     (_set("jobs.0.placement", [[1, 99]]), "jobs[0] placement names device 99 of backend 1, which has 2"),
     (_set("clean_until.0.1", 99), "clean_until[0] names device 99 of backend"),
@@ -295,6 +297,7 @@ def _set(path: str, value):
     (lambda data: json.dumps(data) + " {}", "not JSON: Extra data"),
     (lambda data: json.dumps(data).replace('"history": [', '"history": [7, ', 1), "history[0] is 7, not a record"),
 ], ids=["priority-text", "max-sda-text", "event-time-text", "request-time-text", "history-null",
+        "priority-beyond-int64", "time-beyond-year-9999",
         "ready-at-text", "placement-no-device", "clean-until-no-device", "enum-unknown", "sda-of-no-token",
         "nested-json", "not-an-object", "extra-data", "history-not-a-record", "sda-of-no-model",
         "membership-of-no-group", "no-job-counter"])
@@ -316,9 +319,10 @@ OP = "INSERT INTO ops (time, kind, action, args, token, result) VALUES (?, ?, ?,
     (META, ("0", "schema_version"), "schema version 0"),
     (OP, ("yesterday", "change", "create_token", '{"description": "x", "priority": 0}'), "'yesterday', not a time"),
     (OP, (1e999, "change", "create_token", '{"description": "x", "priority": 0}'), "inf, not a time"),
+    (OP, (1e300, "change", "create_token", '{"description": "x", "priority": 0}'), "not a time from year 1 to 9999"),
     (OP, (1.0, "refused", "delete_token", b"\x00\xff"), "args is b'\\x00\\xff', not text"),
     (OP, (1.0, "other", "create_token", "{}"), "kind is 'other', not change or refused"),
-], ids=["schema-0", "op-time-text", "op-time-infinite", "refused-args-blob", "op-kind"])
+], ids=["schema-0", "op-time-text", "op-time-infinite", "op-time-beyond-year-9999", "refused-args-blob", "op-kind"])
 def test_a_damaged_row_is_one_line_naming_it(busy_state, tmp_path, statement, params, reason):
     state = damage(busy_state, tmp_path, (statement, params))
     status, err = refused("--state", str(state))

@@ -393,7 +393,7 @@ def test_a_mutated_snapshot_is_refused_in_one_line_or_serves_without_a_bug(tmp_p
     open_manager(base, clock).journal.close()  # everything in the start-up snapshot
     (text,) = sqlite3.connect(base).execute("SELECT state FROM snapshots").fetchone()
     original = json.loads(text)
-    values = [None, True, 0, -1, 2**70, 1.5, "", "x", [], {}, [1, 2], {"a": 1}, "USER", 1e308]
+    values = [None, True, 0, -1, 2**70, 10**400, 1.5, 1e300, "", "x", [], {}, [1, 2], {"a": 1}, "USER", 1e308]
 
     def places(value, path=()):
         yield path
@@ -436,9 +436,26 @@ def test_a_mutated_snapshot_is_refused_in_one_line_or_serves_without_a_bug(tmp_p
 
 
 def use_every_way(m: SDAManager) -> None:
-    """Listings, requests, releases, usage, a snapshot and deletes: only the rules' refusals."""
+    """Every record as the API shows it, listings, requests, releases, usage, a snapshot and
+    deletes: only the rules' refusals."""
+    from sdamanager_stub.convert import Converter
     from sdamanager_stub.errors import DomainError
 
+    convert = Converter(m)
+    for t in m.tokens.values():
+        convert.token(t)
+    for x in m.sdas.values():
+        convert.sda(x)
+    for b in m.backends.values():
+        convert.backend(b)
+    for g in m.model_groups.values():
+        convert.model_group(g)
+    for j in [*m.jobs.values(), *m.history]:
+        convert.job(j)
+    for e in m.events:
+        convert.event(e)
+    for v in m.versions.values():
+        convert.version(v)
     for call in (m.list_jobs, m.list_tokens, m.list_history, m.list_events,
                  lambda: [m.request_devices(t, 5, "p") for t in list(m.tokens)],
                  lambda: [m.release(feid=f) for f in list(m.jobs)],
