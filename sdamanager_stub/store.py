@@ -554,13 +554,13 @@ _OP_TEXTS = ("action", "args", "made", "token", "result", "peer")
 
 
 def _check_op(row: tuple[Any, ...]) -> None:
-    """An op row as the store wrote it: a finite time, a known kind, text elsewhere
-    (SQLite keeps whatever type a value came in with)."""
+    """An op row as the store wrote it: a time within years 1 to 9999, a known kind, text
+    elsewhere (SQLite keeps whatever type a value came in with)."""
     seq, when, kind = row[:3]
     if not snapshot.is_time(when):
         raise StateError(f"op {seq}: its time is {snapshot.short(when)}, not a time from year 1 to 9999")
     if kind not in ("change", "refused"):
-        raise StateError(f"op {seq}: its kind is {kind!r}, not change or refused")
+        raise StateError(f"op {seq}: its kind is {snapshot.short(kind)}, not change or refused")
     for name, value in zip(_OP_TEXTS, row[3:]):
         if type(value) is not str:
             raise StateError(f"op {seq}: its {name} is {snapshot.short(value)}, not text")
