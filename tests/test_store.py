@@ -392,7 +392,6 @@ def test_a_mutated_snapshot_is_refused_in_one_line_or_serves_without_a_bug(tmp_p
     m.journal.close()
     open_manager(base, clock).journal.close()  # everything in the start-up snapshot
     (text,) = sqlite3.connect(base).execute("SELECT state FROM snapshots").fetchone()
-    original = json.loads(text)
     values = [None, True, 0, -1, 2**70, 10**400, 1.5, 1e300, "", "x", [], {}, [1, 2], {"a": 1}, "USER", 1e308]
 
     def places(value, path=()):
@@ -432,7 +431,6 @@ def test_a_mutated_snapshot_is_refused_in_one_line_or_serves_without_a_bug(tmp_p
             use_every_way(loaded)
         finally:
             loaded.journal.close()
-    assert json.loads(text) == original  # (the mutations were made on copies)
 
 
 def use_every_way(m: SDAManager) -> None:
