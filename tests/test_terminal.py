@@ -95,6 +95,11 @@ class Screen:
     def cursor_line_startswith(self, text: str) -> bool:
         return self.screen.display[self.screen.cursor.y].startswith(text)
 
+    def at_empty_prompt(self) -> bool:
+        """The cursor on a fresh `>` with nothing typed: keys sent now go to that prompt
+        (a Ctrl-D sent with a Ctrl-C that ends a prompt may be read by the prompt ending)."""
+        return self.screen.display[self.screen.cursor.y].rstrip() == ">"
+
 
 def piped(env: dict[str, str], *args: str) -> str:
     done = subprocess.run([str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=60)
@@ -225,7 +230,7 @@ def test_watch_draws_in_place_on_a_40_line_terminal_and_never_scrolls(sim, tmp_p
                             shown[38]), shown[38]
         assert all(len(line) <= columns for line in shown)
         child.send("\x03")
-        term.pump_until(lambda: term.cursor_line_startswith(">"))
+        term.pump_until(term.at_empty_prompt)
         child.sendeof()
         child.expect(pexpect.EOF)
     finally:
@@ -311,6 +316,7 @@ def test_with_no_color_the_suggestion_from_history_is_underlined(sim, tmp_path):
         assert "".join(c.data for c in suggested) == "en"
         assert all(c.underscore for c in suggested) and not any(c.underscore for c in typed)
         child.send("\x03")
+        term.pump_until(term.at_empty_prompt)
         child.sendeof()
         child.expect(pexpect.EOF)
     finally:
