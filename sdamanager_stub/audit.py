@@ -20,9 +20,11 @@ import contextvars
 import functools
 import inspect
 import typing
-from collections.abc import Callable
-from enum import Enum
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeGuard, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+
+from . import checks
+from .journal import NotAChange
 
 # Who is asking (e.g. "ipv4:127.0.0.1:50312"); the server sets it per call so
 # the event log can say where a change came from.
@@ -48,17 +50,6 @@ def json_default(value: Any) -> Any:
     if hasattr(value, "value"):  # enums
         return value.value
     return str(value)
-
-
-def from_json(change: Callable[..., Any], arguments: dict[str, Any]) -> dict[str, Any]:
-    """A change's arguments read back from JSON: enums become enums again."""
-    hints = typing.get_type_hints(change)
-    decoded = dict(arguments)
-    for name, value in arguments.items():
-        kind = hints.get(name)
-        if isinstance(kind, type) and issubclass(kind, Enum):
-            decoded[name] = kind(value)
-    return decoded
 
 
 LOGGED_MAX = 1024  # characters of a refused request's text the log keeps whole
@@ -87,9 +78,90 @@ def query(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
     return wrapper
 
 
+class DamagedArguments(ValueError):
+    """A journalled change's arguments are not what the change takes; ``str(err)`` says which."""
+
+
+class ChangeKind:
+    """One kind of change the journal keeps: the name it is kept under, the rule that makes
+    it (called as ``rule(manager, **arguments)``), and the types of its arguments, read from
+    the rule's signature, by which the journal's JSON is checked and decoded on replay."""
+
+    def __init__(self, rule: Callable[..., Any]) -> None:
+        self.name = rule.__name__
+        self.rule = rule
+
+    def __repr__(self) -> str:
+        return f"ChangeKind({self.name})"
+
+    @functools.cached_property
+    def arguments(self) -> tuple[dict[str, Callable[[Any], Any]], frozenset[str]]:
+        """(each argument's check, from its type; the arguments without a default).  Made
+        when first needed: by then the rule's module has every name its annotations use."""
+        hints = typing.get_type_hints(self.rule)
+        parameters = [p for name, p in inspect.signature(self.rule).parameters.items() if name != "self"]
+        return ({p.name: checks.checker(hints[p.name]) for p in parameters},
+                frozenset(p.name for p in parameters if p.default is inspect.Parameter.empty))
+
+    def decode(self, arguments: object) -> dict[str, Any]:
+        """The arguments as the journal keeps them (JSON) made the rule's again, each checked
+        against its type (enums become enums); DamagedArguments names the first that is not.
+        One the journal lacks takes its default (a file from before the argument existed)."""
+        if not isinstance(arguments, dict):
+            raise DamagedArguments(f"they are {checks.short(arguments)}, not an object of named arguments")
+        checkers, required = self.arguments
+        unknown = sorted(set(arguments) - set(checkers))
+        if unknown:
+            raise DamagedArguments(f"{self.name} takes no argument {checks.short(unknown[0])}")
+        missing = sorted(required - set(arguments))
+        if missing:
+            raise DamagedArguments(f"its argument {missing[0]} is missing")
+        decoded = {}
+        for name, value in arguments.items():
+            try:
+                decoded[name] = checkers[name](value)
+            except checks.Wrong as wrong:
+                raise DamagedArguments(f"its argument {name} is {checks.short(wrong.value)}, "
+                                       f"not {wrong.expected}") from None
+        return decoded
+
+
+class ChangeRegistry:
+    """Every kind of change, by the name the journal keeps it under: `change` adds each rule
+    it makes, and replay finds them here (never as an attribute found by its name)."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, ChangeKind] = {}
+
+    def add(self, rule: Callable[..., Any]) -> ChangeKind:
+        kind = ChangeKind(rule)
+        if kind.name in self._kinds:
+            raise ValueError(f"two changes are named {kind.name!r}: the journal could not tell them apart")
+        self._kinds[kind.name] = kind
+        return kind
+
+    def find(self, name: str) -> ChangeKind:
+        """The kind of change kept under `name`; NotAChange if there is none."""
+        try:
+            return self._kinds[name]
+        except KeyError:
+            raise NotAChange(name) from None
+
+    def __iter__(self) -> Iterator[ChangeKind]:
+        return iter(self._kinds.values())
+
+    def __len__(self) -> int:
+        return len(self._kinds)
+
+
+CHANGES = ChangeRegistry()
+
+
 def change(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
-    """Make `fn` a state-changing operation of the manager (see the module docstring)."""
+    """Make `fn` a state-changing operation of the manager (see the module docstring), kept
+    in the journal under its name: CHANGES has it."""
     signature = inspect.signature(fn)
+    CHANGES.add(fn)
 
     @functools.wraps(fn)
     def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -99,19 +171,4 @@ def change(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]
         arguments = {k: v for k, v in bound.arguments.items() if k != "self"}
         return self.perform(fn, arguments)
 
-    vars(wrapper)["is_change"] = True  # a function attribute (what `is_change` reads), unknown to the type
     return wrapper
-
-
-class Change(Protocol):
-    """A method made with `change`: the operation it wraps is its `__wrapped__`."""
-
-    __wrapped__: Callable[..., Any]
-    is_change: bool
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
-
-
-def is_change(operation: object) -> TypeGuard[Change]:
-    """True for a method made with `change`: what a journal may name and replay."""
-    return getattr(operation, "is_change", False) is True

@@ -9,6 +9,7 @@ other way round, through `SDAManager.replay`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 
@@ -22,13 +23,12 @@ class NotAChange(LookupError):
 
 class Journal(Protocol):
     """Entries are recorded under the manager's lock, in the order the changes were applied,
-    and must be saved in that order.  A journal saves each before `record_*` returns, or,
-    if it also has a method `sync(entry)`, may only queue it: the rules then call
-    `sync(entry)` once the operation has let go of the lock and before its caller hears of
-    it (so the disk work of concurrent callers can be shared: group commit).  `sync`
-    returns once that entry and all before it are durable, or raises JournalError.  A journal
-    with `sync` also has `when_durable(entry, callback)`, the same answer as a call of
-    `callback(None or JournalError)`, for callers that must not block (the event loop)."""
+    and must be saved in that order.  `record_*` returns a handle for the entry, or None
+    when it saved the entry before returning.  A journal may instead only queue it: the
+    rules then call `sync(handle)` once the operation has let go of the lock and before
+    its caller hears of it (so the disk work of concurrent callers can be shared: group
+    commit), or `when_durable(handle, callback)` for callers that must not block (the
+    event loop)."""
 
     def record_change(self, when: float, action: str, arguments: str, made: str, peer: str) -> Any:
         """Record a change (its caller is told it succeeded only once it is durable): the rule
@@ -38,3 +38,11 @@ class Journal(Protocol):
     def record_refusal(self, when: float, action: str, arguments: str, token: str, result: str,
                        peer: str) -> Any:
         """Record a refused attempt, for the event log only (replay does not run it)."""
+
+    def sync(self, entry: Any) -> None:
+        """Return once `entry` (a handle `record_*` returned) and every entry before it are
+        durable; JournalError if they cannot be."""
+
+    def when_durable(self, entry: Any, callback: Callable[[JournalError | None], None]) -> None:
+        """`sync` without the wait: call `callback(None)` once `entry` is durable, or
+        `callback(JournalError)` if it cannot be (from any thread, perhaps at once)."""

@@ -35,8 +35,8 @@ async def durably(manager: Rules, operation: Callable[[], R]) -> R:
 
 
 async def _saved(manager: Rules, unsaved: Unsaved | None) -> None:
-    when_durable = getattr(manager.journal, "when_durable", None)
-    if unsaved is None or when_durable is None:  # nothing journalled, or saved as it was recorded
+    journal = manager.journal
+    if unsaved is None or journal is None:  # nothing journalled, or saved as it was recorded
         return
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[JournalError | None] = loop.create_future()
@@ -45,7 +45,10 @@ async def _saved(manager: Rules, unsaved: Unsaved | None) -> None:
         if not answer.done():  # the caller may have gone (cancelled)
             answer.set_result(error)
 
-    when_durable(unsaved.entry, lambda error: loop.call_soon_threadsafe(settle, error))
+    def tell(error: JournalError | None) -> None:  # from the committer's thread
+        loop.call_soon_threadsafe(settle, error)
+
+    journal.when_durable(unsaved.entry, tell)
     manager.saved(unsaved, await answer)
 
 

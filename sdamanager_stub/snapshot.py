@@ -18,7 +18,6 @@ text, record by record, so it never holds the interpreter for long either.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 import json
 import re
@@ -28,6 +27,7 @@ from itertools import starmap
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
+from . import checks
 from .entities import (
     Backend,
     BackendGroup,
@@ -253,127 +253,6 @@ class Damaged(ValueError):
     (`tokens[0] priority is 'high', not an integer`)."""
 
 
-class _Wrong(Exception):
-    """A value that is not of its field's type (the record's loop adds which record and field)."""
-
-    def __init__(self, value: Any, expected: str) -> None:
-        super().__init__(value, expected)
-        self.value, self.expected = value, expected
-
-
-def short(value: Any) -> str:
-    """A value as a damaged record's message shows it: its repr, cut when long."""
-    text = repr(value)
-    return text if len(text) <= 60 else f"{text[:50]}... ({len(text):,} characters)"
-
-
-# What the API carries: integers of 64 bits, and times a Timestamp can hold (years 1 to
-# 9999).  A record beyond them would load and then fail every call that shows it.
-_INT64 = (-2**63, 2**63)
-_TIMES = (-62_135_596_800, 253_402_300_800)
-
-
-def is_time(value: Any) -> bool:
-    """`value` is a time a state file may hold: a number within years 1 to 9999."""
-    return type(value) in (int, float) and _TIMES[0] <= value < _TIMES[1]  # (NaN compares false)
-
-
-def _integer(value: Any) -> int:
-    if type(value) is not int:
-        raise _Wrong(value, "an integer")
-    if not _INT64[0] <= value < _INT64[1]:
-        raise _Wrong(value, "an integer of 64 bits")
-    return value
-
-
-def _seconds(value: Any) -> float:
-    """A time: a number (an integer where JSON kept it so) within years 1 to 9999."""
-    if type(value) not in (int, float):
-        raise _Wrong(value, "a number")
-    if not is_time(value):
-        raise _Wrong(value, "a time from year 1 to 9999")
-    return typing.cast(float, value)  # (an int where JSON kept it so, as the record had it)
-
-
-def _text(value: Any) -> str:
-    if type(value) is not str:
-        raise _Wrong(value, "text")
-    return value
-
-
-def _truth(value: Any) -> bool:
-    if type(value) is not bool:
-        raise _Wrong(value, "true or false")
-    return value
-
-
-# The checkers that only look at a value's type (and a number's range): a whole column
-# of them is checked at once (see _by_column).
-_TYPES: dict[Callable[[Any], Any], set[type]] = {_integer: {int}, _seconds: {int, float}, _text: {str},
-                                                  _truth: {bool}}
-
-
-def _in_range(check: Callable[[Any], Any], values: list[int | float]) -> bool:
-    """Every number of a column (of the type `check` takes) is in its range."""
-    if check is _seconds:  # (each compared: min and max may step over a NaN)
-        return all(map(is_time, values))
-    if check is _integer and values:
-        return _INT64[0] <= min(values) and max(values) < _INT64[1]
-    return True
-
-
-def _checker(kind: Any) -> Callable[[Any], Any]:
-    """The function checking (and converting) a JSON value for a field annotated `kind`."""
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if kind is int:
-        return _integer
-    if kind is float:
-        return _seconds
-    if kind is str:
-        return _text
-    if kind is bool:
-        return _truth
-    if isinstance(kind, type) and issubclass(kind, enum.Enum):
-        names = ", ".join(member.value for member in kind)
-        by_value = {member.value: member for member in kind}
-
-        def member(value: Any) -> Any:
-            try:
-                return by_value[value]
-            except (KeyError, TypeError):  # (TypeError: a list or a dict is no key)
-                raise _Wrong(value, f"one of {names}") from None
-        return member
-    if origin is tuple:  # (backend id, device index)
-        checks = [_checker(arg) for arg in args]
-
-        def pair(value: Any) -> tuple[Any, ...]:
-            if type(value) is not list or len(value) != len(checks):
-                raise _Wrong(value, f"a list of {len(checks)}")
-            return tuple(check(item) for check, item in zip(checks, value))
-        return pair
-    if origin is list:
-        item = _checker(args[0])
-
-        def items(value: Any) -> list[Any]:
-            if type(value) is not list:
-                raise _Wrong(value, "a list")
-            return [item(x) for x in value]
-        return items
-    if origin is dict:
-        key, val = _checker(args[0]), _checker(args[1])
-
-        def mapping(value: Any) -> dict[Any, Any]:
-            if type(value) is not dict:
-                raise _Wrong(value, "an object")
-            return {key(k): val(v) for k, v in value.items()}
-        return mapping
-    if isinstance(kind, type) and dataclasses.is_dataclass(kind):  # a backend's devices (a class)
-        def nested(value: Any) -> Any:
-            return _record(kind, value, kind.__name__.lower())
-        return nested
-    raise TypeError(f"no check for {kind!r}")  # (a field of a type added to a record: add its check)
-
-
 @functools.cache
 def _spec(cls: type) -> tuple[tuple[tuple[str, Callable[[Any], Any]], ...], frozenset[str], frozenset[str]]:
     """(each field's name and checker, every field, the fields without a default) of a record class."""
@@ -381,15 +260,16 @@ def _spec(cls: type) -> tuple[tuple[tuple[str, Callable[[Any], Any]], ...], froz
     fields = dataclasses.fields(cls)
     required = frozenset(f.name for f in fields
                          if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
-    return tuple((f.name, _checker(hints[f.name])) for f in fields), frozenset(f.name for f in fields), required
+    columns = tuple((f.name, checks.checker(hints[f.name], _record)) for f in fields)
+    return columns, frozenset(f.name for f in fields), required
 
 
 def _record(cls: type, value: Any, where: str) -> Any:
     """A record of class `cls` from its JSON object, every field checked; `where` names
     it in an error (`tokens[3]`)."""
-    checks, names, required = _spec(cls)
+    columns, names, required = _spec(cls)
     if type(value) is not dict:
-        raise Damaged(f"{where} is {short(value)}, not a record")
+        raise Damaged(f"{where} is {checks.short(value)}, not a record")
     if not names.issuperset(value) or not required.issubset(value):
         unknown, missing = sorted(set(value) - names), sorted(required - set(value))
         raise Damaged(f"{where} has no field {missing[0]}" if missing else f"{where} has a field {unknown[0]!r} "
@@ -397,11 +277,11 @@ def _record(cls: type, value: Any, where: str) -> Any:
     fields = {}
     name = ""
     try:
-        for name, check in checks:
+        for name, check in columns:
             if name in value:
                 fields[name] = check(value[name])
-    except _Wrong as wrong:
-        raise Damaged(f"{where} {name} is {short(wrong.value)}, not {wrong.expected}") from None
+    except checks.Wrong as wrong:
+        raise Damaged(f"{where} {name} is {checks.short(wrong.value)}, not {wrong.expected}") from None
     except Damaged as inner:  # in a record of this one (a backend's device)
         raise Damaged(f"{where} {name}: {inner}") from None
     return cls(**fields)
@@ -414,7 +294,7 @@ def _records(cls: type, s: dict[str, Any], key: str) -> list[Any]:
     if isinstance(items, _Made):
         return items
     if type(items) is not list:
-        raise Damaged(f"{key} is {short(items)}, not a list")
+        raise Damaged(f"{key} is {checks.short(items)}, not a list")
     return _made(cls, items, key)
 
 
@@ -506,55 +386,55 @@ def _parse_records(text: str, position: int, cls: type, key: str) -> tuple[_Made
 def _by_column(cls: type, items: list[Any]) -> list[Any] | None:
     """The records of `items`, each a dict of every field of `cls`, made field by field
     across all of them; None when any item is not that (_record then says which)."""
-    checks, names, _ = _spec(cls)
+    fields, names, _ = _spec(cls)
     if not items:
         return []
     if set(map(type, items)) != {dict} or set(map(len, items)) != {len(names)}:
         return None  # (not all records, or fields missing, perhaps from an older file: one by one)
     columns = []
     try:
-        for name, check in checks:
+        for name, check in fields:
             values = list(map(itemgetter(name), items))
-            types = _TYPES.get(check)
+            types = checks.TYPE_ONLY.get(check)
             if types is None:
                 values = list(map(check, values))
-            elif not set(map(type, values)) <= types or not _in_range(check, values):
+            elif not set(map(type, values)) <= types or not checks.in_range(check, values):
                 return None
-            elif check is _text:  # one string for each text that repeats (tokens, builds, actions)
+            elif check is checks.text:  # one string for each text that repeats (tokens, builds, actions)
                 shared: dict[str, str] = {}
                 values = list(map(shared.setdefault, values, values))
             columns.append(values)
-    except (KeyError, _Wrong, Damaged):
+    except (KeyError, checks.Wrong, Damaged):
         return None
     return list(starmap(cls, zip(*columns)))  # (the fields in their order: positional)
 
 
 def _value(s: dict[str, Any], key: str, kind: Any) -> Any:
     try:
-        return _checker(kind)(s[key])
-    except _Wrong as wrong:
-        raise Damaged(f"{key} holds {short(wrong.value)}, not {wrong.expected}") from None
+        return checks.checker(kind, _record)(s[key])
+    except checks.Wrong as wrong:
+        raise Damaged(f"{key} holds {checks.short(wrong.value)}, not {wrong.expected}") from None
 
 
 def _rows(s: dict[str, Any], key: str, *kinds: Callable[[Any], Any]) -> list[tuple[Any, ...]]:
     """A list of fixed-length rows (`ready_at`: [feid, time] each), every value checked."""
     rows = s[key]
     if type(rows) is not list:
-        raise Damaged(f"{key} is {short(rows)}, not a list")
+        raise Damaged(f"{key} is {checks.short(rows)}, not a list")
     out = []
     for k, row in enumerate(rows):
         try:
             if type(row) is not list or len(row) != len(kinds):
-                raise _Wrong(row, f"a list of {len(kinds)}")
+                raise checks.Wrong(row, f"a list of {len(kinds)}")
             out.append(tuple(check(value) for check, value in zip(kinds, row)))
-        except _Wrong:
-            raise Damaged(f"{key}[{k}] is {short(row)}, not as a {key} row is") from None
+        except checks.Wrong:
+            raise Damaged(f"{key}[{k}] is {checks.short(row)}, not as a {key} row is") from None
     return out
 
 
 def _refers(where: str, key: Any, known: dict[Any, Any], what: str) -> None:
     if key not in known:
-        raise Damaged(f"{where} names {what} {short(key)}, which is no {what}")
+        raise Damaged(f"{where} names {what} {checks.short(key)}, which is no {what}")
 
 
 def _device_check(m: SDAManager) -> Callable[[tuple[int, int], str], None]:
@@ -587,7 +467,7 @@ def restore(m: SDAManager, s: dict[str, Any]) -> None:
     Every record is checked against its type, and what refers to a backend, a device,
     a token or a job against what the snapshot holds: Damaged says where it is not."""
     if type(s) is not dict:
-        raise Damaged(f"it is {short(s)}, not a state")
+        raise Damaged(f"it is {checks.short(s)}, not a state")
     missing = sorted({"next", "tokens", "sdas", "models", "model_groups", "backends", "backend_groups",
                       "user_groups", "memberships", "jobs", "queued_in", "history", "versions", "events",
                       "clean_until", "ready_at"} - set(s))
@@ -597,7 +477,7 @@ def restore(m: SDAManager, s: dict[str, Any]) -> None:
     if not set(m._next) <= set(counters):  # (every id the manager makes up has its counter)
         raise Damaged(f"next has no {sorted(set(m._next) - set(counters))[0]} counter")
     m._next = counters
-    memberships = {ug: sorted(mgs) for ug, mgs in _rows(s, "memberships", _integer, _checker(list[int]))}
+    memberships = {ug: sorted(mgs) for ug, mgs in _rows(s, "memberships", checks.integer, checks.checker(list[int]))}
     departed = _value(s, "departed", dict[str, str]) if "departed" in s else None
     tokens = _records(Token, s, "tokens")
     m.tokens = {t.value: t for t in tokens}
@@ -656,9 +536,9 @@ def restore(m: SDAManager, s: dict[str, Any]) -> None:
     m.set_events(_records(Event, s, "events"))
     m.departed = departed if departed is not None else departed_from_events(m)
     # What derives from the state: the queues and the timeline of transitions.
-    queued_in = _rows(s, "queued_in", _integer, _integer)
-    clean_until = _rows(s, "clean_until", _integer, _integer, _seconds)
-    ready_at = _rows(s, "ready_at", _integer, _seconds)
+    queued_in = _rows(s, "queued_in", checks.integer, checks.integer)
+    clean_until = _rows(s, "clean_until", checks.integer, checks.integer, checks.seconds)
+    ready_at = _rows(s, "ready_at", checks.integer, checks.seconds)
     for what, rows in (("queued_in", queued_in), ("ready_at", ready_at)):
         for k, (feid, _) in enumerate(rows):
             if feid not in m.jobs:

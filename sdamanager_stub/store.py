@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from . import snapshot
+from . import checks, snapshot
 from .audit import plural
 from .errors import DomainError
 from .journal import JournalError, NotAChange
@@ -211,7 +211,7 @@ class Store:
         new file; a time that is not a number is left for `attach` to refuse)."""
         times = [when for (when,) in self.db.execute("SELECT MAX(time) FROM snapshots UNION ALL "
                                                       "SELECT MAX(time) FROM ops WHERE typeof(time) = 'real'")
-                 if snapshot.is_time(when)]
+                 if checks.is_time(when)]
         return max(times, default=0.0)
 
     def attach(self, manager: SDAManager) -> None:
@@ -557,13 +557,13 @@ def _check_op(row: tuple[Any, ...]) -> None:
     """An op row as the store wrote it: a time within years 1 to 9999, a known kind, text
     elsewhere (SQLite keeps whatever type a value came in with)."""
     seq, when, kind = row[:3]
-    if not snapshot.is_time(when):
-        raise StateError(f"op {seq}: its time is {snapshot.short(when)}, not a time from year 1 to 9999")
+    if not checks.is_time(when):
+        raise StateError(f"op {seq}: its time is {checks.short(when)}, not a time from year 1 to 9999")
     if kind not in ("change", "refused"):
-        raise StateError(f"op {seq}: its kind is {snapshot.short(kind)}, not change or refused")
+        raise StateError(f"op {seq}: its kind is {checks.short(kind)}, not change or refused")
     for name, value in zip(_OP_TEXTS, row[3:]):
         if type(value) is not str:
-            raise StateError(f"op {seq}: its {name} is {snapshot.short(value)}, not text")
+            raise StateError(f"op {seq}: its {name} is {checks.short(value)}, not text")
 
 
 def _what(err: Exception) -> str:

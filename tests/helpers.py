@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable
 
+from sdamanager_stub.journal import JournalError
 from sdamanager_stub.manager import SDAManager
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
@@ -58,6 +59,13 @@ class MemoryJournal:
     def record_refusal(self, when: float, action: str, arguments: str, token: str, result: str,
                        peer: str) -> None:
         self.refusals.append((when, action, arguments, token, result, peer))
+
+    # Each entry is kept as it is recorded (and no handle returned): nothing waits.
+    def sync(self, entry: object) -> None:
+        pass
+
+    def when_durable(self, entry: object, callback: Callable[[JournalError | None], None]) -> None:
+        callback(None)
 
 
 def seeded_manager(clock: Callable[[], float], backends: int = 4, devices: int = 8, prepare: float = 0.0,

@@ -21,7 +21,8 @@ from helpers import FakeClock, MemoryJournal
 from invariants import refused
 
 from sdamanager_stub import validate
-from sdamanager_stub.audit import is_change, request_peer
+from sdamanager_stub.audit import CHANGES as REGISTRY
+from sdamanager_stub.audit import DamagedArguments, request_peer
 from sdamanager_stub.entities import (
     DEFAULT_BACKEND_GROUP_ID,
     DEFAULT_BACKEND_GROUP_NAME,
@@ -1489,9 +1490,44 @@ CHANGES = {
 
 
 def test_every_change_is_a_recorded_operation() -> None:
-    recorded = {name for cls in SDAManager.__mro__ for name, fn in vars(cls).items() if is_change(fn)}
+    recorded = {kind.name for kind in REGISTRY}
     # The VM side's changes are tested in test_scheduler; no read is a change (the journal would replay it).
     assert recorded == CHANGES | {"request_devices", "report_running", "finish_job"}
+    for kind in REGISTRY:  # each is the manager's operation of that name, whose rule replay runs
+        assert getattr(SDAManager, kind.name).__wrapped__ is kind.rule
+
+
+def test_a_change_of_the_same_name_cannot_be_added_twice() -> None:
+    with pytest.raises(ValueError, match="two changes are named 'create_token'"):
+        REGISTRY.add(REGISTRY.find("create_token").rule)
+
+
+@pytest.mark.parametrize(("action", "arguments", "reason"), [
+    ("create_token", {"description": "x", "priority": "high"}, "its argument priority is 'high', not an integer"),
+    ("create_token", {"priority": 1}, "its argument description is missing"),
+    ("create_token", {"description": "x", "priority": 1, "color": 2}, "create_token takes no argument 'color'"),
+    ("create_token", ["x", 1], "they are ['x', 1], not an object of named arguments"),
+    ("update_token_access_level", {"token": "t", "access_level": "ROOT"},
+     "its argument access_level is 'ROOT', not one of USER, ADMIN, DEVELOPER"),
+    ("set_usergroup_tokens", {"group_id": 1, "tokens": ["a", 2]}, "its argument tokens is 2, not text"),
+    ("create_usergroup", {"name": "g", "description": "", "tokens": "abc"}, "its argument tokens is 'abc', not a list"),
+    ("release", {"feid": 2**64, "token": "", "sda_id": 0}, "its argument feid is 18446744073709551616, not an integer "
+                                                           "of 64 bits"),
+    ("update_token_duplicable", {"token": "t", "duplicable": True}, "its argument duplicable is True, not an integer"),
+])
+def test_a_replayed_change_whose_arguments_are_not_its_types_is_refused_naming_the_argument(
+        m: SDAManager, action: str, arguments: object, reason: str) -> None:
+    with pytest.raises(DamagedArguments) as refused:
+        m.replay(action, arguments, at=1.0)
+    assert str(refused.value) == reason
+    assert len(m.events) == 0 and not m.tokens  # nothing ran
+
+
+def test_optional_arguments_replay_as_none_or_their_type(m: SDAManager) -> None:
+    assert REGISTRY.find("create_usergroup").decode({"name": "g", "description": "", "tokens": None}) == {
+        "name": "g", "description": "", "tokens": None}
+    m.replay("create_usergroup", {"name": "g", "description": "", "tokens": None}, at=1.0)
+    assert [g.name for g in m.user_groups.values()] == ["g"]
 
 
 @pytest.mark.parametrize("name", sorted(CHANGES))

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from sys import intern
 from typing import Any, NamedTuple, TypeVar
 
-from ..audit import bounded, from_json, is_change, json_default, query, request_peer
+from ..audit import CHANGES, bounded, json_default, query, request_peer
 from ..entities import (
     DEFAULT_BACKEND_GROUP_ID,
     DEFAULT_BACKEND_GROUP_NAME,
@@ -50,7 +50,7 @@ from ..entities import (
     Version,
 )
 from ..errors import DomainError, Internal, NotFound
-from ..journal import Journal, JournalError, NotAChange
+from ..journal import Journal, JournalError
 from ..scheduler import IdleIndex, PoolQueue
 from .groups import BackendGroups, ModelGroups, UserGroups
 from .index import History, JobIndex, SdaIndex, Table
@@ -78,6 +78,13 @@ class Unsaved(NamedTuple):
     changed: bool
 
 
+class _Journalled(threading.local):
+    """Per thread: what its last operation journalled (the journal's handle), not yet taken."""
+
+    entry: Any = None
+    change = False
+
+
 class Rules(ABC):
     """The whole state of one SDAManager and how its operations run."""
 
@@ -102,7 +109,7 @@ class Rules(ABC):
         self._journal_listeners: list[Callable[[str], None]] = []  # told once when it fails
         # Per thread: what its operation journalled and the journal has yet to make
         # durable (see `_await_saved`).
-        self._unsaved = threading.local()
+        self._unsaved = _Journalled()
 
         # The indexes single-entity calls read instead of passing over every record
         # (rules/index.py, scheduler.py); `jobs`, `sdas` and `backends` keep them.
@@ -285,11 +292,10 @@ class Rules(ABC):
                 self._log(token, action, request, outcome)
                 self._save_refusal(change.__name__, request, token, outcome)
                 raise
-            owner = getattr(result, "token", None)  # a job or an SDA: the token it belongs to
             if isinstance(result, Token):
                 token = result.value
-            elif not token and isinstance(owner, str):
-                token = owner
+            elif not token and isinstance(result, (Job, Sda)):  # the token it belongs to
+                token = result.token
             elif not token and self._touched:
                 token = ",".join(dict.fromkeys(self._touched))
             self._log(token, action, request, "SUCCESS")
@@ -306,17 +312,17 @@ class Rules(ABC):
         if self.journal_broken:
             raise Internal(f"The state file failed earlier ({self.journal_broken}): restart the simulator.")
 
-    def replay(self, action: str, arguments: dict[str, Any], *, at: float, made: str = "", peer: str = "") -> None:
-        """Run the change named `action` again as it first ran: with `arguments` (as the
+    def replay(self, action: str, arguments: object, *, at: float, made: str = "", peer: str = "") -> None:
+        """Run the change kept as `action` again as it first ran: with `arguments` (as the
         journal keeps them, in JSON), at instant `at`, for `peer`, making up `made` again.
-        The rules are deterministic given these, so the state comes back exactly."""
-        operation = getattr(type(self), action, None)
-        if not is_change(operation):
-            raise NotAChange(action)
-        change = operation.__wrapped__
+        The rules are deterministic given these, so the state comes back exactly.
+        NotAChange if no change is kept so (audit.CHANGES); DamagedArguments (a ValueError)
+        names an argument that is not of the change's type."""
+        kind = CHANGES.find(action)
+        decoded = kind.decode(arguments)
         reset = request_peer.set(peer)
         try:
-            self.perform(change, from_json(change, arguments), at=at, made=made)
+            self.perform(kind.rule, decoded, at=at, made=made)
         finally:
             request_peer.reset(reset)
 
@@ -345,8 +351,8 @@ class Rules(ABC):
         """Wait until what this thread's operation journalled is durable: once the operation
         has let go of the lock (others change the state meanwhile), before its caller hears.
 
-        A journal whose `sync` exists saves in groups (store.py: one commit for the ops
-        of every caller waiting); one without it saved each entry as it was recorded.
+        The store saves in groups (store.py: one commit for the ops of every caller
+        waiting); a journal that saved each entry as it was recorded gave no handle.
         Entries are saved in the order they were recorded, so the last one is enough.
         Inside `deferred_saving()` (the gRPC face on the event loop, which must not block)
         the entry is left for the caller to take with `take_unsaved` and wait for itself.
@@ -354,11 +360,10 @@ class Rules(ABC):
         if _deferring.get():
             return
         unsaved = self.take_unsaved()
-        sync = getattr(self.journal, "sync", None)
-        if unsaved is None or sync is None:
+        if unsaved is None or self.journal is None:
             return
         try:
-            sync(unsaved.entry)
+            self.journal.sync(unsaved.entry)
         except JournalError as err:
             self.saved(unsaved, err)
 
@@ -375,8 +380,7 @@ class Rules(ABC):
 
     def take_unsaved(self) -> Unsaved | None:
         """What this thread's last operation journalled and the journal may not have saved yet."""
-        entry = getattr(self._unsaved, "entry", None)
-        changed = getattr(self._unsaved, "change", False)
+        entry, changed = self._unsaved.entry, self._unsaved.change
         self._unsaved.entry, self._unsaved.change = None, False
         return None if entry is None else Unsaved(entry, changed)
 
