@@ -41,8 +41,8 @@ def serve(under_lock: bool) -> None:
     if under_lock:  # the server as it was: every listing converted under the lock
         for name, row in servicer.RPCS.items():
             if isinstance(row, servicer.Listing):
-                servicer.RPCS[name] = row._replace(detach=None, key=None,
-                                                   item="job" if row.item == "job_state" else row.item)
+                item = servicer.Converter.job if row.item is servicer.Converter.job_state else row.item
+                servicer.RPCS[name] = row._replace(detach=None, key=None, item=item)
     m = new_manager(backends=100, devices=8)
     bulk = m.create_token("bulk", 0).value
     m.create_sda(bulk, "bulk", 1)

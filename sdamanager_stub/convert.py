@@ -191,8 +191,7 @@ class Converter:
             create_time=timestamp(s.created),
         )
 
-    @staticmethod
-    def model(m: SdaModel) -> pb.SdaModel:
+    def model(self, m: SdaModel) -> pb.SdaModel:
         return pb.SdaModel(id=m.id, name=m.name, devices=m.devices, description=m.description)
 
     def model_group(self, g: SdaModelGroup) -> pb.SdaModelGroup:
@@ -231,8 +230,7 @@ class Converter:
         return pb.BackendGroup(id=g.id, name=g.name, backends=self._backends_by_group.get(g.id, []))
 
     # ---- groups
-    @staticmethod
-    def user_group(g: UserGroup) -> pb.UserGroup:
+    def user_group(self, g: UserGroup) -> pb.UserGroup:
         return pb.UserGroup(id=g.id, name=g.name, description=g.description, tokens=g.tokens)
 
     @staticmethod
@@ -334,13 +332,11 @@ class Converter:
         return pb.ServerVersion(name="SDAManager simulator", version=__version__, api_version="sdamanager.v1",
                                 start_time=timestamp(self.m.started), latest_client_version=latest)
 
-    @staticmethod
-    def version(v: Version) -> pb.Version:
+    def version(self, v: Version) -> pb.Version:
         return pb.Version(version=v.version, path=v.path, latest=v.latest, supported=v.supported,
                           health_check=v.health_check, query=v.query, worker=v.worker, env=_env(v.env))
 
-    @staticmethod
-    def event(e: Event) -> pb.Event:
+    def event(self, e: Event) -> pb.Event:
         return pb.Event(id=e.id, time=timestamp(e.time), token=e.token, action=e.action,
                         request=e.request, result=e.result, peer=e.peer)
 

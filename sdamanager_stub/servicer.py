@@ -23,6 +23,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import grpc
 import grpc.aio
+from google.protobuf.message_factory import GetMessageClass
 
 from smclient.api import sdamanager_pb2 as pb
 
@@ -83,20 +84,24 @@ def status_for(err: DomainError) -> grpc.StatusCode:
 
 # ---------------------------------------------------------------- the rows
 
-Arguments = Callable[[Any], tuple[Any, ...]]  # request -> the operation's positional arguments
-Operation = str | Callable[..., Any]  # a method name of SDAManager, or f(manager, *arguments)
+# Each row calls one operation of the rules: `call(manager, request)`, a function that
+# reads the request's fields and calls the manager's method with them (so a checker
+# sees every call, and what each row reaches); the messages are typed Any (protobuf's
+# generated classes have no stubs here).
+Call = Callable[[SDAManager, Any], Any]
+Present = Callable[[Converter, Any, Any], Any]  # (converter, result, request) -> the response
+Convert = Callable[[Converter, Any], Any]  # (converter, record) -> its message: a method of Converter
 
 
 class Unary(NamedTuple):
-    """One request, one response: `present(converter, result, arguments)` makes the response."""
+    """One request, one response: `present(converter, result, request)` makes the response."""
 
-    operation: Operation
-    arguments: Arguments
-    present: Callable[[Converter, Any, tuple[Any, ...]], Any]
+    call: Call
+    present: Present
 
 
 class Listing(NamedTuple):
-    """A server-streamed listing: each item converted by the Converter's method `item`,
+    """A server-streamed listing: each item converted by `item` (a Converter method),
     sent in pages made by `page(items)`.
 
     `detach(items)`, for the big listings: copies of the listed records that
@@ -106,9 +111,8 @@ class Listing(NamedTuple):
     serialized (Wire).  Without them, the records are converted in the read.
     """
 
-    operation: Operation
-    arguments: Arguments
-    item: str
+    call: Call
+    item: Convert
     page: Callable[[list[Any]], Any]
     detach: Callable[[list[Any]], list[Any]] | None = None
     # What names a record's message for good (an ended job's FeID, a live job's
@@ -117,27 +121,27 @@ class Listing(NamedTuple):
     key: Callable[[Any], Hashable] | None = None
 
 
-def record(kind: str) -> Callable[[Converter, Any, tuple[Any, ...]], Any]:
-    """The result is one record: the response is the Converter's `kind` of it."""
-    return lambda c, result, _: getattr(c, kind)(result)
+def record(convert: Convert) -> Present:
+    """The result is one record: the response is `convert` of it."""
+    return lambda c, result, _: convert(c, result)
 
 
-def records(kind: str, wrap: Callable[[list[Any]], Any]) -> Callable[[Converter, Any, tuple[Any, ...]], Any]:
+def records(convert: Convert, wrap: Callable[[list[Any]], Any]) -> Present:
     """The result is a list of records, answered in one message."""
-    return lambda c, result, _: wrap([getattr(c, kind)(item) for item in result])
+    return lambda c, result, _: wrap([convert(c, item) for item in result])
 
 
-def ack(c: Converter, result: Any, arguments: tuple[Any, ...]) -> pb.Ack:
+def ack(c: Converter, result: Any, request: Any) -> pb.Ack:
     return pb.Ack()
 
 
-def released(c: Converter, feids: list[int], arguments: tuple[Any, ...]) -> pb.ReleaseResponse:
+def released(c: Converter, feids: list[int], request: Any) -> pb.ReleaseResponse:
     return pb.ReleaseResponse(released_feids=feids)
 
 
-def membership_of(c: Converter, result: Any, arguments: tuple[Any, ...]) -> pb.Membership:
-    """After a membership changes: the user group's memberships (its id is the first argument)."""
-    return c.membership_of(arguments[0])
+def membership_of(c: Converter, result: Any, request: Any) -> pb.Membership:
+    """After a membership changes: the user group's memberships."""
+    return c.membership_of(request.user_group_id)
 
 
 def states(jobs: list[Job]) -> list[tuple[Any, ...]]:
@@ -189,148 +193,150 @@ def _release_target(request: Any) -> tuple[int, str, int]:
 
 _BACKEND_ORDER = {pb.BACKEND_ORDER_GROUP: "group", pb.BACKEND_ORDER_NAME: "name"}
 
-_TOKEN, _SDA, _MODEL, _MODEL_GROUP = record("token"), record("sda"), record("model"), record("model_group")
-_BACKEND, _BACKEND_GROUP, _USER_GROUP = record("backend"), record("backend_group"), record("user_group")
-_JOB, _VERSION = record("job"), record("version")
-_DEVICES, _MENU = record("device_report"), record("model_choices")
+_TOKEN, _SDA = record(Converter.token), record(Converter.sda)
+_MODEL, _MODEL_GROUP = record(Converter.model), record(Converter.model_group)
+_BACKEND, _BACKEND_GROUP = record(Converter.backend), record(Converter.backend_group)
+_USER_GROUP = record(Converter.user_group)
+_JOB, _VERSION = record(Converter.job), record(Converter.version)
+_DEVICES, _MENU = record(Converter.device_report), record(Converter.model_choices)
 
 
-def _devices_after(c: Converter, result: Any, arguments: tuple[Any, ...]) -> pb.DeviceReport:
-    """After a change of the customer's devices: the token's devices (the token is the first argument)."""
-    return c.device_report(c.m.device_view(arguments[0]))
+def _devices_after(c: Converter, result: Any, request: Any) -> pb.DeviceReport:
+    """After a change of the customer's devices: the token's devices."""
+    return c.device_report(c.m.device_view(request.token))
 
 
-def _menu_after(c: Converter, result: Any, arguments: tuple[Any, ...]) -> pb.ModelChoices:
+def _menu_after(c: Converter, result: Any, request: Any) -> pb.ModelChoices:
     """After a switch of model: the token's menu."""
-    return c.model_choices(c.m.model_menu(arguments[0]))
+    return c.model_choices(c.m.model_menu(request.token))
 
 
 RPCS: dict[str, Unary | Listing] = {
     # ---- server
-    "GetServerVersion": Unary("latest_version", lambda r: (), lambda c, latest, _: c.server_version(latest)),
+    "GetServerVersion": Unary(lambda m, r: m.latest_version(), lambda c, latest, _: c.server_version(latest)),
     # ---- tokens
-    "CreateToken": Unary("create_token", lambda r: (r.description, r.priority), _TOKEN),
-    "DeleteToken": Unary("delete_token", lambda r: (r.token,), ack),
-    "GetToken": Unary("token", lambda r: (r.token,), _TOKEN),
-    "ListTokens": Listing("list_tokens", lambda r: (r.running_only,), "token", lambda p: pb.TokenPage(tokens=p)),
-    "UpdateTokenPriority": Unary("update_token_priority", lambda r: (r.token, r.priority), _TOKEN),
-    "UpdateTokenDescription": Unary("update_token_description", lambda r: (r.token, r.description), _TOKEN),
-    "UpdateTokenAccessLevel": Unary("update_token_access_level",
-                                    lambda r: (r.token, access_level(r.access_level)), _TOKEN),
-    "UpdateTokenMaxSda": Unary("update_token_max_sda", lambda r: (r.token, r.max_sda), _TOKEN),
-    "UpdateTokenCurrentSda": Unary("update_token_current_sda", lambda r: (r.token, r.sda_id), _TOKEN),
-    "UpdateTokenDuplicable": Unary("update_token_duplicable", lambda r: (r.token, r.duplicable), _TOKEN),
-    "AddTokenEnv": Unary("add_token_env", lambda r: (r.token, r.name, r.value), _TOKEN),
-    "RemoveTokenEnv": Unary("remove_token_env", lambda r: (r.token, r.name), _TOKEN),
+    "CreateToken": Unary(lambda m, r: m.create_token(r.description, r.priority), _TOKEN),
+    "DeleteToken": Unary(lambda m, r: m.delete_token(r.token), ack),
+    "GetToken": Unary(lambda m, r: m.token(r.token), _TOKEN),
+    "ListTokens": Listing(lambda m, r: m.list_tokens(r.running_only), Converter.token,
+                          lambda p: pb.TokenPage(tokens=p)),
+    "UpdateTokenPriority": Unary(lambda m, r: m.update_token_priority(r.token, r.priority), _TOKEN),
+    "UpdateTokenDescription": Unary(lambda m, r: m.update_token_description(r.token, r.description), _TOKEN),
+    "UpdateTokenAccessLevel": Unary(lambda m, r: m.update_token_access_level(r.token, access_level(r.access_level)),
+                                    _TOKEN),
+    "UpdateTokenMaxSda": Unary(lambda m, r: m.update_token_max_sda(r.token, r.max_sda), _TOKEN),
+    "UpdateTokenCurrentSda": Unary(lambda m, r: m.update_token_current_sda(r.token, r.sda_id), _TOKEN),
+    "UpdateTokenDuplicable": Unary(lambda m, r: m.update_token_duplicable(r.token, r.duplicable), _TOKEN),
+    "AddTokenEnv": Unary(lambda m, r: m.add_token_env(r.token, r.name, r.value), _TOKEN),
+    "RemoveTokenEnv": Unary(lambda m, r: m.remove_token_env(r.token, r.name), _TOKEN),
     # ---- SDAs
-    "CreateSda": Unary("create_sda", lambda r: (r.token, r.description, r.model_id,
-                                                _opt(r, "model_group_id") or 0, r.reserved), _SDA),
-    "UpdateSda": Unary("update_sda", lambda r: (r.token, r.model_id, _opt(r, "model_group_id") or 0,
-                                                _opt(r, "sda_id") or 0), _SDA),
-    "DeleteSda": Unary("delete_sda", lambda r: (r.token, _id_or_all(r, "sda_id", "SDA ID")),
+    "CreateSda": Unary(lambda m, r: m.create_sda(r.token, r.description, r.model_id, _opt(r, "model_group_id") or 0,
+                                                 r.reserved), _SDA),
+    "UpdateSda": Unary(lambda m, r: m.update_sda(r.token, r.model_id, _opt(r, "model_group_id") or 0,
+                                                 _opt(r, "sda_id") or 0), _SDA),
+    "DeleteSda": Unary(lambda m, r: m.delete_sda(r.token, _id_or_all(r, "sda_id", "SDA ID")),
                        lambda c, ids, _: pb.DeleteSdaResponse(deleted_ids=ids)),
-    "ListSdas": Listing("list_sdas", lambda r: (r.token, r.running_only, r.order == pb.SDA_ORDER_TOKEN), "sda",
+    "ListSdas": Listing(lambda m, r: m.list_sdas(r.token, r.running_only, r.order == pb.SDA_ORDER_TOKEN), Converter.sda,
                         lambda p: pb.SdaPage(sdas=p)),
     # ---- SDA models and groups
-    "CreateSdaModel": Unary("create_sdamodel", lambda r: (r.name, r.devices, r.description), _MODEL),
-    "DeleteSdaModel": Unary("delete_sdamodel", lambda r: (r.id,), ack),
-    "ListSdaModels": Unary(lambda m, token: m.allowed_models(token) if token else m.list_models(),
-                           lambda r: (r.token,), records("model", lambda ms: pb.ListSdaModelsResponse(models=ms))),
-    "CreateSdaModelGroup": Unary("create_sdamodelgroup", lambda r: (r.name, r.backend_group_id, list(r.model_ids)),
+    "CreateSdaModel": Unary(lambda m, r: m.create_sdamodel(r.name, r.devices, r.description), _MODEL),
+    "DeleteSdaModel": Unary(lambda m, r: m.delete_sdamodel(r.id), ack),
+    "ListSdaModels": Unary(lambda m, r: m.allowed_models(r.token) if r.token else m.list_models(),
+                           records(Converter.model, lambda ms: pb.ListSdaModelsResponse(models=ms))),
+    "CreateSdaModelGroup": Unary(lambda m, r: m.create_sdamodelgroup(r.name, r.backend_group_id, list(r.model_ids)),
                                  _MODEL_GROUP),
-    "DeleteSdaModelGroup": Unary("delete_sdamodelgroup", lambda r: (r.id, r.force), ack),
-    "ListSdaModelGroups": Unary("list_model_groups", lambda r: (_opt(r, "id"),),
-                                records("model_group", lambda gs: pb.ListSdaModelGroupsResponse(groups=gs))),
-    "RenameSdaModelGroup": Unary("rename_sdamodelgroup", lambda r: (r.id, r.name), _MODEL_GROUP),
-    "SetSdaModelGroupBackendGroup": Unary("set_sdamodelgroup_backendgroup", lambda r: (r.id, r.backend_group_id),
+    "DeleteSdaModelGroup": Unary(lambda m, r: m.delete_sdamodelgroup(r.id, r.force), ack),
+    "ListSdaModelGroups": Unary(lambda m, r: m.list_model_groups(_opt(r, "id")),
+                                records(Converter.model_group, lambda gs: pb.ListSdaModelGroupsResponse(groups=gs))),
+    "RenameSdaModelGroup": Unary(lambda m, r: m.rename_sdamodelgroup(r.id, r.name), _MODEL_GROUP),
+    "SetSdaModelGroupBackendGroup": Unary(lambda m, r: m.set_sdamodelgroup_backendgroup(r.id, r.backend_group_id),
                                           _MODEL_GROUP),
-    "SetSdaModelGroupModels": Unary("set_sdamodelgroup_models", lambda r: (r.id, list(r.model_ids)), _MODEL_GROUP),
-    "AddModelToSdaModelGroup": Unary("add_sdamodelgroup_model", lambda r: (r.id, r.model_id), _MODEL_GROUP),
-    "RemoveModelFromSdaModelGroup": Unary("remove_sdamodelgroup_model", lambda r: (r.id, r.model_id), _MODEL_GROUP),
+    "SetSdaModelGroupModels": Unary(lambda m, r: m.set_sdamodelgroup_models(r.id, list(r.model_ids)), _MODEL_GROUP),
+    "AddModelToSdaModelGroup": Unary(lambda m, r: m.add_sdamodelgroup_model(r.id, r.model_id), _MODEL_GROUP),
+    "RemoveModelFromSdaModelGroup": Unary(lambda m, r: m.remove_sdamodelgroup_model(r.id, r.model_id), _MODEL_GROUP),
     # ---- backends and devices
-    "CreateBackend": Unary("create_backend", lambda r: (r.name, r.ip, r.device_count), _BACKEND),
-    "DeleteBackend": Unary("delete_backend", lambda r: (r.id,), ack),
-    "ListBackends": Listing("list_backends", lambda r: (_BACKEND_ORDER.get(r.order, "id"), _opt(r, "id"),
-                                                        _opt(r, "group_id"), r.name),
-                            "backend", lambda p: pb.BackendPage(backends=p)),
-    "UpdateBackendHost": Unary("update_backend_host", lambda r: (r.id, r.name), _BACKEND),
-    "UpdateBackendIp": Unary("update_backend_ip", lambda r: (r.id, r.ip), _BACKEND),
-    "UpdateBackendStatus": Unary("update_backend_status", lambda r: (r.id, backend_status(r.status)), _BACKEND),
-    "UpdateBackendGroup": Unary("update_backend_group", lambda r: (r.id, r.group_id), _BACKEND),
-    "UpdateDeviceStatus": Unary("update_device_status",
-                                lambda r: (r.backend_id, r.index, device_status(r.status)), _BACKEND),
-    "UpdateAllDeviceStatus": Unary("update_all_device_status", lambda r: (r.backend_id, device_status(r.status)),
+    "CreateBackend": Unary(lambda m, r: m.create_backend(r.name, r.ip, r.device_count), _BACKEND),
+    "DeleteBackend": Unary(lambda m, r: m.delete_backend(r.id), ack),
+    "ListBackends": Listing(lambda m, r: m.list_backends(_BACKEND_ORDER.get(r.order, "id"), _opt(r, "id"),
+                                                         _opt(r, "group_id"), r.name),
+                            Converter.backend, lambda p: pb.BackendPage(backends=p)),
+    "UpdateBackendHost": Unary(lambda m, r: m.update_backend_host(r.id, r.name), _BACKEND),
+    "UpdateBackendIp": Unary(lambda m, r: m.update_backend_ip(r.id, r.ip), _BACKEND),
+    "UpdateBackendStatus": Unary(lambda m, r: m.update_backend_status(r.id, backend_status(r.status)), _BACKEND),
+    "UpdateBackendGroup": Unary(lambda m, r: m.update_backend_group(r.id, r.group_id), _BACKEND),
+    "UpdateDeviceStatus": Unary(lambda m, r: m.update_device_status(r.backend_id, r.index, device_status(r.status)),
+                                _BACKEND),
+    "UpdateAllDeviceStatus": Unary(lambda m, r: m.update_all_device_status(r.backend_id, device_status(r.status)),
                                    _BACKEND),
     # ---- backend groups
-    "CreateBackendGroup": Unary("create_backendgroup", lambda r: (r.name, list(r.backend_ids)), _BACKEND_GROUP),
-    "DeleteBackendGroup": Unary("delete_backendgroup", lambda r: (r.id, r.force), ack),
-    "ListBackendGroups": Unary("list_backend_groups", lambda r: (_opt(r, "id"),),
-                               records("backend_group", lambda gs: pb.ListBackendGroupsResponse(groups=gs))),
-    "RenameBackendGroup": Unary("rename_backendgroup", lambda r: (r.id, r.name), _BACKEND_GROUP),
-    "SetBackendGroupBackends": Unary("set_backendgroup_backends", lambda r: (r.id, list(r.backend_ids)),
+    "CreateBackendGroup": Unary(lambda m, r: m.create_backendgroup(r.name, list(r.backend_ids)), _BACKEND_GROUP),
+    "DeleteBackendGroup": Unary(lambda m, r: m.delete_backendgroup(r.id, r.force), ack),
+    "ListBackendGroups": Unary(lambda m, r: m.list_backend_groups(_opt(r, "id")),
+                               records(Converter.backend_group, lambda gs: pb.ListBackendGroupsResponse(groups=gs))),
+    "RenameBackendGroup": Unary(lambda m, r: m.rename_backendgroup(r.id, r.name), _BACKEND_GROUP),
+    "SetBackendGroupBackends": Unary(lambda m, r: m.set_backendgroup_backends(r.id, list(r.backend_ids)),
                                      _BACKEND_GROUP),
-    "AddBackendToBackendGroup": Unary("add_backendgroup_backend", lambda r: (r.id, r.backend_id), _BACKEND_GROUP),
-    "RemoveBackendFromBackendGroup": Unary("remove_backendgroup_backend", lambda r: (r.id, r.backend_id),
+    "AddBackendToBackendGroup": Unary(lambda m, r: m.add_backendgroup_backend(r.id, r.backend_id), _BACKEND_GROUP),
+    "RemoveBackendFromBackendGroup": Unary(lambda m, r: m.remove_backendgroup_backend(r.id, r.backend_id),
                                            _BACKEND_GROUP),
     # ---- user groups, memberships, relationships
-    "CreateUserGroup": Unary("create_usergroup", lambda r: (r.name, r.description, list(r.tokens)), _USER_GROUP),
-    "DeleteUserGroup": Unary("delete_usergroup", lambda r: (r.id, r.force), ack),
-    "ListUserGroups": Unary("list_user_groups", lambda r: (_opt(r, "id"),),
-                            records("user_group", lambda gs: pb.ListUserGroupsResponse(groups=gs))),
-    "RenameUserGroup": Unary("rename_usergroup", lambda r: (r.id, r.name), _USER_GROUP),
-    "SetUserGroupTokens": Unary("set_usergroup_tokens", lambda r: (r.id, list(r.tokens)), _USER_GROUP),
-    "AddTokenToUserGroup": Unary("add_usergroup_token", lambda r: (r.id, r.token), _USER_GROUP),
-    "RemoveTokenFromUserGroup": Unary("remove_usergroup_token", lambda r: (r.id, r.token), _USER_GROUP),
-    "AddMembership": Unary("add_membership", lambda r: (r.user_group_id, r.model_group_id), membership_of),
-    "RemoveMembership": Unary("remove_membership", lambda r: (r.user_group_id, r.model_group_id), membership_of),
-    "ListMemberships": Unary("list_memberships", lambda r: (_opt(r, "user_group_id"),),
+    "CreateUserGroup": Unary(lambda m, r: m.create_usergroup(r.name, r.description, list(r.tokens)), _USER_GROUP),
+    "DeleteUserGroup": Unary(lambda m, r: m.delete_usergroup(r.id, r.force), ack),
+    "ListUserGroups": Unary(lambda m, r: m.list_user_groups(_opt(r, "id")),
+                            records(Converter.user_group, lambda gs: pb.ListUserGroupsResponse(groups=gs))),
+    "RenameUserGroup": Unary(lambda m, r: m.rename_usergroup(r.id, r.name), _USER_GROUP),
+    "SetUserGroupTokens": Unary(lambda m, r: m.set_usergroup_tokens(r.id, list(r.tokens)), _USER_GROUP),
+    "AddTokenToUserGroup": Unary(lambda m, r: m.add_usergroup_token(r.id, r.token), _USER_GROUP),
+    "RemoveTokenFromUserGroup": Unary(lambda m, r: m.remove_usergroup_token(r.id, r.token), _USER_GROUP),
+    "AddMembership": Unary(lambda m, r: m.add_membership(r.user_group_id, r.model_group_id), membership_of),
+    "RemoveMembership": Unary(lambda m, r: m.remove_membership(r.user_group_id, r.model_group_id), membership_of),
+    "ListMemberships": Unary(lambda m, r: m.list_memberships(_opt(r, "user_group_id")),
                              lambda c, rows, _: pb.ListMembershipsResponse(
                                  memberships=[c.membership(g, mgs) for g, mgs in rows])),
-    "ListRelationships": Unary("list_memberships", lambda r: (_opt(r, "user_group_id"),),
+    "ListRelationships": Unary(lambda m, r: m.list_memberships(_opt(r, "user_group_id")),
                                lambda c, rows, _: pb.ListRelationshipsResponse(
                                    relationships=[c.relationship(g, mgs) for g, mgs in rows])),
     # ---- jobs and history
-    "ListJobs": Listing("list_jobs", lambda r: (job_status(r.status) if r.HasField("status") else None, r.token),
-                        "job_state", lambda p: pb.JobPage(jobs=p), states, key=itself),
-    "GetJob": Unary("job", lambda r: (r.feid,), _JOB),
-    "UpdateJobPriority": Unary("update_job_priority", lambda r: (r.feid, r.priority), _JOB),
-    "Release": Unary("release", _release_target, released),
-    "ReleaseAll": Unary("release_all", lambda r: (), released),
-    "ListHistory": Listing("list_history", lambda r: (_count(r, "Count of history"), r.token), "job",
+    "ListJobs": Listing(lambda m, r: m.list_jobs(job_status(r.status) if r.HasField("status") else None, r.token),
+                        Converter.job_state, lambda p: pb.JobPage(jobs=p), states, key=itself),
+    "GetJob": Unary(lambda m, r: m.job(r.feid), _JOB),
+    "UpdateJobPriority": Unary(lambda m, r: m.update_job_priority(r.feid, r.priority), _JOB),
+    "Release": Unary(lambda m, r: m.release(*_release_target(r)), released),
+    "ReleaseAll": Unary(lambda m, r: m.release_all(), released),
+    "ListHistory": Listing(lambda m, r: m.list_history(_count(r, "Count of history"), r.token), Converter.job,
                            lambda p: pb.JobPage(jobs=p), as_they_are, key=attrgetter("feid")),
-    "GetHistory": Unary("history_job", lambda r: (r.feid,), _JOB),
+    "GetHistory": Unary(lambda m, r: m.history_job(r.feid), _JOB),
     # ---- versions
-    "CreateVersion": Unary("create_version", lambda r: (r.version, r.path), _VERSION),
-    "DeleteVersion": Unary("delete_version", lambda r: (r.version,), ack),
-    "ListVersions": Unary("list_versions", lambda r: (r.version,),
-                          records("version", lambda vs: pb.ListVersionsResponse(versions=vs))),
-    "UpdateVersionHealthCheck": Unary("update_version_health_check", lambda r: (r.version, r.value), _VERSION),
-    "UpdateVersionPath": Unary("update_version_path", lambda r: (r.version, r.value), _VERSION),
-    "UpdateVersionQuery": Unary("update_version_query", lambda r: (r.version, r.value), _VERSION),
-    "UpdateVersionWorker": Unary("update_version_worker", lambda r: (r.version, r.value), _VERSION),
-    "UpdateVersionSupport": Unary("update_version_support", lambda r: (r.version, r.supported), _VERSION),
-    "SetLatestVersion": Unary("set_latest_version", lambda r: (r.version,), _VERSION),
-    "AddWorkerEnv": Unary("add_worker_env", lambda r: (r.version, r.name, r.value), _VERSION),
-    "RemoveWorkerEnv": Unary("remove_worker_env", lambda r: (r.version, r.name), _VERSION),
+    "CreateVersion": Unary(lambda m, r: m.create_version(r.version, r.path), _VERSION),
+    "DeleteVersion": Unary(lambda m, r: m.delete_version(r.version), ack),
+    "ListVersions": Unary(lambda m, r: m.list_versions(r.version),
+                          records(Converter.version, lambda vs: pb.ListVersionsResponse(versions=vs))),
+    "UpdateVersionHealthCheck": Unary(lambda m, r: m.update_version_health_check(r.version, r.value), _VERSION),
+    "UpdateVersionPath": Unary(lambda m, r: m.update_version_path(r.version, r.value), _VERSION),
+    "UpdateVersionQuery": Unary(lambda m, r: m.update_version_query(r.version, r.value), _VERSION),
+    "UpdateVersionWorker": Unary(lambda m, r: m.update_version_worker(r.version, r.value), _VERSION),
+    "UpdateVersionSupport": Unary(lambda m, r: m.update_version_support(r.version, r.supported), _VERSION),
+    "SetLatestVersion": Unary(lambda m, r: m.set_latest_version(r.version), _VERSION),
+    "AddWorkerEnv": Unary(lambda m, r: m.add_worker_env(r.version, r.name, r.value), _VERSION),
+    "RemoveWorkerEnv": Unary(lambda m, r: m.remove_worker_env(r.version, r.name), _VERSION),
     # ---- usage and audit
-    "GetUsage": Unary("usage", _interval, lambda c, report, _: usage_report(report)),
-    "ListEvents": Listing("list_events", lambda r: (r.token, r.action, _count(r, "Count")), "event",
+    "GetUsage": Unary(lambda m, r: m.usage(*_interval(r)), lambda c, report, _: usage_report(report)),
+    "ListEvents": Listing(lambda m, r: m.list_events(r.token, r.action, _count(r, "Count")), Converter.event,
                           lambda p: pb.EventPage(events=p), as_they_are, key=attrgetter("id")),
     # ---- the VM side
-    "RequestDevices": Unary("request_devices", lambda r: (r.token, r.client_pid, r.process_name, r.client,
-                                                          r.version, _opt(r, "sda_id") or 0), _JOB),
-    "ReportRunning": Unary("report_running", lambda r: (r.feid, r.token), _JOB),
-    "FinishJob": Unary("finish_job", lambda r: (r.feid, r.failed, r.reason, r.token), _JOB),
+    "RequestDevices": Unary(lambda m, r: m.request_devices(r.token, r.client_pid, r.process_name, r.client,
+                                                           r.version, _opt(r, "sda_id") or 0), _JOB),
+    "ReportRunning": Unary(lambda m, r: m.report_running(r.feid, r.token), _JOB),
+    "FinishJob": Unary(lambda m, r: m.finish_job(r.feid, r.failed, r.reason, r.token), _JOB),
     # ---- the customer's side (moreh-smi, moreh-switch-model): each change answers the view after it
-    "GetDevices": Unary("device_view", lambda r: (r.token,), _DEVICES),
-    "ListModelChoices": Unary("model_menu", lambda r: (r.token,), _MENU),
-    "SwitchModel": Unary("switch_model", lambda r: (r.token, r.model_id, _opt(r, "model_group_id") or 0,
-                                                    _opt(r, "sda_id") or 0), _menu_after),
-    "AddDevice": Unary("add_device", lambda r: (r.token, r.model_id, _opt(r, "model_group_id") or 0),
-                       _devices_after),
-    "RemoveDevice": Unary("remove_device", lambda r: (r.token, r.sda_id), _devices_after),
-    "SwitchDevice": Unary("switch_device", lambda r: (r.token, r.sda_id), _devices_after),
-    "ResetDevice": Unary("reset_device", lambda r: (r.token, _opt(r, "sda_id") or 0), released),
+    "GetDevices": Unary(lambda m, r: m.device_view(r.token), _DEVICES),
+    "ListModelChoices": Unary(lambda m, r: m.model_menu(r.token), _MENU),
+    "SwitchModel": Unary(lambda m, r: m.switch_model(r.token, r.model_id, _opt(r, "model_group_id") or 0,
+                                                     _opt(r, "sda_id") or 0), _menu_after),
+    "AddDevice": Unary(lambda m, r: m.add_device(r.token, r.model_id, _opt(r, "model_group_id") or 0), _devices_after),
+    "RemoveDevice": Unary(lambda m, r: m.remove_device(r.token, r.sda_id), _devices_after),
+    "SwitchDevice": Unary(lambda m, r: m.switch_device(r.token, r.sda_id), _devices_after),
+    "ResetDevice": Unary(lambda m, r: m.reset_device(r.token, _opt(r, "sda_id") or 0), released),
 }
 
 
@@ -442,16 +448,13 @@ class Servicer:
     def __init__(self, manager: SDAManager) -> None:
         self.m = manager
         self._wire = {name: Wire() for name, row in RPCS.items() if isinstance(row, Listing) and row.detach}
-        for name, row in RPCS.items():
-            method = self._listing(name, row) if isinstance(row, Listing) else self._unary(name, row)
-            setattr(self, name, method)
+        # The method's name (as the service's descriptor has it) -> its handler.
+        self.methods: dict[str, Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Any]] = {
+            name: self._listing(name, row) if isinstance(row, Listing) else self._unary(name, row)
+            for name, row in RPCS.items()}
 
-    def _run(self, row: Unary | Listing, request: Any, present: Callable[[Converter, Any, tuple[Any, ...]], T]) -> T:
-        arguments = row.arguments(request)
-        operation = row.operation
-        call = (getattr(self.m, operation) if isinstance(operation, str)
-                else functools.partial(operation, self.m))
-        return self.m.read(lambda: present(Converter(self.m), call(*arguments), arguments))
+    def _run(self, row: Unary | Listing, request: Any, present: Callable[[Converter, Any, Any], T]) -> T:
+        return self.m.read(lambda: present(Converter(self.m), row.call(self.m, request), request))
 
     def _unary(self, name: str, row: Unary) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]:
         async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
@@ -469,10 +472,10 @@ class Servicer:
 
     def _listing(self, name: str,
                  row: Listing) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Any]]:
-        def converted(c: Converter, items: Any, _: tuple[Any, ...]) -> list[Any]:
-            return [getattr(c, row.item)(item) for item in items]
+        def converted(c: Converter, items: Any, _: Any) -> list[Any]:
+            return [row.item(c, item) for item in items]
 
-        def detached(c: Converter, items: Any, _: tuple[Any, ...]) -> tuple[list[Any], Names]:
+        def detached(c: Converter, items: Any, _: Any) -> tuple[list[Any], Names]:
             detach = row.detach
             assert detach is not None  # used only for a row that detaches (below)
             return detach(items), Names.of(self.m)
@@ -485,7 +488,7 @@ class Servicer:
                         yield page
                 else:  # converted as the pages go out, other callers served in between
                     records, names = await durably(self.m, lambda: self._run(row, request, detached))
-                    convert = getattr(Converter(self.m, names), row.item)
+                    convert = functools.partial(row.item, Converter(self.m, names))
                     assert row.key is not None  # every row that detaches names its messages (RPCS)
                     blobs = self._wire[name].blobs(records, row.key, names, convert)
                     async for blob_page in _byte_pages(blobs, request.page_size):
@@ -511,10 +514,10 @@ def add_to_server(servicer: Servicer, server: grpc.aio.Server) -> None:
     """Register every method of the service through one generic handler made from the descriptor."""
     handlers = {}
     for method in SERVICE.methods:
-        request_type = getattr(pb, method.input_type.name)
-        response_type = getattr(pb, method.output_type.name)
+        request_type = GetMessageClass(method.input_type)
+        response_type = GetMessageClass(method.output_type)
         make = (grpc.unary_stream_rpc_method_handler if method.server_streaming
                 else grpc.unary_unary_rpc_method_handler)
-        handlers[method.name] = make(getattr(servicer, method.name), request_deserializer=request_type.FromString,
+        handlers[method.name] = make(servicer.methods[method.name], request_deserializer=request_type.FromString,
                                      response_serializer=_serializer(response_type))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),))

@@ -146,12 +146,14 @@ class Connection:
 
 def _multicallable(channel: Any, name: str) -> Any:
     """The callable for method `name` of sdamanager.v1.SDAManager on `channel`."""
+    from google.protobuf.message_factory import GetMessageClass
+
     from .api import sdamanager_pb2 as pb
 
     method = pb.DESCRIPTOR.services_by_name["SDAManager"].methods_by_name[name]
     path = f"/{method.containing_service.full_name}/{name}"
-    request_cls = getattr(pb, method.input_type.name)
-    response_cls = getattr(pb, method.output_type.name)
+    request_cls = GetMessageClass(method.input_type)
+    response_cls = GetMessageClass(method.output_type)
     make = channel.unary_stream if method.server_streaming else channel.unary_unary
     return make(path, request_serializer=request_cls.SerializeToString,
                 response_deserializer=response_cls.FromString)

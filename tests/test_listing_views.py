@@ -43,14 +43,14 @@ def test_other_callers_go_on_while_a_listing_is_converted(sdamanager, stub, monk
     25 (50 ms each): a call made meanwhile waits for one page at most, not the listing."""
     token = fill(sdamanager.manager)
     started = threading.Event()
-    convert = Converter.job
+    placement = Converter.placement  # (a part of every job's conversion, live or ended)
 
-    def slow_job(self, job):  # type: ignore[no-untyped-def]
+    def slow_placement(self, pairs):  # type: ignore[no-untyped-def]
         started.set()
         time.sleep(0.002)
-        return convert(self, job)
+        return placement(self, pairs)
 
-    monkeypatch.setattr(Converter, "job", slow_job)
+    monkeypatch.setattr(Converter, "placement", slow_placement)
     request_.page_size = 25
     result: list = []
     lister = threading.Thread(target=lambda: result.extend(listed(stub, method, request_)))

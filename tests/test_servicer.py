@@ -78,11 +78,10 @@ def _request_type(method: str) -> Any:
     return getattr(pb, SERVICE.methods_by_name[method].input_type.name)
 
 
-def test_the_table_has_one_row_per_method_of_the_service_and_each_names_a_rule():
+def test_the_table_has_one_row_per_method_of_the_service():
+    # (That each row calls a rule that exists, with as many arguments as it takes, is
+    # mypy's to check: the rows are typed calls, `make lint`.)
     assert set(RPCS) == {m.name for m in SERVICE.methods}
-    for name, row in RPCS.items():
-        if isinstance(row.operation, str):
-            assert callable(getattr(SDAManager, row.operation, None)), f"{name}: no rule {row.operation!r}"
     streaming = {m.name for m in SERVICE.methods if m.server_streaming}
     assert {name for name, row in RPCS.items() if hasattr(row, "page")} == streaming
 
@@ -161,18 +160,18 @@ def test_an_empty_request_to_any_method_is_answered_or_refused_never_a_bug(metho
     assert not _logged(caplog)
 
 
-@pytest.mark.parametrize("method, request_", [
-    ("GetToken", pb.GetTokenRequest(token="T")),
-    ("ListTokens", pb.ListTokensRequest()),
+@pytest.mark.parametrize("method, rule, request_", [
+    ("GetToken", "token", pb.GetTokenRequest(token="T")),
+    ("ListTokens", "list_tokens", pb.ListTokensRequest()),
 ])
-def test_a_bug_is_internal_and_logged_not_blamed_on_the_caller(monkeypatch, caplog, method, request_):
+def test_a_bug_is_internal_and_logged_not_blamed_on_the_caller(monkeypatch, caplog, method, rule, request_):
     """A programming error (here: a rule raising TypeError) is INTERNAL with a plain detail; the
     traceback goes to the log, not to the caller."""
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise TypeError("unsupported operand type(s)")
 
     with Face() as face, caplog.at_level(logging.ERROR, logger="sdamanager_stub.servicer"):
-        monkeypatch.setattr(face.manager, RPCS[method].operation, broken)
+        monkeypatch.setattr(face.manager, rule, broken)
         if hasattr(RPCS[method], "page"):
             _, code, details = face.listing(method, request_)
         else:
