@@ -31,7 +31,7 @@ from pathlib import Path
 
 import bench_server
 import grpc
-from common import report
+from common import report, save_scene
 
 from smclient.api import sdamanager_pb2 as pb
 from smclient.api import sdamanager_pb2_grpc as pb_grpc
@@ -212,14 +212,12 @@ def bench_caps_memory(before: Path | None) -> None:
     from bench_durable import fill
 
     from sdamanager_stub.manager import new_manager
-    from sdamanager_stub.store import Store
 
     print("resident memory at the caps (20,000 live jobs, 200,000 history, 100,000 events), bench_memory's steps")
     with tempfile.TemporaryDirectory() as where:
         manager = new_manager(backends=100, devices=8)
         fill(manager, 20_000, 200_000, 100_000)
-        Store(Path(where) / "caps.db").attach(manager)
-        manager.journal.close()
+        save_scene(manager, Path(where) / "caps.db").close()
         for label, tree in (("before", before), ("now", None)):
             if label == "before" and tree is None:
                 continue

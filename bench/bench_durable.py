@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import grpc
-from common import BIN, add_jobs, report
+from common import BIN, add_jobs, report, save_scene
 
 from sdamanager_stub import store as store_module
 from sdamanager_stub.entities import Event
@@ -143,9 +143,9 @@ def fill(m: SDAManager, jobs: int, history: int, events: int) -> str:
     add_jobs(m, jobs, token)
     add_jobs(m, history, token, history=True)
     now = time.time()
-    for i in range(events - len(m.events)):
-        m.events.append(Event(m._new_id("event"), now, token, "UPDATE_TOKEN_PRIORITY",
-                              f'{{"token": "{token}", "priority": {i % 9}}}', "SUCCESS", "ipv4:127.0.0.1:5000"))
+    m.archive.extend((), [Event(m._new_id("event"), now, token, "UPDATE_TOKEN_PRIORITY",
+                                f'{{"token": "{token}", "priority": {i % 9}}}', "SUCCESS", "ipv4:127.0.0.1:5000")
+                          for i in range(events - m.archive.event_count())])
     return token
 
 
@@ -196,8 +196,7 @@ def stalls(label: str, jobs: int, history: int, events: int, every: int, seconds
         manager = new_manager(backends=100, devices=8)
         fill(manager, jobs, history, events)
         store_module.SNAPSHOT_EVERY = 10**9
-        store = Store(Path(where) / "state.db")
-        store.attach(manager)  # the start-up snapshot is not measured
+        store = save_scene(manager, Path(where) / "state.db")  # the start-up snapshot is not measured
         tokens = [manager.create_token(f"w{i}", 0).value for i in range(6)]
         gc.freeze()  # as `sdamanager-stub serve` does once its state is loaded
         written = [0]

@@ -114,7 +114,7 @@ def main() -> None:
             results = measure(argvs, runs)
             seconds, rss, cpu = results[0]
             base = results[1][0]
-            rows = len(manager.history) if history else (len(manager.jobs) if "job" in command else 1000)
+            rows = manager.archive.history_count() if history else (len(manager.jobs) if "job" in command else 1000)
             per_row[name] = (seconds - base) / rows * 1e6
             report(name, seconds * 1000, "ms", "baseline", seconds / base, goal)
             print(f"  {'':<52} {per_row[name]:.1f} us/row beyond start-up (baseline {base * 1000:.0f} ms); "

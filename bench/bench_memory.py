@@ -17,10 +17,10 @@ from pathlib import Path
 import grpc
 import yaml
 from bench_durable import STUB, fill
-from common import SMCLIENT, report
+from common import SMCLIENT, report, save_scene
 
 from sdamanager_stub.manager import new_manager
-from sdamanager_stub.store import SNAPSHOT_EVERY, Store
+from sdamanager_stub.store import SNAPSHOT_EVERY
 from smclient.api import sdamanager_pb2 as pb
 from smclient.api import sdamanager_pb2_grpc as pb_grpc
 
@@ -75,8 +75,7 @@ def main() -> None:
             if jobs:
                 fill(manager, jobs, history, events)
             states[name] = Path(where) / f"{name}.db"
-            Store(states[name]).attach(manager)  # writes its start-up snapshot
-            manager.journal.close()
+            save_scene(manager, states[name]).close()
         base = measure(states["empty"])
         caps = measure(states["caps"])
     limit = limit_mib()

@@ -49,7 +49,7 @@ def main() -> None:
             if done % STEP == 0:
                 store.settle()
                 rows = store.db.execute("SELECT COUNT(*) FROM ops").fetchone()[0]
-                refused = sum(1 for e in manager.events if e.result.startswith("FAILED"))
+                refused = store.db.execute("SELECT COUNT(*) FROM events WHERE refused = 1").fetchone()[0]
                 report(f"after {done:,} refused calls", size_mb(path), "MB", "", None)
                 print(f"  {'':<52} {rows:,} op rows in the file, {refused:,} refused attempts in the event log; "
                       f"{done / (time.perf_counter() - started):,.0f} calls/s so far")

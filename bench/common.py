@@ -14,6 +14,7 @@ from sdamanager_stub.entities import Job, JobStatus
 from sdamanager_stub.manager import SDAManager
 from sdamanager_stub.scheduler import PoolQueue
 from sdamanager_stub.server import create_server
+from sdamanager_stub.store import Store
 
 BIN = Path(sys.executable).parent
 SMCLIENT = str(BIN / "moreh_smclient")
@@ -56,6 +57,7 @@ def add_jobs(m: SDAManager, count: int, token: str, history: bool = False) -> No
     idle = [(b.id, d.index) for b in m.backends.values() for d in b.devices if not d.held]
     sda_id = next(s.id for s in m.sdas.values() if s.token == token)
     now = time.time()
+    ended: list[Job] = []
     for _ in range(count):
         feid = m._new_id("job")
         job = Job(feid=feid, token=token, sda_id=sda_id, model_id=1, priority=feid % 7 - 3, device_count=1,
@@ -65,7 +67,7 @@ def add_jobs(m: SDAManager, count: int, token: str, history: bool = False) -> No
         if history:
             job.status, job.start_time, job.end_time = JobStatus.COMPLETED, job.request_time + 2, now
             job.placement = [(1 + feid % len(m.backends), feid % 8)]
-            m.history.append(job)
+            ended.append(job)
             continue
         if idle:
             pair = idle.pop()
@@ -76,6 +78,7 @@ def add_jobs(m: SDAManager, count: int, token: str, history: bool = False) -> No
             m._pool[feid] = 0
             m.queues.setdefault(0, PoolQueue()).push(job)
         m.jobs[feid] = job
+    m.archive.extend(ended, ())  # (written at once, or staged for a store's next commit)
 
 
 def report(name: str, value: float, unit: str, baseline: str = "", ratio: float | None = None,
@@ -119,3 +122,14 @@ def run_measured(argv: list[str]) -> tuple[float, float, float]:
     if int(status):
         raise RuntimeError(f"{argv} exited {status}: {proc.stderr.strip()}")
     return float(elapsed), int(maxrss_kib) / 1024, float(cpu)
+
+
+def save_scene(m: SDAManager, path: Path) -> Store:
+    """Attach `m`, a scene set by hand (records put in place, not made by changes), to a new
+    state file at `path`: its live state goes into the start-up snapshot, and its history
+    and event log (the manager's own archive, which the file's replaces) into the tables."""
+    history, events = m.archive.history(), m.archive.events()
+    store = Store(path)
+    store.attach(m)
+    store.archive_records(history, events)
+    return store

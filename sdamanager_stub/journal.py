@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from .entities import Event, Job, JobStatus
+
 
 class JournalError(Exception):
     """The journal could not save an entry; ``str(err)`` says why."""
@@ -46,3 +48,42 @@ class Journal(Protocol):
     def when_durable(self, entry: Any, callback: Callable[[JournalError | None], None]) -> None:
         """`sync` without the wait: call `callback(None)` once `entry` is durable, or
         `callback(JournalError)` if it cannot be (from any thread, perhaps at once)."""
+
+
+class Records(Protocol):
+    """Where the rules keep what never changes once made, and read it back when asked:
+    the ended jobs (the history, oldest first) and the event log.  Each keeps the newest
+    of its records only (archive.Limits); archive.py implements it in SQLite."""
+
+    def add_job(self, job: Job) -> None:
+        """A job that has ended (it never changes again)."""
+
+    def add_event(self, event: Event) -> None:
+        """An event of the log."""
+
+    def history(self, count: int = 0, token: str = "") -> list[Job]:
+        """The ended jobs, oldest first: the newest `count` (0: all), of `token` if given."""
+
+    def history_job(self, feid: int) -> Job | None:
+        """The ended job `feid`, if the history has it."""
+
+    def history_during(self, begin: float, end: float) -> list[Job]:
+        """The ended jobs that held devices some time in [begin, end)."""
+
+    def history_tokens(self) -> set[str]:
+        """The tokens of the ended jobs."""
+
+    def history_count(self) -> int:
+        """How many ended jobs the history holds."""
+
+    def ended_by_status(self) -> dict[JobStatus, int]:
+        """How many ended jobs of each status the history holds."""
+
+    def events(self, token: str = "", action: str = "", count: int = 0) -> list[Event]:
+        """The log, oldest first: the newest `count` (0: all), of `token` and `action` if given."""
+
+    def event_count(self) -> int:
+        """How many events the log holds."""
+
+    def last_event_id(self) -> int:
+        """The newest event's id (0 for none)."""

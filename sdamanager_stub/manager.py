@@ -12,9 +12,12 @@ runs (one re-entrant lock, one instant per operation, the journal).
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 
+from .archive import in_memory
 from .clock import SteadyClock
+from .journal import Records
 from .rules.backends import BackendRules
 from .rules.customer import CustomerRules
 from .rules.jobs import JobRules
@@ -26,7 +29,16 @@ from .rules.versions import VersionRules
 
 
 class SDAManager(CustomerRules, TokenRules, JobRules, SdaRules, UserRules, ModelRules, BackendRules, VersionRules):
-    """The whole state of one SDAManager and the operations on it (built as rules/base.py's `Rules`)."""
+    """The whole state of one SDAManager and the operations on it (built as rules/base.py's `Rules`).
+
+    Its ended jobs and events go to `archive`: by default an in-memory one of their own
+    (a state file's store gives the manager its own when it attaches: store.py)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, randbelow: Callable[[int], int] = secrets.randbelow,
+                 prepare_seconds: float = 0.0, clean_seconds: float = 0.0, *,
+                 archive: Records | None = None) -> None:
+        super().__init__(archive if archive is not None else in_memory(), clock=clock, randbelow=randbelow,
+                         prepare_seconds=prepare_seconds, clean_seconds=clean_seconds)
 
 
 def new_manager(backends: int = 60, devices: int = 8, clock: Callable[[], float] | None = None,

@@ -18,10 +18,9 @@ its state holds, what its disk costs.
   by status, tokens and SDAs.  The rules run on the server's loop (owner.py),
   and a scrape comes on the HTTP server's thread, so the collector reads
   through `manager.read`, under the rules' lock (the loop's next operation
-  waits), for as long as it takes to count the live records: the devices and
-  the live jobs, and only the ended jobs that are new since the last scrape
-  (`EndedJobs`).  Measured (bench/bench_metrics.py): 0.2 ms on the demo
-  cluster, 6 to 10 ms with 20,000 live jobs and 200,000 ended.
+  waits), for as long as it takes to count the live records (the devices and
+  the live jobs) and to count the ended ones by status in the archive's table
+  (an index on status: the jobs are not read).  bench/bench_metrics.py measures it.
 - **The disk** (with a state file): each group commit's duration and size, and
   each snapshot's duration, as histograms the store's committer and snapshot
   writer feed (store.py's `observer`).
@@ -35,7 +34,7 @@ from __future__ import annotations
 
 import collections
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from itertools import chain
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -199,57 +198,11 @@ def _by_id(values: Iterable[Any]) -> collections.Counter[int]:
     return collections.Counter(map(id, values))
 
 
-class EndedJobs:
-    """The ended jobs by status, kept from one scrape to the next: the history only grows at
-    its end and loses its oldest, and an ended job never changes, so a scrape counts only
-    the jobs that ended since the last one (and takes away those dropped), not the
-    200,000 the history may hold.  A history that changed otherwise (a snapshot restored)
-    is counted again whole."""
-
-    def __init__(self) -> None:
-        self._jobs: collections.deque[Any] = collections.deque()  # the history as last seen
-        self.counts: collections.Counter[int] = collections.Counter()  # by id of the status
-
-    def update(self, history: Sequence[Any]) -> None:
-        """(Under the rules' lock.)  Bring the counts up to `history`."""
-        jobs = self._jobs
-        kept = self._kept(history)
-        if kept is None:
-            self._jobs = collections.deque(history)
-            self.counts = _by_id(map(_status, self._jobs))
-            return
-        gone = len(jobs) - kept
-        if gone:
-            self.counts.subtract(_by_id(map(_status, (jobs.popleft() for _ in range(gone)))))
-        new = history[kept:]
-        if new:
-            jobs.extend(new)
-            self.counts.update(_by_id(map(_status, new)))
-
-    def _kept(self, history: Sequence[Any]) -> int | None:
-        """How many of the jobs last seen are still in `history` (at its start), or None if
-        `history` is not the last seen with its oldest dropped and new ones after."""
-        jobs = self._jobs
-        if not jobs:
-            return 0
-        if not history:
-            return None
-        first = history[0]
-        # Past the few dropped since the last scrape (all of them, if `history` is another).
-        dropped = next((i for i, job in enumerate(jobs) if job is first), None)
-        if dropped is None:
-            return None
-        kept = len(jobs) - dropped
-        return kept if kept <= len(history) and history[kept - 1] is jobs[-1] else None
-
-
 class StateCollector(Collector):
     """Gauges of the manager's state, counted when scraped (see the module)."""
 
     def __init__(self, manager: SDAManager) -> None:
         self.manager = manager
-        self._ended = EndedJobs()
-        self._scraping = threading.Lock()  # one scrape at a time updates the ended jobs' counts
 
     def describe(self) -> list[Metric]:
         return []  # collected only when scraped, never at registration
@@ -258,13 +211,14 @@ class StateCollector(Collector):
         """What the gauges show, under the rules' lock (manager.read: with time brought up to
         date, so transitions due by now show)."""
         m = self.manager
-        self._ended.update(m.history)
+        # (counted by the archive's table, with its index on status: not the jobs read)
+        ended = collections.Counter({id(status): n for status, n in m.archive.ended_by_status().items()})
         backends = list(m.backends.values())
         devices = _by_id(map(_status, chain.from_iterable(map(attrgetter("devices"), backends))))
         queues = {key: len(queue) for key, queue in m.queues.items()}
         return {
             "live": _by_id(map(_status, m.jobs.values())),
-            "ended": +self._ended.counts,
+            "ended": ended,
             "queues": queues,
             "groups": {group.id: group.name for group in m.backend_groups.values()},
             "devices": devices,
@@ -274,8 +228,7 @@ class StateCollector(Collector):
         }
 
     def collect(self) -> Iterator[Metric]:
-        with self._scraping:
-            seen = self.manager.read(self._count)
+        seen = self.manager.read(self._count)
         jobs = seen["live"] + seen["ended"]
         family = GaugeMetricFamily("sdamanager_jobs", "Jobs by status: the live ones, and the ended ones the "
                                    "history keeps (its oldest are dropped beyond its cap).", labels=["status"])

@@ -72,9 +72,7 @@ def capture(m: SDAManager) -> dict[str, Any]:
         "memberships": [[ug, list(mgs)] for ug, mgs in m.memberships.items()],
         "jobs": [_plain(j) for j in m.jobs.values()],
         "queued_in": [[feid, key] for feid, key in m._pool.items()],
-        "history": [_plain(j) for j in m.history],
         "versions": [_plain(v) for v in m.versions.values()],
-        "events": [_plain(e) for e in m.events],
         "departed": dict(m.departed),
         "clean_until": [[b, i, t] for (b, i), t in m._clean_until.items()],
         "ready_at": [[feid, t] for feid, t in m._ready_at.items()],
@@ -151,9 +149,7 @@ def freeze(m: SDAManager) -> dict[str, Any]:
         "memberships": [[ug, list(mgs)] for ug, mgs in m.memberships.items()],
         "jobs": [_copy(j) for j in m.jobs.values()],
         "queued_in": [[feid, key] for feid, key in m._pool.items()],
-        "history": list(m.history),  # ended jobs: never changed again
         "versions": [_copy(v) for v in m.versions.values()],
-        "events": list(m.events),  # never changed once logged
         "departed": dict(m.departed),
         "clean_until": [[b, i, t] for (b, i), t in m._clean_until.items()],
         "ready_at": [[feid, t] for feid, t in m._ready_at.items()],
@@ -163,67 +159,17 @@ def freeze(m: SDAManager) -> dict[str, Any]:
 def _json_value(value: Any) -> Any:
     if hasattr(value, "value"):  # enums
         return value.value
-    if dataclasses.is_dataclass(value):  # an ended job or an event, by reference
-        return _state(value)
     raise TypeError(f"{type(value).__name__} is not state")
 
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_value).encode
 
 
-# The records a frozen view holds by reference (never changed again), by the field that
-# names each uniquely.  Their text is kept from one snapshot to the next (TextCache).
-_SETTLED = {"history": "feid", "events": "id"}
 _CHUNK = 256  # records per piece of text: never the interpreter for long in one call
 
 
-class TextCache:
-    """The text of settled records (ended jobs, events) from the last snapshot, by run.
-
-    The history and the event log only grow at the end and lose records (their
-    oldest, and refused attempts beyond their window), so a run of records is named
-    by its first and last records and its length.
-    Runs start where a record's unique number is a multiple of _CHUNK, so they stay
-    where they are when the oldest records go; a snapshot then converts only the
-    records that are new since the last one.
-    """
-
-    def __init__(self) -> None:
-        self._texts: dict[tuple[str, int, int, int], str] = {}
-        self._used: dict[tuple[str, int, int, int], str] = {}
-
-    def text(self, kind: str, run: list[Any], name: str) -> str:
-        # Records only leave (refused attempts from the middle of the event log too) and
-        # new ones are numbered above all others: a run with the same first and last
-        # record and as many records holds the same ones.
-        key = (kind, getattr(run[0], name), getattr(run[-1], name), len(run))
-        text = self._texts.get(key)
-        if text is None:
-            text = _encode(run)[1:-1]
-        self._used[key] = text
-        return text
-
-    def done(self) -> None:
-        """Keep only the runs the last snapshot used."""
-        self._texts, self._used = self._used, {}
-
-
-def _runs(items: list[Any], name: str) -> Iterator[list[Any]]:
-    """`items` cut where a record's number is a multiple of _CHUNK (and after 4 x _CHUNK)."""
-    run: list[Any] = []
-    for item in items:
-        if run and (getattr(item, name) % _CHUNK == 0 or len(run) >= 4 * _CHUNK):
-            yield run
-            run = []
-        run.append(item)
-    if run:
-        yield run
-
-
-def serialise(frozen: dict[str, Any], cache: TextCache | None = None) -> Iterator[str]:
-    """The JSON text of a frozen view (what `json.dumps(capture(m))` holds), in pieces.
-
-    With a cache, settled records' text comes from the last snapshot where it can."""
+def serialise(frozen: dict[str, Any]) -> Iterator[str]:
+    """The JSON text of a frozen view (what `json.dumps(capture(m))` holds), in pieces."""
     yield "{"
     for n, (key, items) in enumerate(frozen.items()):
         yield f'{"," if n else ""}{_encode(key)}:'
@@ -231,10 +177,7 @@ def serialise(frozen: dict[str, Any], cache: TextCache | None = None) -> Iterato
             yield _encode(items)
             continue
         yield "["
-        if cache is not None and key in _SETTLED:
-            pieces = (cache.text(key, run, _SETTLED[key]) for run in _runs(items, _SETTLED[key]))
-        else:
-            pieces = (_encode(items[start:start + _CHUNK])[1:-1] for start in range(0, len(items), _CHUNK))
+        pieces = (_encode(items[start:start + _CHUNK])[1:-1] for start in range(0, len(items), _CHUNK))
         first = True
         for piece in pieces:
             if piece:
@@ -242,8 +185,6 @@ def serialise(frozen: dict[str, Any], cache: TextCache | None = None) -> Iterato
                 first = False
         yield "]"
     yield "}"
-    if cache is not None:
-        cache.done()
 
 
 # ---------------------------------------------------------------- reading a snapshot back, checked
@@ -448,29 +389,32 @@ def _device_check(m: SDAManager) -> Callable[[tuple[int, int], str], None]:
     return check
 
 
-def departed_from_events(m: SDAManager) -> dict[str, str]:
+def departed_from_events(m: SDAManager, history: list[Job], events: list[Event]) -> dict[str, str]:
     """A state file from before deleted tokens were kept: their last descriptions, as far
     as the event log still tells them (it keeps the newest events only)."""
     described: dict[str, str] = {}
-    for event in m.events:
+    for event in events:
         if event.result == "SUCCESS" and event.action in ("CREATE_TOKEN", "UPDATE_TOKEN_DESCRIPTION"):
             try:
                 described[event.token] = str(json.loads(event.request).get("description", ""))
             except (ValueError, AttributeError):
                 continue
-    gone = {job.token for job in m.history} | set(described)
+    gone = {job.token for job in history} | set(described)
     return {token: described.get(token, "") for token in gone if token not in m.tokens}
 
 
-def restore(m: SDAManager, s: dict[str, Any]) -> None:
-    """Replace `m`'s state with snapshot `s` (the manager's configuration is kept).
+def restore(m: SDAManager, s: dict[str, Any]) -> tuple[list[Job], list[Event]]:
+    """Replace `m`'s live state with snapshot `s` (the manager's configuration is kept).
     Every record is checked against its type, and what refers to a backend, a device,
-    a token or a job against what the snapshot holds: Damaged says where it is not."""
+    a token or a job against what the snapshot holds: Damaged says where it is not.
+
+    Returns the ended jobs and the events a snapshot of schema 2 held (one of today
+    holds none: they are in the archive's tables), for the caller to archive."""
     if type(s) is not dict:
         raise Damaged(f"it is {checks.short(s)}, not a state")
     missing = sorted({"next", "tokens", "sdas", "models", "model_groups", "backends", "backend_groups",
-                      "user_groups", "memberships", "jobs", "queued_in", "history", "versions", "events",
-                      "clean_until", "ready_at"} - set(s))
+                      "user_groups", "memberships", "jobs", "queued_in", "versions", "clean_until",
+                      "ready_at"} - set(s))
     if missing:
         raise Damaged(f"it has no {missing[0]}")
     counters = _value(s, "next", dict[str, int])
@@ -531,10 +475,10 @@ def restore(m: SDAManager, s: dict[str, Any]) -> None:
         for pair in job.placement:
             device(pair, f"jobs[{k}] placement")
     m.jobs = {j.feid: j for j in jobs}
-    m.history = _records(Job, s, "history")
+    history = _records(Job, s, "history") if "history" in s else []
     m.versions = {v.version: v for v in _records(Version, s, "versions")}
-    m.set_events(_records(Event, s, "events"))
-    m.departed = departed if departed is not None else departed_from_events(m)
+    events = _records(Event, s, "events") if "events" in s else []
+    m.departed = departed if departed is not None else departed_from_events(m, history, events)
     # What derives from the state: the queues and the timeline of transitions.
     queued_in = _rows(s, "queued_in", checks.integer, checks.integer)
     clean_until = _rows(s, "clean_until", checks.integer, checks.integer, checks.seconds)
@@ -559,3 +503,4 @@ def restore(m: SDAManager, s: dict[str, Any]) -> None:
         m._at(t, CLEAN_EVENT, (b, i))
     for feid, t in m._ready_at.items():
         m._at(t, READY_EVENT, feid)
+    return history, events

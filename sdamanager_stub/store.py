@@ -4,20 +4,25 @@ The rules stay in memory; the file holds what is needed to rebuild them:
 
 - `ops`: every acknowledged change, in the order it was applied: the
   operation's name, its arguments, the instant it happened and what it made
-  up (a new token's value).  Refused attempts are kept too, for the event log
-  only.  An op is numbered and queued by the operation that made it (so in
-  applied order) and committed by the committer's thread, which never touches
-  the rules: a caller hears of a change only once `sync` (or `when_durable`,
-  for the event loop) says its row is committed, so a crash (even kill -9)
-  never loses a change a caller was told succeeded.  Concurrent callers share
-  commits (group commit): each commit takes every op queued so far.
-- `snapshots` (and `snapshot_parts`): the whole state as JSON at some op, so
-  start-up replays only the ops after the newest snapshot.  A snapshot is
-  taken at start-up and every SNAPSHOT_EVERY changes: frozen by the rules'
-  owner at the op that made it due (snapshot.freeze, cheap), then converted and
-  written by a background thread in parts, after the ops it covers are on
-  disk; it counts once its `snapshots` row is committed, and then the ops
-  and snapshots it covers are dropped.  Changes go on meanwhile.
+  up (a new token's value).  An op is numbered and queued by the operation
+  that made it (so in applied order) and committed by the committer's
+  thread, which never touches the rules: a caller hears of a change only once
+  `sync` (or `when_durable`, for the event loop) says its row is committed,
+  so a crash (even kill -9) never loses a change a caller was told succeeded.
+  Concurrent callers share commits (group commit): each commit takes every op
+  queued so far.
+- `history` and `events` (archive.py): the ended jobs and the event log.  What
+  an operation added to them is queued with its op (a refused attempt: its
+  event alone) and committed in the same transaction, so the tables always go
+  with the ops; they are read when listed, never held in memory, and never
+  replayed.
+- `snapshots` (and `snapshot_parts`, of files before schema 3): the live state
+  as JSON at some op, so start-up replays only the ops after the newest
+  snapshot.  A snapshot is taken at start-up and every SNAPSHOT_EVERY changes:
+  frozen by the rules' owner at the op that made it due (snapshot.freeze,
+  cheap), then converted and written by a background thread after the ops it
+  covers are on disk; it counts once its `snapshots` row is committed, and
+  then the ops and snapshots it covers are dropped.  Changes go on meanwhile.
 - `meta`: `schema_version`; files of an older version are migrated in
   order by MIGRATIONS, files of a newer version are refused.
 
@@ -42,10 +47,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from . import checks, snapshot
+from .archive import DEFAULT_LIMITS, Archive, Limits, Writer
+from .archive import SCHEMA as ARCHIVE_SCHEMA
 from .audit import plural
+from .entities import Event, Job
 from .errors import DomainError
 from .journal import JournalError, NotAChange
 
@@ -54,9 +62,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
-SNAPSHOT_EVERY = 5000  # changes; a refused attempt counts REFUSAL_WEIGHT of one
-REFUSAL_WEIGHT = 0.1
+SCHEMA_VERSION = 3
+SNAPSHOT_EVERY = 5000  # changes (a refused attempt is no op: it adds an event only)
 BATCH_ROWS = 500  # ops per INSERT of a group commit (SQLite allows 32,766 values in one)
 PART_CHARS = 1 << 20  # a snapshot's text is written in parts of this size, a transaction each
 WAL_LIMIT = 4 * 1024 * 1024
@@ -80,11 +87,31 @@ CREATE TABLE IF NOT EXISTS ops (
 );
 """
 
+
+
+def _archive_from_replay(db: sqlite3.Connection) -> None:
+    """2 -> 3: the history and the event log move from the snapshot (and the refused ops)
+    to tables of their own.  The ops of the file have no rows there yet: start-up
+    archives what their replay adds (`archived_after`), and what the snapshot holds."""
+    (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM ops").fetchone()
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('archived_after', ?)", (str(last),))
+
+
 # version -> function upgrading a connection from that version to the next.
 # 1 -> 2: snapshots may continue in snapshot_parts (SCHEMA makes the table; version 1
 # files have none, so read the same); a simulator of version 1 refuses the new files
 # rather than read a snapshot's first part as the whole.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: lambda db: None}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: lambda db: None, 2: _archive_from_replay}
+
+
+class _Entry(NamedTuple):
+    """What an operation queued for the next commit: its number, its op row (None for a
+    refused attempt), and what it added to the history and the event log."""
+
+    seq: int
+    op: tuple[Any, ...] | None
+    jobs: list[Job]
+    events: list[Event]
 
 
 class StoreObserver(Protocol):
@@ -132,7 +159,7 @@ def claim(path: Path) -> int:
 class Store:
     """The journal of one manager, in one SQLite file (a journal.Journal)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, limits: Limits = DEFAULT_LIMITS) -> None:
         self.path = Path(path)
         self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         opened = os.stat(self.path)  # the file as opened (see _check_file)
@@ -142,9 +169,14 @@ class Store:
         # SQLite keeps a WAL file at the largest size it ever reached; cut it back after
         # each checkpoint, so one burst of writes does not hold the disk for good.
         self.db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
-        self._since_snapshot = 0.0
+        self._since_snapshot = 0
         self._manager: SDAManager | None = None
         self._migrate()
+        self._archiver = Writer(self.db, limits)  # the committer's, in its transactions
+        # The rules' archive reads its own connection: what is committed, at any time.
+        self._reader = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._reader.execute("PRAGMA query_only = 1")
+        self.archive = Archive(self._reader)  # staged: `record` takes what each operation added
         # Ops appended and not yet committed (the committer's: see `_commit_forever`), and
         # the numbers of the last op appended and the last on disk.  `_changed` guards these
         # only, never held across a write; `_db_lock` is the connection's, one user at a time.
@@ -153,7 +185,7 @@ class Store:
         self._committer: threading.Thread | None = None
         self._commits = 0  # commits ended, ever
         self._db_lock = threading.Lock()
-        self._pending: list[tuple[Any, ...]] = []
+        self._pending: list[_Entry] = []
         last_seq: int = self.db.execute(
             "SELECT MAX(COALESCE((SELECT MAX(seq) FROM ops), 0), COALESCE((SELECT MAX(seq) FROM snapshots), 0))"
         ).fetchone()[0]
@@ -161,7 +193,6 @@ class Store:
         self._committing = False
         self._failed = ""
         self._writer: threading.Thread | None = None  # the snapshot being written, if any
-        self._texts = snapshot.TextCache()  # settled records' text, from one snapshot to the next
         self._closing = False
         self.observer: StoreObserver | None = None  # the metrics, when served
 
@@ -174,12 +205,13 @@ class Store:
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # (SQLite has rolled back itself on some errors: a full disk)
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
     def _migrate(self) -> None:
-        self.db.executescript(SCHEMA)
+        self.db.executescript(SCHEMA + ARCHIVE_SCHEMA)
         with self._transaction():
             row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             version = _number(int, row[0], "schema_version") if row else SCHEMA_VERSION
@@ -219,7 +251,14 @@ class Store:
 
         The delays are part of the state (replay must time transitions as they
         were): a file keeps the ones it was made with, and they win over the manager's.
+        The manager's ended jobs and events go to the file's tables from now on.
+
+        Replaying an op adds again what it added to the history and the event log;
+        that is on disk already (committed with the op) and is dropped, except for the
+        ops of a file of schema 2 (`archived_after`), whose history and events were
+        in the snapshot and the replay: they are archived now, once.
         """
+        manager.archive = self.archive
         saved = self.delays()
         if saved is None:
             with self._transaction():
@@ -235,9 +274,12 @@ class Store:
             text = "".join([row[1], *(part for (part,) in self.db.execute(
                 "SELECT data FROM snapshot_parts WHERE seq = ? ORDER BY part", (after,)))])
             try:
-                snapshot.restore(manager, _json(text, snapshot.parse))
+                legacy_jobs, legacy_events = snapshot.restore(manager, _json(text, snapshot.parse))
             except (ValueError, TypeError, KeyError, AttributeError) as err:
                 raise StateError(f"the snapshot at op {after} is damaged ({_what(err)})") from None
+            self.archive_records(legacy_jobs, legacy_events)
+        archived = self.db.execute("SELECT value FROM meta WHERE key = 'archived_after'").fetchone()
+        archived_after = _number(int, archived[0], "archived_after") if archived else 0
         ops = self.db.execute(
             "SELECT seq, time, kind, action, args, made, token, result, peer FROM ops WHERE seq > ? ORDER BY seq",
             (after,),
@@ -245,11 +287,15 @@ class Store:
         for row in ops:
             _check_op(row)
             seq, when, kind, action, args, made, token, result, peer = row
-            if kind == "refused":
+            if kind == "refused":  # (schema 2: now an event only)
                 manager.restore_event(when, token, action.upper(), args, result, peer)
+                self.archive_records(*self.archive.take_staged())
                 continue
             try:
                 manager.replay(action, _json(args), at=when, made=made, peer=peer)
+                added = self.archive.take_staged()
+                if seq <= archived_after:
+                    self.archive_records(*added)
             except NotAChange:
                 raise StateError(f"op {seq}: unknown change {action!r}") from None
             except DomainError as err:
@@ -257,12 +303,22 @@ class Store:
             except (ValueError, TypeError, KeyError, AttributeError, IndexError) as err:
                 # the rules trust their journal: arguments that are not the change's fail anywhere inside it
                 raise StateError(f"op {seq} ({action}) has damaged arguments ({_what(err)})") from None
+        # Refused attempts took event numbers and are not replayed: the next is past them all.
+        manager._next["event"] = max(manager._next["event"], self.archive.last_event_id() + 1)
         self._manager = manager
         manager.journal = self
         self._drop_stray_parts()  # of a snapshot a crash interrupted
         # Nobody is waiting yet: this one is written before start-up goes on.
         self._write_snapshot(snapshot.freeze(manager), self._appended, manager.clock())
         self._since_snapshot = 0
+
+    def archive_records(self, jobs: list[Job], events: list[Event]) -> None:
+        """Write ended jobs and events straight into the tables: what a file of schema 2
+        held or replays (start-up; one that crashed after it, before its snapshot, writes
+        the same again: kept once), or a scene a test or a benchmark set by hand."""
+        if jobs or events:
+            with self._transaction():
+                self._archiver.write(jobs, events, again=True)
 
     # ------------------------------------------------------------------ writing
 
@@ -283,14 +339,15 @@ class Store:
         were applied; `sync(number)` returns once it is on disk.  A snapshot
         due now is taken here, at this op: the state then is exactly the ops up to it.
         """
+        jobs, events = self.archive.take_staged()
         with self._changed:
             self._appended += 1
             seq = self._appended
-            self._pending.append((seq, when, kind, action, args, made, token, result, peer))
-        # A refused attempt counts too (its event is state), a tenth of a change: a flood of
-        # them is folded into a snapshot every 50,000, so the file holds a bounded number of
-        # rows, and the snapshots (which rewrite the event log) do not come ten times as often.
-        self._since_snapshot += 1 if kind == "change" else REFUSAL_WEIGHT
+            op = (seq, when, kind, action, args, made, token, result, peer) if kind == "change" else None
+            self._pending.append(_Entry(seq, op, jobs, events))
+        if kind != "change":  # only its event: nothing to replay, nothing for a snapshot
+            return seq
+        self._since_snapshot += 1
         # Not half-way through a change made of others (their ops come first).
         if (self._since_snapshot >= SNAPSHOT_EVERY and self._writer is None
                 and self._manager is not None and self._manager.changing <= 1):
@@ -345,14 +402,13 @@ class Store:
             try:
                 with self._db_lock:
                     self._check_file()
-                    for start in range(0, len(batch), BATCH_ROWS):
-                        self._insert_ops(batch[start:start + BATCH_ROWS])
+                    self._commit(batch)
             except (sqlite3.Error, JournalError) as err:
                 error = str(err)
             except Exception as err:  # a bug: nothing after this can be acknowledged either
                 log.exception("could not commit the state's ops")
                 error = f"{type(err).__name__}: {err}"
-            if error and all(row[2] == "refused" for row in batch):
+            if error and all(entry.op is None for entry in batch):
                 # Refused attempts only: nothing in memory is missing from the file (their
                 # events are in the next snapshot), so they are dropped and changes go on.
                 log.error("could not save %s to the state file: %s", plural(len(batch), "refused attempt"), error)
@@ -363,7 +419,7 @@ class Store:
                 if error:
                     self._failed = error  # memory holds ops the file lacks: none is acknowledged
                 else:
-                    self._durable = batch[-1][0]
+                    self._durable = batch[-1].seq
                 done = [(seq, cb) for seq, cb in self._callbacks if seq <= self._durable or self._failed]
                 if done:
                     self._callbacks = [(seq, cb) for seq, cb in self._callbacks
@@ -389,13 +445,23 @@ class Store:
         if not same:
             raise JournalError(f"the state file {self.path} was removed or replaced while the simulator ran")
 
-    def _insert_ops(self, rows: list[tuple[Any, ...]]) -> None:
-        """One statement, so its own transaction (autocommit): all the rows or none, one fsync,
-        and one call into SQLite (each call gives up the interpreter and waits to get it back,
-        which under load costs more than the write)."""
-        values = ",".join(["(?,?,?,?,?,?,?,?,?)"] * len(rows))
-        self.db.execute(f"INSERT INTO ops (seq, time, kind, action, args, made, token, result, peer) VALUES {values}",
-                        [field for row in rows for field in row])
+    def _commit(self, batch: list[_Entry]) -> None:
+        """The batch's ops and what they archived, in one transaction: all or none, one fsync.
+        Ops go in statements of BATCH_ROWS rows (each call into SQLite gives up the
+        interpreter and waits to get it back, which under load costs more than the write)."""
+        ops = [entry.op for entry in batch if entry.op is not None]
+        try:
+            with self._transaction():
+                for start in range(0, len(ops), BATCH_ROWS):
+                    rows = ops[start:start + BATCH_ROWS]
+                    values = ",".join(["(?,?,?,?,?,?,?,?,?)"] * len(rows))
+                    self.db.execute("INSERT INTO ops (seq, time, kind, action, args, made, token, result, peer) "
+                                    f"VALUES {values}", [field for row in rows for field in row])
+                self._archiver.write([job for entry in batch for job in entry.jobs],
+                                     [event for entry in batch for event in entry.events])
+        except BaseException:
+            self._archiver.recount()  # its counts went with the rows rolled back
+            raise
 
     def snapshot(self) -> None:
         """Take a snapshot at the op appended last, and write it in the background.
@@ -438,7 +504,7 @@ class Store:
         the stray parts.
         """
         began = time.perf_counter()
-        parts = self._parts(snapshot.serialise(frozen, self._texts))
+        parts = self._parts(snapshot.serialise(frozen))
         first = next(parts)
         for number, part in enumerate(parts, start=1):
             self._after_commits()
@@ -519,6 +585,11 @@ class Store:
             self._changed.notify_all()
         if self._committer is not None:
             self._committer.join()
+        # The archive's reader stays open (the manager may still list what the file holds),
+        # so closing this connection is not the last close that would fold the write-ahead
+        # log into the file: folded here (a copy of the file alone then holds everything).
+        with contextlib.suppress(sqlite3.Error):
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.db.close()
 
 

@@ -278,13 +278,30 @@ def _set(path: str, value):
     return edit
 
 
+def _legacy(key: str, field: str | None, value):
+    """An edit giving the snapshot a history or an event log, as one of schema 2 held
+    them: one record (a copy of a live job, or an event), its `field` set to `value`
+    (no field: the record is `value`)."""
+
+    def edit(data: dict) -> None:
+        record = (dict(data["jobs"][0]) if key == "history" else
+                  {"id": 1, "time": 1.0, "token": "t", "action": "A", "request": "{}", "result": "SUCCESS", "peer": ""})
+        if field is None:
+            record = value
+        else:
+            record[field] = value
+        data[key] = [record]
+
+    return edit
+
+
 @pytest.mark.parametrize(("edit", "reason"), [
     (_set("tokens.0.priority", "high"), "tokens[0] priority is 'high', not an integer"),
     (_set("tokens.0.max_sda", "3"), "tokens[0] max_sda is '3', not an integer"),
-    (_set("events.0.time", "noon"), "events[0] time is 'noon', not a number"),
+    (_legacy("events", "time", "noon"), "events[0] time is 'noon', not a number"),
     (_set("jobs.0.request_time", "x"), "jobs[0] request_time is 'x', not a number"),
-    (_set("history.0.priority", None), "history[0] priority is None, not an integer"),
-    (_set("history.0.priority", 2**70), "history[0] priority is 1180591620717411303424, not an integer of 64 bits"),
+    (_legacy("history", "priority", None), "history[0] priority is None, not an integer"),
+    (_legacy("history", "priority", 2**70), "history[0] priority is 1180591620717411303424, not an integer of 64 bits"),
     (_set("jobs.0.request_time", 10**400), "jobs[0] request_time is 1000000000"),
     (_set("ready_at.0.1", "soon"), "ready_at[0] is [2, 'soon']"),
     (_set("jobs.0.placement", [[1, 99]]), "jobs[0] placement names device 99 of backend 1, which has 2"),
@@ -297,7 +314,7 @@ def _set(path: str, value):
     (lambda data: '{"next": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
     (lambda data: "[" * 100_000 + "]" * 100_000, "not JSON: Expecting '{'"),
     (lambda data: json.dumps(data) + " {}", "not JSON: Extra data"),
-    (lambda data: json.dumps(data).replace('"history": [', '"history": [7, ', 1), "history[0] is 7, not a record"),
+    (_legacy("history", None, 7), "history[0] is 7, not a record"),
 ], ids=["priority-text", "max-sda-text", "event-time-text", "request-time-text", "history-null",
         "priority-beyond-int64", "time-beyond-year-9999",
         "ready-at-text", "placement-no-device", "clean-until-no-device", "enum-unknown", "sda-of-no-token",

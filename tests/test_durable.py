@@ -27,6 +27,7 @@ from helpers import strength
 from test_crash import STUB, Acknowledged, start
 
 from sdamanager_stub import snapshot, store
+from sdamanager_stub.archive import Limits
 from sdamanager_stub.errors import DomainError
 from sdamanager_stub.manager import SDAManager, new_manager
 from sdamanager_stub.server import create_server
@@ -232,10 +233,10 @@ def test_a_failed_group_commit_acknowledges_none_of_its_changes(tmp_path, monkey
     journal.attach(m)
     m.create_token("kept", 0)
 
-    def failing(rows: list[tuple[Any, ...]]) -> None:
+    def failing(batch: list[Any]) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(journal, "_insert_ops", failing)
+    monkeypatch.setattr(journal, "_commit", failing)
     with pytest.raises(Exception, match="could not be saved"):
         m.create_token("lost", 0)
     with pytest.raises(Exception, match="restart the simulator"):
@@ -409,51 +410,57 @@ def test_kill_9_in_the_middle_of_a_snapshot_loses_nothing_acknowledged(tmp_path)
     assert stray_parts(state) == 0  # dropped at start-up
 
 
-def test_settled_records_text_kept_between_snapshots_is_still_the_state(monkeypatch):
-    """The history and the event log lose their oldest records at their caps while
-    snapshots reuse the text of the runs they still hold."""
-    from sdamanager_stub.rules import base, jobs
-
-    monkeypatch.setattr(jobs, "HISTORY_LIMIT", 300)
-    monkeypatch.setattr(base, "EVENT_LOG_LIMIT", 700)
+def test_the_history_and_the_log_keep_their_newest_at_their_caps_and_after_a_restart(tmp_path):
+    """The history and the event log lose their oldest records at their caps, as they are
+    written (with the ops that made them), and a restart lists the same."""
+    limits = Limits(history=300, events=700)
+    path = tmp_path / "state.db"
     m = new_manager(backends=4, devices=8)
+    Store(path, limits).attach(m)
     token = m.create_token("t", 0).value
     m.create_sda(token, "", 1)
     m.update_token_duplicable(token, 0)
-    cache = snapshot.TextCache()
+    feids = []
     for _ in range(8):
         for _ in range(150):
-            m.finish_job(m.request_devices(token, 1, "p").feid)
-        text = "".join(snapshot.serialise(snapshot.freeze(m), cache))
-        assert json.loads(text) == snapshot.capture(m)
-    assert len(m.history) == 300 and len(m.events) == 700  # both did lose their oldest records
+            feids.append(m.request_devices(token, 1, "p").feid)
+            m.finish_job(feids[-1])
+    history, events = m.history, m.events
+    assert [j.feid for j in history] == feids[-300:]
+    assert len(events) == 700 and [e.id for e in events] == sorted(e.id for e in events)
+    assert events[-1].action == "FINISH_JOB" and events[-1].id == m._next["event"] - 1
+    m.journal.close()
+    again = new_manager(backends=4, devices=8)
+    Store(path, limits).attach(again)
+    assert again.history == history and again.events == events
+    assert again._next["event"] == m._next["event"]
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_settled_text_is_still_the_state_when_refused_attempts_leave_the_middle_of_the_log(monkeypatch, seed):
-    """Refused attempts beyond their window leave the event log from its middle (rules/
-    base.py): a run of records the cache knows may lose some and gain others from the
-    next run, and still start with the same record and be as long."""
-    import random
+def test_refused_attempts_leave_the_log_by_their_window_as_a_model_of_it_says(seed):
+    """The log keeps its newest `events`; of them, refused attempts are trimmed back to
+    the newest `refused` once there are more than twice that: checked against a model of
+    the log (a list), event by event, whatever the mix."""
+    from sdamanager_stub.archive import in_memory, is_refused
 
-    from sdamanager_stub.errors import DomainError
-    from sdamanager_stub.rules import base
-
-    monkeypatch.setattr(snapshot, "_CHUNK", 4)  # small runs: every kind of overlap, often
-    monkeypatch.setattr(base, "REFUSED_KEPT", 6)
+    limits = Limits(events=40, refused=6)
     rng = random.Random(seed)
-    m = new_manager(backends=2, devices=2)
+    m = SDAManager(archive=in_memory(limits))
     token = m.create_token("t", 0).value
-    cache = snapshot.TextCache()
-    for _ in range(60):
-        for _ in range(rng.randrange(1, 12)):
-            if rng.random() < 0.7:
-                with pytest.raises(DomainError):
-                    m.delete_backendgroup(0)
-            else:
-                m.update_token_description(token, str(rng.random()))
-        text = "".join(snapshot.serialise(snapshot.freeze(m), cache))
-        assert json.loads(text) == snapshot.capture(m)
+    model = list(m.events)
+    for _ in range(300):
+        if rng.random() < 0.7:
+            with pytest.raises(DomainError):
+                m.delete_backendgroup(0)
+        else:
+            m.update_token_description(token, str(rng.random()))
+        model.append(m.events[-1])
+        del model[:-limits.events]
+        refused = [e for e in model if is_refused(e)]
+        if len(refused) > 2 * limits.refused:
+            gone = {e.id for e in refused[:-limits.refused]}
+            model = [e for e in model if e.id not in gone]
+        assert m.events == model
 
 
 def test_the_snapshot_writer_lets_a_waiting_commit_go_first(tmp_path):

@@ -433,30 +433,31 @@ def test_a_json_log_record_with_a_traceback_is_one_line():
     assert entry["exception"].startswith("Traceback") and "ValueError: bad\nvalue" in entry["exception"]
 
 
-def test_the_ended_jobs_are_counted_from_one_scrape_to_the_next_as_if_counted_again():
-    """EndedJobs counts only what changed at the history's two ends; against a count of the
-    whole at every step: jobs ending, the oldest dropped, a history replaced (a restore)."""
+def test_the_jobs_gauge_counts_the_live_jobs_and_the_ended_ones_the_history_keeps():
+    """Jobs by status: the live ones, and the ended ones by the archive's count, which keeps
+    the newest only (here 50 of 200): against a count of what the history lists."""
     import random
 
-    from sdamanager_stub.entities import Job
-    from sdamanager_stub.metrics import EndedJobs
-    from sdamanager_stub.rules.index import History
+    from sdamanager_stub.archive import Limits, in_memory
+    from sdamanager_stub.manager import SDAManager
+    from sdamanager_stub.metrics import StateCollector
 
     rng = random.Random(26)
-    feids = iter(range(1, 1_000_000))
-
-    def ended() -> Job:
-        return Job(next(feids), "t", 1, 1, 0, 1, 0, status=rng.choice(list(JobStatus)[3:]))
-
-    history, counted = History(), EndedJobs()
-    for _ in range(2000):
+    m = SDAManager(archive=in_memory(Limits(history=50)))
+    m.add_default_models()
+    m.add_default_cluster(2, 8)
+    token = m.create_token("t", 0).value
+    m.create_sda(token, "", 1)
+    m.update_token_duplicable(token, 0)
+    for _ in range(200):
+        job = m.request_devices(token, 1, "p")
         step = rng.random()
-        if step < 0.5:
-            history.extend(ended() for _ in range(rng.randrange(6)))
-        elif step < 0.8 and history:
-            del history[:rng.randrange(min(len(history), 8) + 1)]
-        elif step < 0.82:
-            history = History(ended() for _ in range(rng.randrange(12)))
-        if rng.random() < 0.5:
-            counted.update(history)
-            assert +counted.counts == Counter(id(job.status) for job in history)
+        if step < 0.4:
+            m.finish_job(job.feid, failed=step < 0.1)
+        elif step < 0.8:
+            m.release(job.feid)
+    assert len(m.history) == 50 and len(m.jobs) > 0
+    (family,) = [f for f in StateCollector(m).collect() if f.name == "sdamanager_jobs"]
+    shown = {sample.labels["status"]: sample.value for sample in family.samples}
+    expected = Counter(job.status.value for job in [*m.history, *m.jobs.values()])
+    assert shown == {status.value: expected[status.value] for status in JobStatus}

@@ -673,7 +673,7 @@ def test_history_final_statuses_and_end_times(m: SDAManager, clock: FakeClock) -
     assert m.list_history(2) == [canceled, hog]
     assert m.list_history(1, hog.token) == [hog]
     assert m.list_history(0, failed.token) == [failed]
-    assert m.history_job(failed.feid) is failed
+    assert m.history_job(failed.feid) == failed
     for job in (completed, failed, canceled, hog):
         with pytest.raises(NotFound):
             m.job(job.feid)

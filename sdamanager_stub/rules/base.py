@@ -1,8 +1,10 @@
 """The base every rule module builds on: the state, and how an operation runs.
 
-State: every record by id, the id counters, the scheduler's queues and
-timeline (the jobs' rules keep them), the event log; lookups that find a
-record or say it does not exist, and the relations more than one entity needs.
+State: every live record by id, the id counters, the scheduler's queues and
+timeline (the jobs' rules keep them); what never changes once made (ended jobs,
+events) goes to `archive` (journal.Records), which keeps and reads it back;
+lookups that find a record or say it does not exist, and the relations more
+than one entity needs.
 The relations a single-entity call asks for (a token's jobs and SDAs, what
 holds devices, each pool's idle devices) come from indexes kept as the
 records change (rules/index.py, scheduler.IdleIndex), never from a pass over
@@ -29,8 +31,7 @@ import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from sys import intern
 from typing import Any, NamedTuple, TypeVar
 
@@ -50,22 +51,14 @@ from ..entities import (
     Version,
 )
 from ..errors import DomainError, Internal, NotFound
-from ..journal import Journal, JournalError
+from ..journal import Journal, JournalError, Records
 from ..scheduler import IdleIndex, PoolQueue
 from .groups import BackendGroups, ModelGroups, UserGroups
-from .index import History, JobIndex, SdaIndex, Table
+from .index import JobIndex, SdaIndex, Table
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
-
-EVENT_LOG_LIMIT = 100_000
-# Refused attempts in the event log: when more than twice these (in number, or in the
-# size of their request and result text), the oldest are dropped down to these.  A
-# flood of refused calls keeps the newest of them, and costs the log (and the
-# snapshots, which hold it) a bounded amount.
-REFUSED_KEPT = 10_000
-REFUSED_TEXT_KEPT = 8 * 1024 * 1024
 
 # Set by `Rules.deferred_saving()`: operations leave the wait for the journal to their caller.
 _deferring: contextvars.ContextVar[bool] = contextvars.ContextVar("deferring", default=False)
@@ -88,7 +81,7 @@ class _Journalled(threading.local):
 class Rules(ABC):
     """The whole state of one SDAManager and how its operations run."""
 
-    def __init__(self, clock: Callable[[], float] = time.time,
+    def __init__(self, archive: Records, clock: Callable[[], float] = time.time,
                  randbelow: Callable[[int], int] = secrets.randbelow,
                  prepare_seconds: float = 0.0, clean_seconds: float = 0.0) -> None:
         if prepare_seconds < 0 or clean_seconds < 0:
@@ -129,10 +122,8 @@ class Rules(ABC):
         # user group id -> SDA model group ids, by id (not in the order they were added)
         self.memberships: dict[int, list[int]] = {}
         self.jobs = {}  # live jobs by FeID
-        self.history = []  # ended jobs, oldest first
+        self.archive = archive  # ended jobs and events
         self.versions: dict[str, Version] = {}
-        self.events: deque[Event] = deque(maxlen=EVENT_LOG_LIMIT)
-        self._refused = [0, 0]  # the refused attempts in `events`: how many, and their text's size
         # Deleted tokens -> their last description: their usage and history stay reportable.
         self.departed: dict[str, str] = {}
         self._next = {"sda": 1, "model": 1, "model_group": 1, "backend": 1, "backend_group": 1,
@@ -178,12 +169,14 @@ class Rules(ABC):
         index.rebuild(self._sdas.values())
 
     @property
-    def history(self) -> History:
-        return self._history
+    def history(self) -> list[Job]:
+        """The ended jobs, oldest first (read from the archive: a copy)."""
+        return self.archive.history()
 
-    @history.setter
-    def history(self, jobs: list[Job]) -> None:
-        self._history = History(jobs)
+    @property
+    def events(self) -> list[Event]:
+        """The event log, oldest first (read from the archive: a copy)."""
+        return self.archive.events()
 
     @property
     def backends(self) -> dict[int, Backend]:
@@ -416,50 +409,16 @@ class Rules(ABC):
         self.restore_event(self.now, token, action, request, result, request_peer.get())
 
     def restore_event(self, when: float, token: str, action: str, request: str, result: str, peer: str) -> None:
-        """Put an event into the log as it happened (a refused attempt read back from the journal)."""
-        events = self.events
-        if len(events) == events.maxlen:  # the oldest leaves the log
-            self._count_refused(events[0], -1)
+        """Put an event into the log as it happened (a refused attempt read back from a
+        journal of schema 2, which kept them as ops)."""
         known = self.tokens.get(token)
-        # One string per token and per action for the whole log (not one per event).
-        event = Event(self._new_id("event"), when, known.value if known is not None else token, intern(action),
-                      request, result, peer)
-        events.append(event)
-        self._count_refused(event, 1)
-        count, size = self._refused
-        if count > 2 * REFUSED_KEPT or size > 2 * REFUSED_TEXT_KEPT:
-            self._drop_oldest_refused()
-
-    def set_events(self, events: Iterable[Event]) -> None:
-        """The event log as a snapshot holds it."""
-        self.events = deque(events, maxlen=self.events.maxlen)
-        self._refused = [0, 0]
-        for event in self.events:
-            self._count_refused(event, 1)
-
-    def _count_refused(self, event: Event, sign: int) -> None:
-        if event.result.startswith("FAILED"):
-            self._refused[0] += sign
-            self._refused[1] += sign * (len(event.request) + len(event.result))
-
-    def _drop_oldest_refused(self) -> None:
-        """Drop the oldest refused attempts until REFUSED_KEPT and REFUSED_TEXT_KEPT hold
-        (what is dropped depends on the log only: replay drops the same)."""
-        count, size = self._refused
-        kept: list[Event] = []
-        for event in self.events:
-            if (count > REFUSED_KEPT or size > REFUSED_TEXT_KEPT) and event.result.startswith("FAILED"):
-                count -= 1
-                size -= len(event.request) + len(event.result)
-                continue
-            kept.append(event)
-        self.set_events(kept)
+        # One string per token and per action (not one per event).
+        self.archive.add_event(Event(self._new_id("event"), when, known.value if known is not None else token,
+                                     intern(action), request, result, peer))
 
     @query
     def list_events(self, token: str = "", action: str = "", count: int = 0) -> list[Event]:
-        events = [e for e in self.events
-                  if (not token or e.token == token) and (not action or e.action == action.upper())]
-        return events[-count:] if count > 0 else events
+        return self.archive.events(token, action.upper(), count)
 
     # ------------------------------------------------------------------ ids and lookups
 

@@ -36,8 +36,6 @@ from ..scheduler import PoolQueue
 from ..usage import UsageReport, compute_usage
 from .sdas import SdaRules
 
-HISTORY_LIMIT = 200_000
-
 # Timeline event kinds.
 READY_EVENT = 0  # a job's devices are prepared: SUMMITED -> RUNNING
 CLEAN_EVENT = 1  # a device is clean: CLEANING -> IDLE
@@ -178,9 +176,7 @@ class JobRules(SdaRules):
         job.end_time = now
         job.end_reason = reason
         del self.jobs[job.feid]  # the jobs' table takes it out of the job index
-        self.history.append(job)
-        if len(self.history) > HISTORY_LIMIT:
-            del self.history[: len(self.history) - HISTORY_LIMIT]
+        self.archive.add_job(job)
 
     # ------------------------------------------------------------------ the VM side
 
@@ -338,7 +334,7 @@ class JobRules(SdaRules):
 
     @query
     def history_job(self, feid: int) -> Job:
-        job = self.history.by_feid.get(feid)
+        job = self.archive.history_job(feid)
         if job is None:
             raise NotFound(f"Job {feid} is not in the job history.")
         return job
@@ -347,8 +343,7 @@ class JobRules(SdaRules):
     def list_history(self, count: int = 0, token: str = "") -> list[Job]:
         if token and token not in self.departed:
             self.token(token)
-        jobs = self.history if not token else [j for j in self.history if j.token == token]
-        return list(jobs[-count:] if count > 0 else jobs)
+        return self.archive.history(count, token)
 
     @query
     def usage(self, begin: float, end: float, token: str = "") -> UsageReport:
@@ -359,5 +354,5 @@ class JobRules(SdaRules):
             self.token(token)
         total = sum(len(b.devices) for b in self.backends.values())
         descriptions = {**self.departed, **{t.value: t.description for t in self.tokens.values()}}
-        jobs = [*self.history, *self.jobs.values()]
+        jobs = [*self.archive.history_during(begin, end), *self.jobs.values()]
         return compute_usage(jobs, begin, end, self.now, total, descriptions, token)

@@ -1,0 +1,265 @@
+"""What never changes once made: the ended jobs (the history) and the event log, as
+SQLite tables, read when listed and never held whole in memory.
+
+The rules hand each ended job and each event to an `Archive` (journal.Records,
+the protocol they own) as it is made.  Kept in a state file, the archive only
+stages them: the store takes what an operation staged along with the op that
+made it, and its committer writes both in the same transaction (so a crash
+keeps both or neither, and a listing shows what is on disk).  Kept in memory
+(`in_memory()`: `serve --memory`, tests, the embedded demo), it writes each at
+once into an in-memory database with the same tables.
+
+Neither ever grows without bound (`Limits`): the history keeps the newest
+200,000 jobs; the log keeps the newest 100,000 events and, of those, at most
+10,000 to 20,000 refused attempts and 8 to 16 MiB of their text (trimmed back
+to the lower figure when the higher is passed), so a flood of refused calls
+costs a bounded amount of disk.  `Writer` applies them as it writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+from .entities import Event, Job, JobStatus
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS history (
+    ord INTEGER PRIMARY KEY,          -- the order the jobs ended in
+    feid INTEGER NOT NULL UNIQUE,
+    token TEXT NOT NULL,
+    sda_id INTEGER NOT NULL,
+    model_id INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    device_count INTEGER NOT NULL,
+    backend_group_id INTEGER NOT NULL,
+    client_pid INTEGER NOT NULL,
+    process_name TEXT NOT NULL,
+    client TEXT NOT NULL,
+    version TEXT NOT NULL,
+    status TEXT NOT NULL,
+    request_time REAL NOT NULL,
+    start_time REAL NOT NULL,
+    end_time REAL NOT NULL,
+    end_reason TEXT NOT NULL,
+    placement TEXT NOT NULL           -- JSON: [[backend id, device index], ...]
+);
+CREATE INDEX IF NOT EXISTS history_by_token ON history (token, ord);
+CREATE INDEX IF NOT EXISTS history_by_end ON history (end_time);
+CREATE INDEX IF NOT EXISTS history_by_status ON history (status);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    token TEXT NOT NULL,
+    action TEXT NOT NULL,
+    request TEXT NOT NULL,
+    result TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    refused INTEGER NOT NULL          -- 1: a refused attempt (kept as a window, see Limits)
+);
+CREATE INDEX IF NOT EXISTS events_by_token ON events (token, id);
+CREATE INDEX IF NOT EXISTS events_by_action ON events (action, id);
+CREATE INDEX IF NOT EXISTS events_refused ON events (refused, id);
+"""
+
+_JOB_COLUMNS = ("feid, token, sda_id, model_id, priority, device_count, backend_group_id, client_pid, "
+                "process_name, client, version, status, request_time, start_time, end_time, end_reason, placement")
+_EVENT_COLUMNS = "id, time, token, action, request, result, peer"
+
+
+class Limits(NamedTuple):
+    """How much the archive keeps (see the module's docstring)."""
+
+    history: int = 200_000
+    events: int = 100_000
+    refused: int = 10_000
+    refused_text: int = 8 * 1024 * 1024
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def is_refused(event: Event) -> bool:
+    return event.result.startswith("FAILED")
+
+
+def _job_row(job: Job) -> tuple[Any, ...]:
+    return (job.feid, job.token, job.sda_id, job.model_id, job.priority, job.device_count, job.backend_group_id,
+            job.client_pid, job.process_name, job.client, job.version, job.status.value, job.request_time,
+            job.start_time, job.end_time, job.end_reason, json.dumps(job.placement, separators=(",", ":")))
+
+
+def _job(row: Sequence[Any]) -> Job:
+    (feid, token, sda_id, model_id, priority, device_count, backend_group_id, client_pid, process_name, client,
+     version, status, request_time, start_time, end_time, end_reason, placement) = row
+    return Job(feid, token, sda_id, model_id, priority, device_count, backend_group_id, client_pid, process_name,
+               client, version, JobStatus(status), request_time, start_time, end_time, end_reason,
+               [(b, i) for b, i in json.loads(placement)])
+
+
+def _event_row(event: Event) -> tuple[Any, ...]:
+    return (event.id, event.time, event.token, event.action, event.request, event.result, event.peer,
+            int(is_refused(event)))
+
+
+class Writer:
+    """Writes ended jobs and events into the tables of one connection and keeps `Limits`;
+    the caller holds the transaction (the store's committer: the one its ops are in)."""
+
+    def __init__(self, db: sqlite3.Connection, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.db = db
+        self.limits = limits
+        db.executescript(SCHEMA)
+        self.recount()
+
+    def recount(self) -> None:
+        """Count the events and the refused attempts the tables hold (the limits are kept
+        by counting as they are written: after a rollback, or rows written twice)."""
+        self._events = self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        self._refused, self._refused_text = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(request) + LENGTH(result)), 0) FROM events WHERE refused = 1"
+        ).fetchone()
+
+    def write(self, jobs: Iterable[Job], events: Iterable[Event], again: bool = False) -> None:
+        """Add `jobs` to the history and `events` to the log, then keep the limits; `again`:
+        some may be there already (the same records), and are kept once."""
+        db, limits = self.db, self.limits
+        jobs, events = list(jobs), list(events)
+        insert = "INSERT OR IGNORE" if again else "INSERT"
+        if jobs:
+            db.executemany(f"{insert} INTO history ({_JOB_COLUMNS}) VALUES ({','.join('?' * 17)})",
+                           map(_job_row, jobs))
+            db.execute("DELETE FROM history WHERE ord <= (SELECT MAX(ord) FROM history) - ?", (limits.history,))
+        if not events:
+            return
+        db.executemany(f"{insert} INTO events ({_EVENT_COLUMNS}, refused) VALUES (?,?,?,?,?,?,?,?)",
+                       map(_event_row, events))
+        if again:
+            self.recount()
+        else:
+            self._events += len(events)
+            for event in events:
+                if is_refused(event):
+                    self._refused += 1
+                    self._refused_text += len(event.request) + len(event.result)
+        if self._events > limits.events:  # the oldest leave
+            gone = db.execute("DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?) "
+                              "RETURNING refused, LENGTH(request) + LENGTH(result)",
+                              (self._events - limits.events,)).fetchall()
+            self._forget(gone)
+        if self._refused > 2 * limits.refused or self._refused_text > 2 * limits.refused_text:
+            self._trim_refused()
+
+    def _forget(self, gone: list[tuple[int, int]]) -> None:
+        self._events -= len(gone)
+        for refused, size in gone:
+            if refused:
+                self._refused -= 1
+                self._refused_text -= size
+
+    def _trim_refused(self) -> None:
+        """Drop the oldest refused attempts until `limits.refused` and `limits.refused_text` hold."""
+        count, size, limits = self._refused, self._refused_text, self.limits
+        dropped = []
+        for event_id, text in self.db.execute(
+                "SELECT id, LENGTH(request) + LENGTH(result) FROM events WHERE refused = 1 ORDER BY id"):
+            if count <= limits.refused and size <= limits.refused_text:
+                break
+            dropped.append((event_id,))
+            count -= 1
+            size -= text
+        self.db.executemany("DELETE FROM events WHERE id = ?", dropped)
+        self._events -= len(dropped)
+        self._refused, self._refused_text = count, size
+
+
+class Archive:
+    """The history and the event log as the rules use them (journal.Records): written
+    by `writer` at once (in memory) or staged for the store (`staged=True`), read from `db`."""
+
+    def __init__(self, db: sqlite3.Connection, writer: Writer | None = None) -> None:
+        self.db = db
+        self.writer = writer  # None: staged, for the store to take with its op
+        self._jobs: list[Job] = []
+        self._events: list[Event] = []
+
+    # ---- written
+
+    def add_job(self, job: Job) -> None:
+        self.extend((job,), ())
+
+    def add_event(self, event: Event) -> None:
+        self.extend((), (event,))
+
+    def extend(self, jobs: Iterable[Job], events: Iterable[Event]) -> None:
+        """Add several at once (a scene a test or a benchmark sets)."""
+        if self.writer is not None:
+            self.writer.write(jobs, events)
+        else:
+            self._jobs.extend(jobs)
+            self._events.extend(events)
+
+    def take_staged(self) -> tuple[list[Job], list[Event]]:
+        """What was added since the last take (the store's, with the op that added it)."""
+        staged = self._jobs, self._events
+        self._jobs, self._events = [], []
+        return staged
+
+    # ---- read
+
+    def history(self, count: int = 0, token: str = "") -> list[Job]:
+        """The ended jobs, oldest first: the newest `count` (0: all), of `token` if given."""
+        where, args = ("WHERE token = ?", [token]) if token else ("", [])
+        limit = "LIMIT ?" if count > 0 else ""
+        rows = self.db.execute(f"SELECT {_JOB_COLUMNS} FROM history {where} ORDER BY ord DESC {limit}",
+                               [*args, *([count] if count > 0 else [])]).fetchall()
+        return [_job(row) for row in reversed(rows)]
+
+    def history_job(self, feid: int) -> Job | None:
+        row = self.db.execute(f"SELECT {_JOB_COLUMNS} FROM history WHERE feid = ?", (feid,)).fetchone()
+        return None if row is None else _job(row)
+
+    def history_during(self, begin: float, end: float) -> list[Job]:
+        """The ended jobs that held devices some time in [begin, end)."""
+        rows = self.db.execute(f"SELECT {_JOB_COLUMNS} FROM history WHERE end_time > ? AND start_time > 0 "
+                               "AND start_time < ? ORDER BY ord", (begin, end))
+        return [_job(row) for row in rows]
+
+    def history_tokens(self) -> set[str]:
+        return {token for (token,) in self.db.execute("SELECT DISTINCT token FROM history")}
+
+    def history_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM history").fetchone()[0])
+
+    def ended_by_status(self) -> dict[JobStatus, int]:
+        return {JobStatus(status): n for status, n in
+                self.db.execute("SELECT status, COUNT(*) FROM history GROUP BY status")}
+
+    def events(self, token: str = "", action: str = "", count: int = 0) -> list[Event]:
+        """The log, oldest first: the newest `count` (0: all), of `token` and `action` if given."""
+        conditions, args = [], []
+        if token:
+            conditions.append("token = ?")
+            args.append(token)
+        if action:
+            conditions.append("action = ?")
+            args.append(action)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        limit = "LIMIT ?" if count > 0 else ""
+        rows = self.db.execute(f"SELECT {_EVENT_COLUMNS} FROM events {where} ORDER BY id DESC {limit}",
+                               [*args, *([count] if count > 0 else [])]).fetchall()
+        return [Event(*row) for row in reversed(rows)]
+
+    def event_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    def last_event_id(self) -> int:
+        return int(self.db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+
+
+def in_memory(limits: Limits = DEFAULT_LIMITS) -> Archive:
+    """An archive in an in-memory database of its own, each record written as it is added."""
+    db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    return Archive(db, Writer(db, limits))
