@@ -91,12 +91,26 @@ def _job_row(job: Job) -> tuple[Any, ...]:
             job.start_time, job.end_time, job.end_reason, json.dumps(job.placement, separators=(",", ":")))
 
 
+_STATUS = {status.value: status for status in JobStatus}
+_PLACEMENTS: dict[str, tuple[tuple[int, int], ...]] = {}  # a placement's text -> its pairs (they repeat)
+
+
+def _placement(text: str) -> list[tuple[int, int]]:
+    pairs = _PLACEMENTS.get(text)
+    if pairs is None:
+        if len(_PLACEMENTS) >= 65_536:
+            _PLACEMENTS.clear()
+        pairs = _PLACEMENTS[text] = tuple((b, i) for b, i in json.loads(text))
+    return list(pairs)
+
+
 def _job(row: Sequence[Any]) -> Job:
+    """A job from its row (a listing makes 100,000 of these: a dict lookup, not an enum's call)."""
     (feid, token, sda_id, model_id, priority, device_count, backend_group_id, client_pid, process_name, client,
      version, status, request_time, start_time, end_time, end_reason, placement) = row
     return Job(feid, token, sda_id, model_id, priority, device_count, backend_group_id, client_pid, process_name,
-               client, version, JobStatus(status), request_time, start_time, end_time, end_reason,
-               [(b, i) for b, i in json.loads(placement)])
+               client, version, _STATUS[status], request_time, start_time, end_time, end_reason,
+               _placement(placement))
 
 
 def _event_row(event: Event) -> tuple[Any, ...]:

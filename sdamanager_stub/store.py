@@ -308,6 +308,12 @@ class Store:
         self._manager = manager
         manager.journal = self
         self._drop_stray_parts()  # of a snapshot a crash interrupted
+        # The start-up snapshot takes a number of its own, never one whose snapshot it would
+        # overwrite in place (a crash half-way would leave neither; one of another length
+        # would join the old one's parts).  Nothing is pending: it is durable at once.
+        with self._changed:
+            self._appended += 1
+            self._durable = self._appended
         # Nobody is waiting yet: this one is written before start-up goes on.
         self._write_snapshot(snapshot.freeze(manager), self._appended, manager.clock())
         self._since_snapshot = 0

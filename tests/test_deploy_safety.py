@@ -181,8 +181,8 @@ def used_state(tmp_path_factory):
     proc = start("--state", str(state))
     stop(proc)
     db = sqlite3.connect(state)
-    db.execute("INSERT INTO ops (time, kind, action, args) VALUES (1.0, 'change', 'create_token', ?)",
-               (json.dumps({"description": "kept", "priority": 0}),))
+    db.execute("INSERT INTO ops (seq, time, kind, action, args) VALUES ((SELECT MAX(seq) FROM snapshots) + 1, "
+               "1.0, 'change', 'create_token', ?)", (json.dumps({"description": "kept", "priority": 0}),))
     db.commit()
     db.close()
     return state
@@ -331,7 +331,9 @@ def test_a_wrong_typed_record_is_one_line_naming_it_and_its_field(busy_state, tm
     assert reason in line, line
 
 
-OP = "INSERT INTO ops (time, kind, action, args, token, result) VALUES (?, ?, ?, ?, '', '')"
+# (numbered as the store numbers ops: after everything the file holds)
+OP = ("INSERT INTO ops (seq, time, kind, action, args, token, result) "
+      "VALUES ((SELECT MAX(seq) FROM snapshots) + 1, ?, ?, ?, ?, '', '')")
 
 
 @pytest.mark.parametrize(("statement", "params", "reason"), [
