@@ -23,9 +23,16 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
+from . import checks
 from .entities import Event, Job, JobStatus
 
-SCHEMA = """
+_STATUSES = ", ".join(f"'{status.value}'" for status in JobStatus)
+_TIME = f"BETWEEN {checks.TIMES[0]} AND {checks.TIMES[1] - 1}"  # (years 1 to 9999: what the API carries)
+
+# STRICT tables (SQLite 3.37): a value of another type is refused as it is written, and the
+# CHECKs hold the rest, so a row can only be as the writer made it (a file edited by hand
+# cannot hold a damaged one; nothing needs checking at start).
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS history (
     ord INTEGER PRIMARY KEY,          -- the order the jobs ended in
     feid INTEGER NOT NULL UNIQUE,
@@ -39,26 +46,27 @@ CREATE TABLE IF NOT EXISTS history (
     process_name TEXT NOT NULL,
     client TEXT NOT NULL,
     version TEXT NOT NULL,
-    status TEXT NOT NULL,
-    request_time REAL NOT NULL,
-    start_time REAL NOT NULL,
-    end_time REAL NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ({_STATUSES})),
+    request_time REAL NOT NULL CHECK (request_time {_TIME}),
+    start_time REAL NOT NULL CHECK (start_time {_TIME}),
+    end_time REAL NOT NULL CHECK (end_time {_TIME}),
     end_reason TEXT NOT NULL,
-    placement TEXT NOT NULL           -- JSON: [[backend id, device index], ...]
-);
+    -- JSON: [[backend id, device index], ...]
+    placement TEXT NOT NULL CHECK (json_valid(placement) AND json_type(placement) = 'array')
+) STRICT;
 CREATE INDEX IF NOT EXISTS history_by_token ON history (token, ord);
 CREATE INDEX IF NOT EXISTS history_by_end ON history (end_time);
 CREATE INDEX IF NOT EXISTS history_by_status ON history (status);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
-    time REAL NOT NULL,
+    time REAL NOT NULL CHECK (time {_TIME}),
     token TEXT NOT NULL,
     action TEXT NOT NULL,
     request TEXT NOT NULL,
     result TEXT NOT NULL,
     peer TEXT NOT NULL,
-    refused INTEGER NOT NULL          -- 1: a refused attempt (kept as a window, see Limits)
-);
+    refused INTEGER NOT NULL CHECK (refused IN (0, 1))  -- 1: a refused attempt (a window, see Limits)
+) STRICT;
 CREATE INDEX IF NOT EXISTS events_by_token ON events (token, id);
 CREATE INDEX IF NOT EXISTS events_by_action ON events (action, id);
 CREATE INDEX IF NOT EXISTS events_refused ON events (refused, id);
@@ -123,6 +131,9 @@ class Writer:
     the caller holds the transaction (the store's committer: the one its ops are in)."""
 
     def __init__(self, db: sqlite3.Connection, limits: Limits = DEFAULT_LIMITS) -> None:
+        if sqlite3.sqlite_version_info < (3, 37):
+            raise RuntimeError(f"the simulator needs SQLite 3.37 or newer (STRICT tables); this Python has "
+                               f"{sqlite3.sqlite_version}")
         self.db = db
         self.limits = limits
         db.executescript(SCHEMA)

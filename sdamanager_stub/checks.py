@@ -35,12 +35,12 @@ class Wrong(Exception):
 # What the API carries: integers of 64 bits, and times a Timestamp can hold (years 1 to
 # 9999).  A record beyond them would load and then fail every call that shows it.
 _INT64 = (-2**63, 2**63)
-_TIMES = (-62_135_596_800, 253_402_300_800)
+TIMES = (-62_135_596_800, 253_402_300_800)
 
 
 def is_time(value: Any) -> bool:
     """`value` is a time a state file may hold: a number within years 1 to 9999."""
-    return type(value) in (int, float) and _TIMES[0] <= value < _TIMES[1]  # (NaN compares false)
+    return type(value) in (int, float) and TIMES[0] <= value < TIMES[1]  # (NaN compares false)
 
 
 def integer(value: Any) -> int:

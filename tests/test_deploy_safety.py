@@ -353,6 +353,34 @@ def test_a_damaged_row_is_one_line_naming_it(busy_state, tmp_path, statement, pa
     assert reason in line, line
 
 
+ARCHIVE_DAMAGE = [
+    ("UPDATE history SET status = 'BOGUS'", "CHECK constraint failed: status IN"),
+    ("UPDATE history SET request_time = 'noon'", "cannot store TEXT value in REAL column history.request_time"),
+    ("UPDATE history SET end_time = 1e300", "CHECK constraint failed: end_time BETWEEN"),
+    ("UPDATE history SET priority = 1.5", "cannot store REAL value in INTEGER column history.priority"),
+    ("UPDATE history SET token = x'00ff'", "cannot store BLOB value in TEXT column history.token"),
+    ("UPDATE history SET placement = 'not json'", "CHECK constraint failed: json_valid(placement)"),
+    ("UPDATE history SET placement = '{}'", "CHECK constraint failed: json_valid(placement)"),
+    ("UPDATE events SET time = 'x'", "cannot store TEXT value in REAL column events.time"),
+    ("UPDATE events SET request = x'0001'", "cannot store BLOB value in TEXT column events.request"),
+    ("UPDATE events SET refused = 7", "CHECK constraint failed: refused IN (0, 1)"),
+]
+
+
+def test_the_history_and_the_log_cannot_hold_a_damaged_row(busy_state, tmp_path):
+    """They are read when listed, not at start: their tables are STRICT and CHECKed, so a
+    row of the wrong type or range cannot be written (here by hand, with sqlite3), and
+    the file, untouched by each attempt, starts."""
+    state = tmp_path / "state.db"
+    shutil.copy(busy_state, state)
+    db = sqlite3.connect(state)
+    for statement, reason in ARCHIVE_DAMAGE:
+        with pytest.raises(sqlite3.IntegrityError, match=re.escape(reason)):
+            db.execute(statement)
+    db.close()
+    stop(start("--state", str(state)))
+
+
 def test_an_empty_state_file_is_refused_unless_init_says_to_start_one(tmp_path):
     state = tmp_path / "state.db"
     state.write_bytes(b"")
