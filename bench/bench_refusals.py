@@ -1,9 +1,9 @@
 """A flood of refused calls against the state file (issue 23's probe: 1.9 MB/s of file,
 for ever): the file's size (with its write-ahead log) and its op rows as refused
 calls of over 1 KB of text each come in, every 50,000, in-process (the rules and
-the store, no gRPC: the file's growth is the figure, not the rate).  The event log
-keeps a window of refused attempts and a refusal counts a tenth of a change toward
-a snapshot, so the size levels off.  Before, every refused call stayed in the file
+the store, no gRPC: the file's growth is the figure, not the rate).  A refused call
+adds its event to the event log's table and no op; the log keeps a window of refused
+attempts, so the size levels off.  Before, every refused call stayed in the file
 as an op row: it grew by the same amount every 50,000, without end (the same loop on the code
 before: 127 MB after 150,000).
 """

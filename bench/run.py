@@ -11,7 +11,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 BENCHES = ["bench_startup.py", "bench_listings.py", "bench_server.py", "bench_aio.py", "bench_scale.py",
            "bench_stalls.py", "bench_completion.py", "bench_durable.py", "bench_memory.py", "bench_filters.py",
-           "bench_concurrency.py", "bench_metrics.py", "bench_refusals.py"]
+           "bench_concurrency.py", "bench_metrics.py", "bench_refusals.py", "bench_archive.py"]
 
 
 def main() -> int:
