@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from . import checks
 from .entities import Event, Job, JobStatus
@@ -87,6 +87,8 @@ class Limits(NamedTuple):
 
 
 DEFAULT_LIMITS = Limits()
+PAGE_ROWS = 1000  # rows a listing reads at a time
+R = TypeVar("R")
 
 
 def is_refused(event: Event) -> bool:
@@ -236,11 +238,12 @@ class Archive:
 
     def history(self, count: int = 0, token: str = "") -> list[Job]:
         """The ended jobs, oldest first: the newest `count` (0: all), of `token` if given."""
-        where, args = ("WHERE token = ?", [token]) if token else ("", [])
-        limit = "LIMIT ?" if count > 0 else ""
-        rows = self.db.execute(f"SELECT {_JOB_COLUMNS} FROM history {where} ORDER BY ord DESC {limit}",
-                               [*args, *([count] if count > 0 else [])]).fetchall()
-        return [_job(row) for row in reversed(rows)]
+        return list(self.history_pages(count, token))
+
+    def history_pages(self, count: int = 0, token: str = "") -> Iterator[Job]:
+        """`history(count, token)` as it is now, read a page at a time as it is iterated
+        (later: a listing converts page by page, other calls served in between)."""
+        return self._pages("history", "ord", _JOB_COLUMNS, {"token": token}, count, _job)
 
     def history_job(self, feid: int) -> Job | None:
         row = self.db.execute(f"SELECT {_JOB_COLUMNS} FROM history WHERE feid = ?", (feid,)).fetchone()
@@ -264,18 +267,43 @@ class Archive:
 
     def events(self, token: str = "", action: str = "", count: int = 0) -> list[Event]:
         """The log, oldest first: the newest `count` (0: all), of `token` and `action` if given."""
-        conditions, args = [], []
-        if token:
-            conditions.append("token = ?")
-            args.append(token)
-        if action:
-            conditions.append("action = ?")
-            args.append(action)
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        limit = "LIMIT ?" if count > 0 else ""
-        rows = self.db.execute(f"SELECT {_EVENT_COLUMNS} FROM events {where} ORDER BY id DESC {limit}",
-                               [*args, *([count] if count > 0 else [])]).fetchall()
-        return [Event(*row) for row in reversed(rows)]
+        return list(self.event_pages(token, action, count))
+
+    def event_pages(self, token: str = "", action: str = "", count: int = 0) -> Iterator[Event]:
+        """`events(token, action, count)` as it is now, read a page at a time as it is iterated."""
+        return self._pages("events", "id", _EVENT_COLUMNS, {"token": token, "action": action}, count,
+                           lambda row: Event(*row))
+
+    def _pages(self, table: str, order: str, columns: str, equal: dict[str, str], count: int,
+               make: Callable[[Sequence[Any]], R]) -> Iterator[R]:
+        """The newest `count` rows (0: all) of `table` whose columns are `equal` (an empty
+        value: any), oldest first, by `order`: the bounds are read now, the rows as the
+        result is iterated, PAGE_ROWS at a time.  A row added later is not in it; one
+        dropped meanwhile (its table's oldest, beyond its limit) is left out."""
+        names = [name for name, value in equal.items() if value]
+        where = "".join(f" AND {name} = ?" for name in names)
+        args = [equal[name] for name in names]
+        (top,) = self.db.execute(f"SELECT MAX({order}) FROM {table} WHERE 1{where}", args).fetchone()
+        if top is None:
+            return iter(())
+        low = -1
+        if count > 0:
+            row = self.db.execute(f"SELECT {order} FROM {table} WHERE 1{where} ORDER BY {order} DESC "
+                                  "LIMIT 1 OFFSET ?", [*args, count - 1]).fetchone()
+            low = -1 if row is None else row[0] - 1
+        query = (f"SELECT {order}, {columns} FROM {table} WHERE {order} > ? AND {order} <= ?{where} "
+                 f"ORDER BY {order} LIMIT {PAGE_ROWS}")
+
+        def rows(after: int) -> Iterator[R]:
+            while True:
+                page = self.db.execute(query, [after, top, *args]).fetchall()
+                for row in page:
+                    yield make(row[1:])
+                if len(page) < PAGE_ROWS:
+                    return
+                after = page[-1][0]
+
+        return rows(low)
 
     def event_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0])

@@ -9,7 +9,7 @@ other way round, through `SDAManager.replay`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from .entities import Event, Job, JobStatus
@@ -64,6 +64,9 @@ class Records(Protocol):
     def history(self, count: int = 0, token: str = "") -> list[Job]:
         """The ended jobs, oldest first: the newest `count` (0: all), of `token` if given."""
 
+    def history_pages(self, count: int = 0, token: str = "") -> Iterator[Job]:
+        """`history(count, token)` as it is now, read as it is iterated (a listing's)."""
+
     def history_job(self, feid: int) -> Job | None:
         """The ended job `feid`, if the history has it."""
 
@@ -81,6 +84,9 @@ class Records(Protocol):
 
     def events(self, token: str = "", action: str = "", count: int = 0) -> list[Event]:
         """The log, oldest first: the newest `count` (0: all), of `token` and `action` if given."""
+
+    def event_pages(self, token: str = "", action: str = "", count: int = 0) -> Iterator[Event]:
+        """`events(token, action, count)` as it is now, read as it is iterated (a listing's)."""
 
     def event_count(self) -> int:
         """How many events the log holds."""

@@ -114,7 +114,7 @@ class Listing(NamedTuple):
     call: Call
     item: Convert
     page: Callable[[list[Any]], Any]
-    detach: Callable[[list[Any]], list[Any]] | None = None
+    detach: Callable[[Any], Iterable[Any]] | None = None
     # What names a record's message for good (an ended job's FeID, a live job's
     # whole state): messages are then kept serialized (Wire) and a listing of
     # records already seen is bytes joined, not converted again.
@@ -153,8 +153,9 @@ def itself(record: Any) -> Any:
     return record
 
 
-def as_they_are(records: list[Any]) -> list[Any]:
-    """Ended jobs and events never change: the list the rules made is already a view."""
+def as_they_are(records: Iterable[Any]) -> Iterable[Any]:
+    """Ended jobs and events never change: what the rules gave (the archive's rows as of
+    the read, read page by page as the listing goes) is already a view."""
     return records
 
 
@@ -303,7 +304,7 @@ RPCS: dict[str, Unary | Listing] = {
     "UpdateJobPriority": Unary(lambda m, r: m.update_job_priority(r.feid, r.priority), _JOB),
     "Release": Unary(lambda m, r: m.release(*_release_target(r)), released),
     "ReleaseAll": Unary(lambda m, r: m.release_all(), released),
-    "ListHistory": Listing(lambda m, r: m.list_history(_count(r, "Count of history"), r.token), Converter.job,
+    "ListHistory": Listing(lambda m, r: m.history_listing(_count(r, "Count of history"), r.token), Converter.job,
                            lambda p: pb.JobPage(jobs=p), as_they_are, key=attrgetter("feid")),
     "GetHistory": Unary(lambda m, r: m.history_job(r.feid), _JOB),
     # ---- versions
@@ -321,7 +322,7 @@ RPCS: dict[str, Unary | Listing] = {
     "RemoveWorkerEnv": Unary(lambda m, r: m.remove_worker_env(r.version, r.name), _VERSION),
     # ---- usage and audit
     "GetUsage": Unary(lambda m, r: m.usage(*_interval(r)), lambda c, report, _: usage_report(report)),
-    "ListEvents": Listing(lambda m, r: m.list_events(r.token, r.action, _count(r, "Count")), Converter.event,
+    "ListEvents": Listing(lambda m, r: m.event_listing(r.token, r.action, _count(r, "Count")), Converter.event,
                           lambda p: pb.EventPage(events=p), as_they_are, key=attrgetter("id")),
     # ---- the VM side
     "RequestDevices": Unary(lambda m, r: m.request_devices(r.token, r.client_pid, r.process_name, r.client,
@@ -475,7 +476,7 @@ class Servicer:
         def converted(c: Converter, items: Any, _: Any) -> list[Any]:
             return [row.item(c, item) for item in items]
 
-        def detached(c: Converter, items: Any, _: Any) -> tuple[list[Any], Names]:
+        def detached(c: Converter, items: Any, _: Any) -> tuple[Iterable[Any], Names]:
             detach = row.detach
             assert detach is not None  # used only for a row that detaches (below)
             return detach(items), Names.of(self.m)

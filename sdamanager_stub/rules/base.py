@@ -418,7 +418,12 @@ class Rules(ABC):
 
     @query
     def list_events(self, token: str = "", action: str = "", count: int = 0) -> list[Event]:
-        return self.archive.events(token, action.upper(), count)
+        return list(self.event_listing(token, action, count))
+
+    @query
+    def event_listing(self, token: str = "", action: str = "", count: int = 0) -> Iterator[Event]:
+        """`list_events` as of now, its events read as they are iterated (a listing's pages)."""
+        return self.archive.event_pages(token, action.upper(), count)
 
     # ------------------------------------------------------------------ ids and lookups
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 import hmac
+from collections.abc import Iterator
 from sys import intern
 from typing import Any
 
@@ -341,9 +342,14 @@ class JobRules(SdaRules):
 
     @query
     def list_history(self, count: int = 0, token: str = "") -> list[Job]:
+        return list(self.history_listing(count, token))
+
+    @query
+    def history_listing(self, count: int = 0, token: str = "") -> Iterator[Job]:
+        """`list_history` as of now, its jobs read as they are iterated (a listing's pages)."""
         if token and token not in self.departed:
             self.token(token)
-        return self.archive.history(count, token)
+        return self.archive.history_pages(count, token)
 
     @query
     def usage(self, begin: float, end: float, token: str = "") -> UsageReport:
