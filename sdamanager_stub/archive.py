@@ -255,9 +255,6 @@ class Archive:
                                "AND start_time < ? ORDER BY ord", (begin, end))
         return [_job(row) for row in rows]
 
-    def history_tokens(self) -> set[str]:
-        return {token for (token,) in self.db.execute("SELECT DISTINCT token FROM history")}
-
     def history_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM history").fetchone()[0])
 

@@ -73,12 +73,6 @@ class Records(Protocol):
     def history_during(self, begin: float, end: float) -> list[Job]:
         """The ended jobs that held devices some time in [begin, end)."""
 
-    def history_tokens(self) -> set[str]:
-        """The tokens of the ended jobs."""
-
-    def history_count(self) -> int:
-        """How many ended jobs the history holds."""
-
     def ended_by_status(self) -> dict[JobStatus, int]:
         """How many ended jobs of each status the history holds."""
 
@@ -87,9 +81,3 @@ class Records(Protocol):
 
     def event_pages(self, token: str = "", action: str = "", count: int = 0) -> Iterator[Event]:
         """`events(token, action, count)` as it is now, read as it is iterated (a listing's)."""
-
-    def event_count(self) -> int:
-        """How many events the log holds."""
-
-    def last_event_id(self) -> int:
-        """The newest event's id (0 for none)."""
