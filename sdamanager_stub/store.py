@@ -88,7 +88,6 @@ CREATE TABLE IF NOT EXISTS ops (
 """
 
 
-
 def _archive_from_replay(db: sqlite3.Connection) -> None:
     """2 -> 3: the history and the event log move from the snapshot (and the refused ops)
     to tables of their own.  The ops of the file have no rows there yet: start-up
@@ -323,7 +322,7 @@ class Store:
         held or replays (start-up; one that crashed after it, before its snapshot, writes
         the same again: kept once), or a scene a test or a benchmark set by hand."""
         if jobs or events:
-            with self._transaction():
+            with self._db_lock, self._transaction():
                 self._archiver.write(jobs, events, again=True)
 
     # ------------------------------------------------------------------ writing
@@ -415,8 +414,8 @@ class Store:
                 log.exception("could not commit the state's ops")
                 error = f"{type(err).__name__}: {err}"
             if error and all(entry.op is None for entry in batch):
-                # Refused attempts only: nothing in memory is missing from the file (their
-                # events are in the next snapshot), so they are dropped and changes go on.
+                # Refused attempts only: their events are lost (nothing in memory holds them
+                # or depends on them), and changes go on.
                 log.error("could not save %s to the state file: %s", plural(len(batch), "refused attempt"), error)
                 error = ""
             with self._changed:
