@@ -9,6 +9,11 @@ keeps both or neither, and a listing shows what is on disk).  Kept in memory
 (`in_memory()`: `serve --memory`, tests, the embedded demo), it writes each at
 once into an in-memory database with the same tables.
 
+Each row also keeps its record's message as the API sends it, made once as it
+is written (`Encoder`; convert.MESSAGES), so a listing reads bytes and converts
+nothing: an ended job's, but for what may change (the names it shows, its
+placement's backend names), which the listing adds (convert.Converter.ended_job).
+
 Neither ever grows without bound (`Limits`): the history keeps the newest
 200,000 jobs; the log keeps the newest 100,000 events and, of those, at most
 10,000 to 20,000 refused attempts and 8 to 16 MiB of their text (trimmed back
@@ -21,10 +26,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, NamedTuple, TypeVar
+from operator import itemgetter
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from . import checks
+from .convert import MESSAGES
 from .entities import Event, Job, JobStatus
+from .journal import Listed
 
 _STATUSES = ", ".join(f"'{status.value}'" for status in JobStatus)
 _TIME = f"BETWEEN {checks.TIMES[0]} AND {checks.TIMES[1] - 1}"  # (years 1 to 9999: what the API carries)
@@ -52,7 +60,8 @@ CREATE TABLE IF NOT EXISTS history (
     end_time REAL NOT NULL CHECK (end_time {_TIME}),
     end_reason TEXT NOT NULL,
     -- JSON: [[backend id, device index], ...]
-    placement TEXT NOT NULL CHECK (json_valid(placement) AND json_type(placement) = 'array')
+    placement TEXT NOT NULL CHECK (json_valid(placement) AND json_type(placement) = 'array'),
+    message BLOB NOT NULL             -- the job's message but for its names and placement (Encoder)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS history_by_token ON history (token, ord);
 CREATE INDEX IF NOT EXISTS history_by_end ON history (end_time);
@@ -65,7 +74,8 @@ CREATE TABLE IF NOT EXISTS events (
     request TEXT NOT NULL,
     result TEXT NOT NULL,
     peer TEXT NOT NULL,
-    refused INTEGER NOT NULL CHECK (refused IN (0, 1))  -- 1: a refused attempt (a window, see Limits)
+    refused INTEGER NOT NULL CHECK (refused IN (0, 1)),  -- 1: a refused attempt (a window, see Limits)
+    message BLOB NOT NULL             -- the event's message (Encoder)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS events_by_token ON events (token, id);
 CREATE INDEX IF NOT EXISTS events_by_action ON events (action, id);
@@ -95,10 +105,22 @@ def is_refused(event: Event) -> bool:
     return event.result.startswith("FAILED")
 
 
-def _job_row(job: Job) -> tuple[Any, ...]:
+class Encoder(Protocol):
+    """Makes what the archive keeps of each record for its listings: their messages, once,
+    as they are written (convert.MESSAGES: the API's), so a listing sends bytes."""
+
+    def job(self, job: Job) -> bytes:
+        """An ended job's message, but for what may change: the names it shows and its placement."""
+
+    def event(self, event: Event) -> bytes:
+        """An event's message."""
+
+
+def _job_row(job: Job, encoder: Encoder) -> tuple[Any, ...]:
     return (job.feid, job.token, job.sda_id, job.model_id, job.priority, job.device_count, job.backend_group_id,
             job.client_pid, job.process_name, job.client, job.version, job.status.value, job.request_time,
-            job.start_time, job.end_time, job.end_reason, json.dumps(job.placement, separators=(",", ":")))
+            job.start_time, job.end_time, job.end_reason, json.dumps(job.placement, separators=(",", ":")),
+            encoder.job(job))
 
 
 _STATUS = {status.value: status for status in JobStatus}
@@ -123,21 +145,26 @@ def _job(row: Sequence[Any]) -> Job:
                _placement(placement))
 
 
-def _event_row(event: Event) -> tuple[Any, ...]:
+def _listed(row: Sequence[Any]) -> Listed:
+    return Listed(*row)
+
+
+def _event_row(event: Event, encoder: Encoder) -> tuple[Any, ...]:
     return (event.id, event.time, event.token, event.action, event.request, event.result, event.peer,
-            int(is_refused(event)))
+            int(is_refused(event)), encoder.event(event))
 
 
 class Writer:
     """Writes ended jobs and events into the tables of one connection and keeps `Limits`;
     the caller holds the transaction (the store's committer: the one its ops are in)."""
 
-    def __init__(self, db: sqlite3.Connection, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(self, db: sqlite3.Connection, limits: Limits = DEFAULT_LIMITS, encoder: Encoder = MESSAGES) -> None:
         if sqlite3.sqlite_version_info < (3, 37):
             raise RuntimeError(f"the simulator needs SQLite 3.37 or newer (STRICT tables); this Python has "
                                f"{sqlite3.sqlite_version}")
         self.db = db
         self.limits = limits
+        self.encoder = encoder
         db.executescript(SCHEMA)
         self.recount()
 
@@ -156,13 +183,13 @@ class Writer:
         jobs, events = list(jobs), list(events)
         insert = "INSERT OR IGNORE" if again else "INSERT"
         if jobs:
-            db.executemany(f"{insert} INTO history ({_JOB_COLUMNS}) VALUES ({','.join('?' * 17)})",
-                           map(_job_row, jobs))
+            db.executemany(f"{insert} INTO history ({_JOB_COLUMNS}, message) VALUES ({','.join('?' * 18)})",
+                           [_job_row(job, self.encoder) for job in jobs])
             db.execute("DELETE FROM history WHERE ord <= (SELECT MAX(ord) FROM history) - ?", (limits.history,))
         if not events:
             return
-        db.executemany(f"{insert} INTO events ({_EVENT_COLUMNS}, refused) VALUES (?,?,?,?,?,?,?,?)",
-                       map(_event_row, events))
+        db.executemany(f"{insert} INTO events ({_EVENT_COLUMNS}, refused, message) VALUES (?,?,?,?,?,?,?,?,?)",
+                       [_event_row(event, self.encoder) for event in events])
         if again:
             self.recount()
         else:
@@ -241,9 +268,14 @@ class Archive:
         return list(self.history_pages(count, token))
 
     def history_pages(self, count: int = 0, token: str = "") -> Iterator[Job]:
-        """`history(count, token)` as it is now, read a page at a time as it is iterated
-        (later: a listing converts page by page, other calls served in between)."""
+        """`history(count, token)` as it is now, read a page at a time as it is iterated."""
         return self._pages("history", "ord", _JOB_COLUMNS, {"token": token}, count, _job)
+
+    def history_entries(self, count: int = 0, token: str = "") -> Iterator[Listed]:
+        """`history_pages` as a listing sends them (later: page by page, other calls served
+        in between): what was kept of each message when it was written, and its names."""
+        return self._pages("history", "ord", "message, token, backend_group_id, placement", {"token": token},
+                           count, _listed)
 
     def history_job(self, feid: int) -> Job | None:
         row = self.db.execute(f"SELECT {_JOB_COLUMNS} FROM history WHERE feid = ?", (feid,)).fetchone()
@@ -270,6 +302,11 @@ class Archive:
         """`events(token, action, count)` as it is now, read a page at a time as it is iterated."""
         return self._pages("events", "id", _EVENT_COLUMNS, {"token": token, "action": action}, count,
                            lambda row: Event(*row))
+
+    def event_messages(self, token: str = "", action: str = "", count: int = 0) -> Iterator[bytes]:
+        """`event_pages` as a listing sends them: each event's message, as it was written."""
+        return self._pages("events", "id", "message", {"token": token, "action": action}, count,
+                           itemgetter(0))
 
     def _pages(self, table: str, order: str, columns: str, equal: dict[str, str], count: int,
                make: Callable[[Sequence[Any]], R]) -> Iterator[R]:
@@ -309,7 +346,7 @@ class Archive:
         return int(self.db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
 
 
-def in_memory(limits: Limits = DEFAULT_LIMITS) -> Archive:
+def in_memory(limits: Limits = DEFAULT_LIMITS, encoder: Encoder = MESSAGES) -> Archive:
     """An archive in an in-memory database of its own, each record written as it is added."""
     db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-    return Archive(db, Writer(db, limits))
+    return Archive(db, Writer(db, limits, encoder))

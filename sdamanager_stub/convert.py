@@ -12,9 +12,10 @@ backend names) once per call, so converting N records costs O(N), not O(N^2).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from enum import Enum
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -39,10 +40,13 @@ from .entities import (
     Version,
 )
 from .errors import InvalidArgument
-from .manager import SDAManager
+from .journal import Listed
 from .rules.customer import CustomerDevice, DeviceView, ModelMenu
 from .telemetry import job_figures
 from .usage import Usage, UsageReport
+
+if TYPE_CHECKING:
+    from .manager import SDAManager
 
 
 def timestamp(seconds: float) -> Timestamp | None:
@@ -130,6 +134,9 @@ class Converter:
         self.names = names
         self._token_groups: dict[str, list[int]] | None = None
         self._backends_by_group: dict[int, list[pb.BackendRef]] | None = None
+        # An ended job's name fields and placements, serialized once per listing (they repeat).
+        self._names_bytes: dict[tuple[str, int], bytes] = {}
+        self._placement_bytes: dict[str, bytes] = {}
 
     # ---- tokens
     def token(self, t: Token) -> pb.Token:
@@ -260,33 +267,34 @@ class Converter:
         return self.job(Job.from_state(state))
 
     def job(self, j: Job) -> pb.Job:
+        description, group_name = self.names_of(j.token, j.backend_group_id)
+        return pb.Job(token_description=description, backend_group=group_name, placement=self.placement(j.placement),
+                      **_job_fields(j))
+
+    def names_of(self, token: str, backend_group_id: int) -> tuple[str, str]:
+        """What a job's message shows of its token and its backend group: their names now."""
         if self.names is not None:
-            description = self.names.token_descriptions.get(j.token, "")
-            group_name = self.names.backend_group_names.get(j.backend_group_id, "")
-        else:
-            token = self.m.tokens.get(j.token)
-            group = self.m.backend_groups.get(j.backend_group_id)
-            description, group_name = (token.description if token else ""), (group.name if group else "")
-        return pb.Job(
-            feid=j.feid,
-            token=j.token,
-            token_description=description,
-            sda_id=j.sda_id,
-            model_id=j.model_id,
-            priority=j.priority,
-            status=_enum_to_pb("JOB_STATUS_", pb.JobStatus, j.status),
-            client=j.client,
-            client_pid=j.client_pid,
-            process_name=j.process_name,
-            backend_group=group_name,
-            request_time=timestamp(j.request_time),
-            start_time=timestamp(j.start_time),
-            end_time=timestamp(j.end_time),
-            version=j.version,
-            device_count=j.device_count,
-            placement=self.placement(j.placement),
-            end_reason=j.end_reason,
-        )
+            return (self.names.token_descriptions.get(token, ""),
+                    self.names.backend_group_names.get(backend_group_id, ""))
+        tok = self.m.tokens.get(token)
+        group = self.m.backend_groups.get(backend_group_id)
+        return (tok.description if tok else ""), (group.name if group else "")
+
+    def ended_job(self, entry: Listed) -> bytes:
+        """An ended job's message from what the archive keeps of it (its message without
+        the names it shows: they may change) and the names as of this listing."""
+        key = (entry.token, entry.backend_group_id)
+        names = self._names_bytes.get(key)
+        if names is None:
+            description, group_name = self.names_of(*key)
+            names = self._names_bytes[key] = pb.Job(token_description=description,
+                                                    backend_group=group_name).SerializeToString()
+        placement = self._placement_bytes.get(entry.placement)
+        if placement is None:
+            pairs = [(b, i) for b, i in json.loads(entry.placement)]
+            placement = self._placement_bytes[entry.placement] = pb.Job(
+                placement=self.placement(pairs)).SerializeToString()
+        return entry.message + names + placement
 
     # ---- the customer's side
     def device_report(self, view: DeviceView) -> pb.DeviceReport:
@@ -337,8 +345,33 @@ class Converter:
                           health_check=v.health_check, query=v.query, worker=v.worker, env=_env(v.env))
 
     def event(self, e: Event) -> pb.Event:
+        return pb.Event.FromString(MESSAGES.event(e))
+
+
+def _job_fields(j: Job) -> dict[str, Any]:
+    """A job's message's fields that are the job's alone (not the names it shows, nor its
+    placement, which shows its backends' names)."""
+    return {"feid": j.feid, "token": j.token, "sda_id": j.sda_id, "model_id": j.model_id, "priority": j.priority,
+            "status": _enum_to_pb("JOB_STATUS_", pb.JobStatus, j.status), "client": j.client,
+            "client_pid": j.client_pid, "process_name": j.process_name, "request_time": timestamp(j.request_time),
+            "start_time": timestamp(j.start_time), "end_time": timestamp(j.end_time), "version": j.version,
+            "device_count": j.device_count, "end_reason": j.end_reason}
+
+
+class Messages:
+    """What the archive keeps of an ended job or an event, made when it is written (archive.Encoder):
+    an event's whole message; an ended job's without what changes (the names it shows and
+    its placement's backend names, which `Converter.ended_job` adds as it lists it)."""
+
+    def job(self, j: Job) -> bytes:
+        return pb.Job(**_job_fields(j)).SerializeToString()
+
+    def event(self, e: Event) -> bytes:
         return pb.Event(id=e.id, time=timestamp(e.time), token=e.token, action=e.action,
-                        request=e.request, result=e.result, peer=e.peer)
+                        request=e.request, result=e.result, peer=e.peer).SerializeToString()
+
+
+MESSAGES = Messages()
 
 
 def _usage_entry(u: Usage) -> pb.UsageEntry:

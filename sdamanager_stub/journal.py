@@ -10,7 +10,7 @@ other way round, through `SDAManager.replay`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .entities import Event, Job, JobStatus
 
@@ -50,6 +50,18 @@ class Journal(Protocol):
         `callback(JournalError)` if it cannot be (from any thread, perhaps at once)."""
 
 
+class Listed(NamedTuple):
+    """An ended job as a listing sends it: its message as the archive keeps it (opaque to
+    the rules: made by the archive's encoder, without what may change), and what the
+    listing adds to it: the token and backend group whose names it shows, and its
+    placement (JSON pairs of backend id and device index), which shows its backends' names."""
+
+    message: bytes
+    token: str
+    backend_group_id: int
+    placement: str
+
+
 class Records(Protocol):
     """Where the rules keep what never changes once made, and read it back when asked:
     the ended jobs (the history, oldest first) and the event log.  Each keeps the newest
@@ -64,8 +76,8 @@ class Records(Protocol):
     def history(self, count: int = 0, token: str = "") -> list[Job]:
         """The ended jobs, oldest first: the newest `count` (0: all), of `token` if given."""
 
-    def history_pages(self, count: int = 0, token: str = "") -> Iterator[Job]:
-        """`history(count, token)` as it is now, read as it is iterated (a listing's)."""
+    def history_entries(self, count: int = 0, token: str = "") -> Iterator[Listed]:
+        """`history(count, token)` as it is now, as a listing sends it, read as it is iterated."""
 
     def history_job(self, feid: int) -> Job | None:
         """The ended job `feid`, if the history has it."""
@@ -79,5 +91,5 @@ class Records(Protocol):
     def events(self, token: str = "", action: str = "", count: int = 0) -> list[Event]:
         """The log, oldest first: the newest `count` (0: all), of `token` and `action` if given."""
 
-    def event_pages(self, token: str = "", action: str = "", count: int = 0) -> Iterator[Event]:
-        """`events(token, action, count)` as it is now, read as it is iterated (a listing's)."""
+    def event_messages(self, token: str = "", action: str = "", count: int = 0) -> Iterator[bytes]:
+        """`events(token, action, count)` as it is now, each as its message, read as iterated."""

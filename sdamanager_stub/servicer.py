@@ -18,7 +18,6 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator
-from operator import attrgetter
 from typing import Any, NamedTuple, TypeVar
 
 import grpc
@@ -107,17 +106,19 @@ class Listing(NamedTuple):
     `detach(items)`, for the big listings: copies of the listed records that
     later changes do not reach, taken in the read with the `Names` their
     messages show; the conversion then runs page by page as the client takes
-    them, other calls served in between, and `key` names each message kept
-    serialized (Wire).  Without them, the records are converted in the read.
+    them, other calls served in between.  `key` (the live jobs) names each
+    message kept serialized (Wire); the archive's records (ended jobs, events)
+    come with their messages, kept in its tables.  Without `detach`, the records
+    are converted in the read.
     """
 
     call: Call
     item: Convert
     page: Callable[[list[Any]], Any]
     detach: Callable[[Any], Iterable[Any]] | None = None
-    # What names a record's message for good (an ended job's FeID, a live job's
-    # whole state): messages are then kept serialized (Wire) and a listing of
-    # records already seen is bytes joined, not converted again.
+    # What names a record's message for good (a live job's whole state): messages
+    # are then kept serialized (Wire) and a listing of records already seen is
+    # bytes joined, not converted again.
     key: Callable[[Any], Hashable] | None = None
 
 
@@ -157,6 +158,11 @@ def as_they_are(records: Iterable[Any]) -> Iterable[Any]:
     """Ended jobs and events never change: what the rules gave (the archive's rows as of
     the read, read page by page as the listing goes) is already a view."""
     return records
+
+
+def as_sent(c: Converter, message: bytes) -> bytes:
+    """An event's message as the archive keeps it, whole."""
+    return message
 
 
 def _opt(request: Any, field: str) -> int | None:
@@ -304,8 +310,8 @@ RPCS: dict[str, Unary | Listing] = {
     "UpdateJobPriority": Unary(lambda m, r: m.update_job_priority(r.feid, r.priority), _JOB),
     "Release": Unary(lambda m, r: m.release(*_release_target(r)), released),
     "ReleaseAll": Unary(lambda m, r: m.release_all(), released),
-    "ListHistory": Listing(lambda m, r: m.history_listing(_count(r, "Count of history"), r.token), Converter.job,
-                           lambda p: pb.JobPage(jobs=p), as_they_are, key=attrgetter("feid")),
+    "ListHistory": Listing(lambda m, r: m.history_listing(_count(r, "Count of history"), r.token),
+                           Converter.ended_job, lambda p: pb.JobPage(jobs=p), as_they_are),
     "GetHistory": Unary(lambda m, r: m.history_job(r.feid), _JOB),
     # ---- versions
     "CreateVersion": Unary(lambda m, r: m.create_version(r.version, r.path), _VERSION),
@@ -322,8 +328,8 @@ RPCS: dict[str, Unary | Listing] = {
     "RemoveWorkerEnv": Unary(lambda m, r: m.remove_worker_env(r.version, r.name), _VERSION),
     # ---- usage and audit
     "GetUsage": Unary(lambda m, r: m.usage(*_interval(r)), lambda c, report, _: usage_report(report)),
-    "ListEvents": Listing(lambda m, r: m.event_listing(r.token, r.action, _count(r, "Count")), Converter.event,
-                          lambda p: pb.EventPage(events=p), as_they_are, key=attrgetter("id")),
+    "ListEvents": Listing(lambda m, r: m.event_listing(r.token, r.action, _count(r, "Count")), as_sent,
+                          lambda p: pb.EventPage(events=p), as_they_are),
     # ---- the VM side
     "RequestDevices": Unary(lambda m, r: m.request_devices(r.token, r.client_pid, r.process_name, r.client,
                                                            r.version, _opt(r, "sda_id") or 0), _JOB),
@@ -345,13 +351,13 @@ RPCS: dict[str, Unary | Listing] = {
 
 
 class Wire:
-    """Serialized messages by the key that names their content (an ended job's FeID,
-    a live job's whole state), as last made with these `Names` (a renamed token,
+    """Serialized messages by the key that names their content (a live job's whole
+    state), as last made with these `Names` (a renamed token,
     backend or group makes them again).  A page of them is the bytes of its
     repeated field (tag, length, message each), exactly what serializing the page
     message would give, without converting anything."""
 
-    LIMIT = 250_000  # messages kept; beyond, the cache starts again (the history holds 200,000)
+    LIMIT = 50_000  # messages kept; beyond, the cache starts again (the caps allow 20,000 live jobs)
 
     def __init__(self) -> None:
         self._names: Names | None = None
@@ -448,7 +454,7 @@ class Servicer:
 
     def __init__(self, manager: SDAManager) -> None:
         self.m = manager
-        self._wire = {name: Wire() for name, row in RPCS.items() if isinstance(row, Listing) and row.detach}
+        self._wire = {name: Wire() for name, row in RPCS.items() if isinstance(row, Listing) and row.key}
         # The method's name (as the service's descriptor has it) -> its handler.
         self.methods: dict[str, Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Any]] = {
             name: self._listing(name, row) if isinstance(row, Listing) else self._unary(name, row)
@@ -490,8 +496,8 @@ class Servicer:
                 else:  # converted as the pages go out, other callers served in between
                     records, names = await durably(self.m, lambda: self._run(row, request, detached))
                     convert = functools.partial(row.item, Converter(self.m, names))
-                    assert row.key is not None  # every row that detaches names its messages (RPCS)
-                    blobs = self._wire[name].blobs(records, row.key, names, convert)
+                    blobs = (self._wire[name].blobs(records, row.key, names, convert) if row.key is not None
+                             else (_serialized(convert(record)) for record in records))
                     async for blob_page in _byte_pages(blobs, request.page_size):
                         yield blob_page
             except Exception as err:  # every failure becomes a status
@@ -499,6 +505,11 @@ class Servicer:
 
         listing.__name__ = name
         return listing
+
+
+def _serialized(message: Any) -> bytes:
+    """A message's bytes (a converter of the archive's records gives them already)."""
+    return message if type(message) is bytes else message.SerializeToString()
 
 
 def _serializer(message_type: Any) -> Callable[[Any], bytes]:

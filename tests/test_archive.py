@@ -71,3 +71,27 @@ def test_a_listing_is_its_rows_as_of_its_start(monkeypatch):
 def test_an_empty_listing_reads_nothing():
     store = in_memory()
     assert list(store.history_pages()) == [] and list(store.event_pages(count=5)) == []
+
+
+def test_a_listed_ended_job_is_the_message_its_conversion_makes_with_the_names_of_now():
+    """What the archive keeps of an ended job (its message but for the names and the
+    placement) and what a listing adds is the job's whole message, as Converter.job makes
+    it, whatever was renamed since it ended."""
+    from sdamanager_stub.convert import Converter, Names
+    from sdamanager_stub.manager import new_manager
+    from smclient.api import sdamanager_pb2 as pb
+
+    m = new_manager(backends=2, devices=8)
+    token = m.create_token("before", 3).value
+    m.update_token_duplicable(token, 0)
+    m.create_sda(token, "", 2)
+    for n in range(4):
+        job = m.request_devices(token, n, f"p{n}")
+        (m.finish_job if n % 2 else m.release)(job.feid)
+    m.update_token_description(token, "after")
+    m.update_backend_host(1, "renamed-backend")
+    converter = Converter(m, Names.of(m))
+    listed = [pb.Job.FromString(converter.ended_job(entry)) for entry in m.history_listing()]
+    assert listed == [converter.job(job) for job in m.list_history()]
+    assert {j.token_description for j in listed} == {"after"} and all(j.backend_group for j in listed)
+    assert "renamed-backend" in {p.backend_name for j in listed for p in j.placement}

@@ -12,6 +12,7 @@ import time
 import grpc
 import pytest
 
+from sdamanager_stub import archive
 from sdamanager_stub.convert import Converter
 from sdamanager_stub.entities import JobStatus
 from smclient.api import sdamanager_pb2 as pb
@@ -35,22 +36,24 @@ def listed(stub, method: str, request) -> list:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.sdamanager(backends=2, devices=8)
-@pytest.mark.parametrize(("method", "request_"), [("ListJobs", pb.ListJobsRequest()),
-                                                  ("ListHistory", pb.ListHistoryRequest(count=0))],
-                         ids=["jobs", "history"])
-def test_other_callers_go_on_while_a_listing_is_converted(sdamanager, stub, monkeypatch, method, request_):
-    """Converting a job takes 2 ms here, so the listing takes at least 0.6 s in pages of
-    25 (50 ms each): a call made meanwhile waits for one page at most, not the listing."""
+@pytest.mark.parametrize(("method", "request_", "slowed"), [
+    ("ListJobs", pb.ListJobsRequest(), (Converter, "placement")),  # (a part of every live job's conversion)
+    ("ListHistory", pb.ListHistoryRequest(count=0), (archive, "_listed")),  # (each ended job read from its table)
+], ids=["jobs", "history"])
+def test_other_callers_go_on_while_a_listing_is_converted(sdamanager, stub, monkeypatch, method, request_, slowed):
+    """Making a job's message takes 2 ms here, so the listing takes at least 0.6 s in pages
+    of 25 (50 ms each): a call made meanwhile waits for one page at most, not the listing."""
     token = fill(sdamanager.manager)
     started = threading.Event()
-    placement = Converter.placement  # (a part of every job's conversion, live or ended)
+    where, name = slowed
+    original = getattr(where, name)
 
-    def slow_placement(self, pairs):  # type: ignore[no-untyped-def]
+    def slow(*args):  # type: ignore[no-untyped-def]
         started.set()
         time.sleep(0.002)
-        return placement(self, pairs)
+        return original(*args)
 
-    monkeypatch.setattr(Converter, "placement", slow_placement)
+    monkeypatch.setattr(where, name, slow)
     request_.page_size = 25
     result: list = []
     lister = threading.Thread(target=lambda: result.extend(listed(stub, method, request_)))
@@ -126,7 +129,8 @@ def test_pages_of_kept_bytes_are_the_pages_a_message_would_make():
     from sdamanager_stub.servicer import PAGE_BYTES, RPCS, _byte_pages
 
     for name, row in RPCS.items():
-        assert (getattr(row, "detach", None) is None) == (getattr(row, "key", None) is None), name  # go together
+        if getattr(row, "key", None) is not None:  # messages kept serialized: of records taken out of the read
+            assert row.detach is not None, name
         if getattr(row, "key", None) is not None:  # their page messages hold the items in field 1
             page = row.page([])
             assert [f.number for f in page.DESCRIPTOR.fields] == [1], name

@@ -418,12 +418,12 @@ class Rules(ABC):
 
     @query
     def list_events(self, token: str = "", action: str = "", count: int = 0) -> list[Event]:
-        return list(self.event_listing(token, action, count))
+        return self.archive.events(token, action.upper(), count)
 
     @query
-    def event_listing(self, token: str = "", action: str = "", count: int = 0) -> Iterator[Event]:
-        """`list_events` as of now, its events read as they are iterated (a listing's pages)."""
-        return self.archive.event_pages(token, action.upper(), count)
+    def event_listing(self, token: str = "", action: str = "", count: int = 0) -> Iterator[bytes]:
+        """`list_events` as of now, as a listing sends it (messages read as they are iterated)."""
+        return self.archive.event_messages(token, action.upper(), count)
 
     # ------------------------------------------------------------------ ids and lookups
 

@@ -33,6 +33,7 @@ from .. import validate
 from ..audit import change, query
 from ..entities import DUPLICABLE_OFF, BackendStatus, DeviceStatus, Job, JobStatus, Sda, Token
 from ..errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from ..journal import Listed
 from ..scheduler import PoolQueue
 from ..usage import UsageReport, compute_usage
 from .sdas import SdaRules
@@ -342,22 +343,26 @@ class JobRules(SdaRules):
 
     @query
     def list_history(self, count: int = 0, token: str = "") -> list[Job]:
-        return list(self.history_listing(count, token))
+        self._known_or_departed(token)
+        return self.archive.history(count, token)
 
     @query
-    def history_listing(self, count: int = 0, token: str = "") -> Iterator[Job]:
-        """`list_history` as of now, its jobs read as they are iterated (a listing's pages)."""
+    def history_listing(self, count: int = 0, token: str = "") -> Iterator[Listed]:
+        """`list_history` as of now, as a listing sends it (messages read as they are iterated)."""
+        self._known_or_departed(token)
+        return self.archive.history_entries(count, token)
+
+    def _known_or_departed(self, token: str) -> None:
+        """NotFound unless `token` (if given) is a token or was one (its history stays)."""
         if token and token not in self.departed:
             self.token(token)
-        return self.archive.history_pages(count, token)
 
     @query
     def usage(self, begin: float, end: float, token: str = "") -> UsageReport:
         """`show usage`: device usage per token over [begin, end), from the jobs that ran."""
         if end <= begin:
             raise InvalidArgument("The end of the interval must be after its begin.")
-        if token and token not in self.departed:
-            self.token(token)
+        self._known_or_departed(token)
         total = sum(len(b.devices) for b in self.backends.values())
         descriptions = {**self.departed, **{t.value: t.description for t in self.tokens.values()}}
         jobs = [*self.archive.history_during(begin, end), *self.jobs.values()]
