@@ -231,7 +231,8 @@ class Writer:
 
 class Archive:
     """The history and the event log as the rules use them (journal.Records): written
-    by `writer` at once (in memory) or staged for the store (`staged=True`), read from `db`."""
+    by `writer` at once (in memory), or, without one, staged for the store to take with
+    the op that added them; read from `db`."""
 
     def __init__(self, db: sqlite3.Connection, writer: Writer | None = None) -> None:
         self.db = db

@@ -508,18 +508,9 @@ class Servicer:
 
 
 def _serialized(message: Any) -> bytes:
-    """A message's bytes (a converter of the archive's records gives them already)."""
+    """A message's bytes; bytes already (a page joined from Wire, a message the archive
+    kept) as they are."""
     return message if type(message) is bytes else message.SerializeToString()
-
-
-def _serializer(message_type: Any) -> Callable[[Any], bytes]:
-    """A message's bytes; a page already serialized (Wire) as it is."""
-    serialize = message_type.SerializeToString
-
-    def to_bytes(message: Any) -> bytes:
-        return message if type(message) is bytes else serialize(message)
-
-    return to_bytes
 
 
 def add_to_server(servicer: Servicer, server: grpc.aio.Server) -> None:
@@ -527,9 +518,8 @@ def add_to_server(servicer: Servicer, server: grpc.aio.Server) -> None:
     handlers = {}
     for method in SERVICE.methods:
         request_type = GetMessageClass(method.input_type)
-        response_type = GetMessageClass(method.output_type)
         make = (grpc.unary_stream_rpc_method_handler if method.server_streaming
                 else grpc.unary_unary_rpc_method_handler)
         handlers[method.name] = make(servicer.methods[method.name], request_deserializer=request_type.FromString,
-                                     response_serializer=_serializer(response_type))
+                                     response_serializer=_serialized)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),))
