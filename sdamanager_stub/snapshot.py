@@ -147,7 +147,9 @@ def freeze(m: SDAManager) -> dict[str, Any]:
         "backend_groups": [_copy(g) for g in m.backend_groups.values()],
         "user_groups": [_copy(g) for g in m.user_groups.values()],
         "memberships": [[ug, list(mgs)] for ug, mgs in m.memberships.items()],
-        "jobs": [_copy(j) for j in m.jobs.values()],
+        # The live jobs are most of a big state: each its `state()` tuple (C-speed), made
+        # a record's dict by `serialise`, off the owner's thread.
+        "jobs": [j.state() for j in m.jobs.values()],
         "queued_in": [[feid, key] for feid, key in m._pool.items()],
         "versions": [_copy(v) for v in m.versions.values()],
         "departed": dict(m.departed),
@@ -168,6 +170,14 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_j
 _CHUNK = 256  # records per piece of text: never the interpreter for long in one call
 
 
+_JOB_NAMES = tuple(f.name for f in dataclasses.fields(Job))  # as Job.state() orders them (placement last)
+
+
+def _job_record(state: tuple[Any, ...]) -> dict[str, Any]:
+    """A live job's record (what `capture` holds) from its `state()`."""
+    return dict(zip(_JOB_NAMES, state))
+
+
 def serialise(frozen: dict[str, Any]) -> Iterator[str]:
     """The JSON text of a frozen view (what `json.dumps(capture(m))` holds), in pieces."""
     yield "{"
@@ -177,7 +187,10 @@ def serialise(frozen: dict[str, Any]) -> Iterator[str]:
             yield _encode(items)
             continue
         yield "["
-        pieces = (_encode(items[start:start + _CHUNK])[1:-1] for start in range(0, len(items), _CHUNK))
+        chunks = (items[start:start + _CHUNK] for start in range(0, len(items), _CHUNK))
+        if key == "jobs":
+            chunks = (list(map(_job_record, chunk)) for chunk in chunks)
+        pieces = (_encode(chunk)[1:-1] for chunk in chunks)
         first = True
         for piece in pieces:
             if piece:
