@@ -150,9 +150,6 @@ class ChangeRegistry:
     def __iter__(self) -> Iterator[ChangeKind]:
         return iter(self._kinds.values())
 
-    def __len__(self) -> int:
-        return len(self._kinds)
-
 
 CHANGES = ChangeRegistry()
 

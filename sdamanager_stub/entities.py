@@ -214,7 +214,7 @@ class Version:
     env: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(slots=True)  # (the event log holds up to 100,000)
+@dataclass(slots=True)  # (a listing of the log as records makes up to 100,000)
 class Event:
     id: int
     time: float

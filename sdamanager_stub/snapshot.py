@@ -8,11 +8,12 @@ Two ways to take it.  `capture` builds the plain data at once (tests compare
 states with it).  A snapshot of a running server must not hold the manager's
 lock while it converts and writes hundreds of thousands of records, so it is
 taken in two steps: `freeze` (under the lock, cheap) copies what changes can
-still touch, each live record's fields into a dict of its own, and only
-references to what they never touch again (an ended job in the history, an
-event: each is made whole before it is appended and never changed after);
-`serialise` (anywhere, no lock) turns that frozen view into the same JSON
-text, record by record, so it never holds the interpreter for long either.
+still touch, each live record's fields into a dict of its own (a live job: its
+`state()` tuple); `serialise` (anywhere, no lock) turns that frozen view into
+the same JSON text, record by record, so it never holds the interpreter for
+long either.  Ended jobs and events are not state a snapshot holds: they are
+in the archive's tables (archive.py); a snapshot of schema 2 held them, and
+`restore` hands those back for the store to archive.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import re
 import typing
 from collections.abc import Callable, Iterator
 from itertools import starmap
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from . import checks
@@ -99,26 +100,12 @@ def _fields(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def _state(record: Any) -> dict[str, Any]:
     """A record's fields by name: its __dict__, without what is no field (a device's or a
-    backend's watcher, which the scheduler's index sets there); a record with slots
-    (a job, an event), its fields read."""
+    backend's watcher, which the scheduler's index sets there)."""
     names = _fields(type(record))[0]
-    fields: dict[str, Any] | None = getattr(record, "__dict__", None)
-    if fields is None:
-        return dict(zip(names, _getter(type(record))(record)))
+    fields: dict[str, Any] = record.__dict__
     if len(fields) != len(names):
         return {name: fields[name] for name in names}
     return fields
-
-
-_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
-
-
-def _getter(cls: type) -> Callable[[Any], tuple[Any, ...]]:
-    """The values of every field of a record of `cls` (several), in order."""
-    getter = _GETTERS.get(cls)
-    if getter is None:
-        getter = _GETTERS[cls] = attrgetter(*_fields(cls)[0])
-    return getter
 
 
 def _copy(record: Any) -> dict[str, Any]:
