@@ -143,7 +143,7 @@ def fill(m: SDAManager, jobs: int, history: int, events: int) -> str:
     add_jobs(m, jobs, token)
     add_jobs(m, history, token, history=True)
     now = time.time()
-    m.archive.extend((), [Event(m._new_id("event"), now, token, "UPDATE_TOKEN_PRIORITY",
+    m.archive.extend((), [Event(m.state.new_id("event"), now, token, "UPDATE_TOKEN_PRIORITY",
                                 f'{{"token": "{token}", "priority": {i % 9}}}', "SUCCESS", "ipv4:127.0.0.1:5000")
                           for i in range(events - m.archive.event_count())])
     return token

@@ -27,7 +27,7 @@ def main() -> None:
     token = manager.create_token("bench-filters", 0).value
     manager.create_sda(token, "bench", 1)
     now = time.time()
-    manager.archive.extend((), [Event(manager._new_id("event"), now, token, "RELEASE" if n % 2 else "CREATE_TOKEN",
+    manager.archive.extend((), [Event(manager.state.new_id("event"), now, token, "RELEASE" if n % 2 else "CREATE_TOKEN",
                                       json.dumps({"token": token}), "SUCCESS") for n in range(100_000)])
     add_jobs(manager, 10_000, token)
     server, port = serve(manager)

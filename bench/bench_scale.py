@@ -102,8 +102,8 @@ def scheduler_cost(rounds: int = 10, batch: int = 100) -> None:
             with m.lock:
                 for job in running[r * batch:(r + 1) * batch]:
                     started = time.perf_counter()
-                    m._end_job(job, JobStatus.COMPLETED, "bench")
-                    m._schedule(m.clock())
+                    m.scheduler.end_job(job, JobStatus.COMPLETED, "bench", m.clock())
+                    m.scheduler.serve(m.clock())
                     samples[queued].append(time.perf_counter() - started)
     decisions = rounds * batch
     for queued in sizes:

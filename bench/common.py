@@ -12,7 +12,6 @@ from pathlib import Path
 
 from sdamanager_stub.entities import Job, JobStatus
 from sdamanager_stub.manager import SDAManager
-from sdamanager_stub.scheduler import PoolQueue
 from sdamanager_stub.server import create_server
 from sdamanager_stub.store import Store
 
@@ -59,7 +58,7 @@ def add_jobs(m: SDAManager, count: int, token: str, history: bool = False) -> No
     now = time.time()
     ended: list[Job] = []
     for _ in range(count):
-        feid = m._new_id("job")
+        feid = m.state.new_id("job")
         job = Job(feid=feid, token=token, sda_id=sda_id, model_id=1, priority=feid % 7 - 3, device_count=1,
                   backend_group_id=0, client_pid=1000 + feid % 30000,
                   process_name=f"python train.py --epochs {feid % 90} --save-model model{feid}.pt",
@@ -75,8 +74,8 @@ def add_jobs(m: SDAManager, count: int, token: str, history: bool = False) -> No
             device.job_id = feid
             job.placement, job.status, job.start_time = [pair], JobStatus.RUNNING, job.request_time + 2
         else:
-            m._pool[feid] = 0
-            m.queues.setdefault(0, PoolQueue()).push(job)
+            m.scheduler.enqueue(job, m.sdas[sda_id])
+            continue
         m.jobs[feid] = job
     m.archive.extend(ended, ())  # (written at once, or staged for a store's next commit)
 

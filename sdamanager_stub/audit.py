@@ -9,8 +9,9 @@ the outer one's instant and only does its own work.  Nothing outside the rules
 takes the manager's lock: callers that must read several things at once (the
 gRPC face converting a result) pass a function to `SDAManager.read`.
 
-How the manager runs them is `Rules.read` and `Rules.perform` (rules/base.py);
-the decorators here only bind the arguments.  A change's arguments are kept as
+How they run is `Operations.read` and `Operations.perform` (rules/base.py);
+the decorators here only bind the arguments and hand them to the service's
+`ops`.  A change's arguments are kept as
 JSON (for the event log and the journal) and come back from it for replay.
 """
 
@@ -35,15 +36,22 @@ R = TypeVar("R")
 
 
 class Runner(Protocol):
-    """What runs the operations: the manager's base (rules/base.py)."""
+    """What runs the operations (rules/base.py's `Operations`)."""
 
     def read(self, fn: Callable[[], R], *, shown: bool = False) -> R: ...
 
-    def perform(self, change: Callable[..., R], arguments: dict[str, Any], *,
-                at: float | None = None, made: str = "") -> R: ...
+    def perform(self, kind: ChangeKind, service: Any, arguments: dict[str, Any], *,
+                at: float | None = None, made: str = "") -> Any: ...
 
 
-S = TypeVar("S", bound=Runner)
+class Served(Protocol):
+    """What an operation is a method of: a service of the rules, run by `ops`."""
+
+    @property
+    def ops(self) -> Runner: ...
+
+
+S = TypeVar("S", bound=Served)
 
 
 def json_default(value: Any) -> Any:
@@ -73,7 +81,7 @@ def query(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
 
     @functools.wraps(fn)
     def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self.read(lambda: fn(self, *args, **kwargs), shown=True)
+        return self.ops.read(lambda: fn(self, *args, **kwargs), shown=True)
 
     return wrapper
 
@@ -84,12 +92,15 @@ class DamagedArguments(ValueError):
 
 class ChangeKind:
     """One kind of change the journal keeps: the name it is kept under, the rule that makes
-    it (called as ``rule(manager, **arguments)``), and the types of its arguments, read from
-    the rule's signature, by which the journal's JSON is checked and decoded on replay."""
+    it (called as ``rule(service, **arguments)``), the class of the service that makes it
+    (set as that class is made: rules/base.py's `Service`), and the types of its arguments,
+    read from the rule's signature, by which the journal's JSON is checked and decoded on
+    replay."""
 
     def __init__(self, rule: Callable[..., Any]) -> None:
         self.name = rule.__name__
         self.rule = rule
+        self.owner: type[Any] = object
 
     def __repr__(self) -> str:
         return f"ChangeKind({self.name})"
@@ -132,13 +143,22 @@ class ChangeRegistry:
 
     def __init__(self) -> None:
         self._kinds: dict[str, ChangeKind] = {}
+        self._made_by: dict[object, ChangeKind] = {}  # the operation `change` made -> its kind
 
-    def add(self, rule: Callable[..., Any]) -> ChangeKind:
+    def add(self, rule: Callable[..., Any], operation: object) -> ChangeKind:
         kind = ChangeKind(rule)
         if kind.name in self._kinds:
             raise ValueError(f"two changes are named {kind.name!r}: the journal could not tell them apart")
         self._kinds[kind.name] = kind
+        self._made_by[operation] = kind
         return kind
+
+    def made_by(self, value: object) -> ChangeKind | None:
+        """The kind of change `value` makes, if it is an operation `change` made."""
+        try:
+            return self._made_by.get(value)
+        except TypeError:  # (not hashable: no operation)
+            return None
 
     def find(self, name: str) -> ChangeKind:
         """The kind of change kept under `name`; NotAChange if there is none."""
@@ -155,10 +175,9 @@ CHANGES = ChangeRegistry()
 
 
 def change(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
-    """Make `fn` a state-changing operation of the manager (see the module docstring), kept
+    """Make `fn` a state-changing operation of its service (see the module docstring), kept
     in the journal under its name: CHANGES has it."""
     signature = inspect.signature(fn)
-    CHANGES.add(fn)
 
     @functools.wraps(fn)
     def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -166,6 +185,8 @@ def change(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]
         bound.apply_defaults()
         # By name, defaults included: what the event log shows and the journal replays.
         arguments = {k: v for k, v in bound.arguments.items() if k != "self"}
-        return self.perform(fn, arguments)
+        result: R = self.ops.perform(kind, self, arguments)
+        return result
 
+    kind = CHANGES.add(fn, wrapper)
     return wrapper

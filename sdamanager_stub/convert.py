@@ -153,13 +153,13 @@ class Converter:
             access_level=_enum_to_pb("ACCESS_LEVEL_", pb.AccessLevel, t.access_level),
             max_sda=t.max_sda,
             current_sda=t.current_sda,
-            sda_count=self.m.sda_index.count_of_token(t.value),
+            sda_count=self.m.state.sda_index.count_of_token(t.value),
             duplicable=t.duplicable,
             env=_env(t.env),
             worker_execute_info=t.worker_execute_info,
             create_time=timestamp(t.created),
             user_group_ids=self._token_groups.get(t.value, []),
-            running_jobs=self.m.token_holding_count(t.value),
+            running_jobs=self.m.state.token_holding_count(t.value),
         )
 
     # ---- SDAs and models
@@ -181,7 +181,7 @@ class Converter:
 
     def sda(self, s: Sda) -> pb.Sda:
         model = self.m.models.get(s.model_id)
-        jobs = self.m.sda_holding_jobs(s.id)
+        jobs = self.m.state.sda_holding_jobs(s.id)
         # Devices it holds now: its reservation, else its running jobs' devices.
         held = s.held or [p for j in jobs for p in j.placement]
         return pb.Sda(

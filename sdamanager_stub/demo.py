@@ -105,7 +105,7 @@ class Workload:
         cancelled (the server stopping); each step answered once its changes are on disk."""
         while True:
             try:
-                await durably(self.m, self.step)
+                await durably(self.m.ops, self.step)
             except Internal:  # the state file failed (logged by the rules): no change until a restart
                 return
             await asyncio.sleep(interval)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import Any
@@ -11,19 +12,21 @@ from typing import Any
 class Watched:
     """A field of a record whose every change is told to the record's watcher.
 
-    The scheduler's index of idle devices (scheduler.py) gives each device and
-    backend it indexes a `_touch` callable; assigning a watched field calls it,
-    so no change of a device's or a backend's state escapes the index, whoever
-    makes it.  The value lives in the instance's __dict__ under the field's own
-    name and, the descriptor having no __get__, is read from there as fast as
-    any attribute.  The watcher is no field of the record (not compared,
-    copied, shown or saved).
+    An index gives each record it indexes a `_touch` callable (the scheduler's
+    index of idle devices each device and backend, scheduler.py; the job index
+    each live job, rules/index.py); assigning a watched field calls it, so no
+    change of what an index counts escapes it, whoever makes it.  The value
+    lives in the instance's __dict__ under the field's own name and, the
+    descriptor having no __get__, is read from there as fast as any attribute.
+    The watcher is no field of the record (not compared, copied, shown or
+    saved).
     """
 
-    __slots__ = ("name", "default")
+    __slots__ = ("name", "default", "factory")
 
-    def __init__(self, default: Any) -> None:
+    def __init__(self, default: Any = None, *, factory: Callable[[], Any] | None = None) -> None:
         self.default = default
+        self.factory = factory  # makes a default of each record's own (a list)
         self.name = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -31,7 +34,7 @@ class Watched:
 
     def __set__(self, obj: Any, value: Any) -> None:
         if value is self:  # the dataclass's __init__ giving the field's default (this descriptor)
-            value = self.default
+            value = self.default if self.factory is None else self.factory()
         state = obj.__dict__
         state[self.name] = value
         touch = state.get("_touch")
@@ -169,7 +172,7 @@ class UserGroup:
 
 
 @dataclass
-class Job:
+class Job(_Watchable):
     feid: int
     token: str
     sda_id: int
@@ -186,8 +189,8 @@ class Job:
     start_time: float = 0.0
     end_time: float = 0.0
     end_reason: str = ""
-    # (backend id, device index) pairs the job holds.
-    placement: list[tuple[int, int]] = field(default_factory=list)
+    # (backend id, device index) pairs the job holds; the job index watches it.
+    placement: list[tuple[int, int]] = Watched(factory=list)  # type: ignore[assignment]
 
     def state(self) -> tuple[Any, ...]:
         """Every field's value as of now, hashable (the placement as a tuple): what a

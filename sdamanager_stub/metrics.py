@@ -215,7 +215,7 @@ class StateCollector(Collector):
         ended = collections.Counter({id(status): n for status, n in m.archive.ended_by_status().items()})
         backends = list(m.backends.values())
         devices = _by_id(map(_status, chain.from_iterable(map(attrgetter("devices"), backends))))
-        queues = {key: len(queue) for key, queue in m.queues.items()}
+        queues = {key: len(queue) for key, queue in m.scheduler.queues.items()}
         return {
             "live": _by_id(map(_status, m.jobs.values())),
             "ended": ended,

@@ -18,12 +18,12 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from .journal import JournalError
-from .rules.base import Rules, Unsaved
+from .rules.base import Operations, Unsaved
 
 R = TypeVar("R")
 
 
-async def durably(manager: Rules, operation: Callable[[], R]) -> R:
+async def durably(manager: Operations, operation: Callable[[], R]) -> R:
     """`operation()` (one or more operations of `manager`), answered once what it journalled
     is on disk: the rules' `sync` without blocking the loop.  A change the journal could
     not save raises Internal instead of returning (it is not acknowledged)."""
@@ -34,7 +34,7 @@ async def durably(manager: Rules, operation: Callable[[], R]) -> R:
         await _saved(manager, manager.take_unsaved())
 
 
-async def _saved(manager: Rules, unsaved: Unsaved | None) -> None:
+async def _saved(manager: Operations, unsaved: Unsaved | None) -> None:
     journal = manager.journal
     if unsaved is None or journal is None:  # nothing journalled, or saved as it was recorded
         return

@@ -182,7 +182,7 @@ class IdleIndex:
 
     Every device and backend indexed carries a `_touch` that marks its backend
     stale (entities.Watched: a device's status or holder, a backend's status or
-    group); the manager's table of backends marks one stale as it is added or
+    group); the state's table of backends marks one stale as it is added or
     removed.  Before any answer, the stale backends (a handful: the ones the
     last changes touched) are counted again, so a decision costs what changed
     and what the job takes, never a pass over the pool.
@@ -196,8 +196,8 @@ class IdleIndex:
         self._pools: dict[int, _Pool] = {}
         self._capacity: dict[int, int] = {}  # group -> devices of its backends, whatever their state
 
-    def watch(self, backends: Mapping[int, Backend]) -> None:
-        """Index `backends` (the manager's table of them, which tells `changed`) from scratch."""
+    def rebuild(self, backends: Mapping[int, Backend]) -> None:
+        """Index `backends` (the state's table of them, which tells `added` and `removed`) from scratch."""
         self._backends = backends
         self._stale.clear()
         self._touches.clear()
@@ -206,8 +206,12 @@ class IdleIndex:
         self._capacity.clear()
         self._stale.update(backends)
 
-    def changed(self, backend_id: int, backend: object = None) -> None:
-        """Backend `backend_id` was added, replaced or removed (the table's callback)."""
+    def added(self, backend_id: int, backend: Backend) -> None:
+        """Backend `backend_id` was added or replaced (the table tells)."""
+        self._stale.add(backend_id)
+
+    def removed(self, backend_id: int, backend: Backend) -> None:
+        """Backend `backend_id` was removed (the table tells)."""
         self._stale.add(backend_id)
 
     def choose(self, group_id: int, need: int) -> list[tuple[int, int]] | None:

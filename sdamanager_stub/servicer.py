@@ -467,7 +467,7 @@ class Servicer:
         async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             peer = request_peer.set(_peer(context))
             try:
-                return await durably(self.m, lambda: self._run(row, request, row.present))
+                return await durably(self.m.ops, lambda: self._run(row, request, row.present))
             except Exception as err:  # every failure becomes a status
                 _fail(context, err, name)
                 return None
@@ -490,11 +490,11 @@ class Servicer:
         async def listing(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             try:
                 if row.detach is None:
-                    messages = await durably(self.m, lambda: self._run(row, request, converted))
+                    messages = await durably(self.m.ops, lambda: self._run(row, request, converted))
                     for page in _pages(messages, request.page_size, row.page):
                         yield page
                 else:  # converted as the pages go out, other callers served in between
-                    records, names = await durably(self.m, lambda: self._run(row, request, detached))
+                    records, names = await durably(self.m.ops, lambda: self._run(row, request, detached))
                     convert = functools.partial(row.item, Converter(self.m, names))
                     blobs = (self._wire[name].blobs(records, row.key, names, convert) if row.key is not None
                              else (_serialized(convert(record)) for record in records))

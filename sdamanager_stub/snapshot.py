@@ -41,8 +41,7 @@ from .entities import (
     UserGroup,
     Version,
 )
-from .rules.jobs import CLEAN_EVENT, READY_EVENT
-from .scheduler import PoolQueue
+from .state import ID_KINDS
 
 if TYPE_CHECKING:
     from .manager import SDAManager
@@ -61,23 +60,9 @@ def _plain(value: Any) -> Any:
 
 
 def capture(m: SDAManager) -> dict[str, Any]:
-    return {
-        "next": dict(m._next),
-        "tokens": [_plain(t) for t in m.tokens.values()],
-        "sdas": [_plain(s) for s in m.sdas.values()],
-        "models": [_plain(x) for x in m.models.values()],
-        "model_groups": [_plain(g) for g in m.model_groups.values()],
-        "backends": [_plain(b) for b in m.backends.values()],
-        "backend_groups": [_plain(g) for g in m.backend_groups.values()],
-        "user_groups": [_plain(g) for g in m.user_groups.values()],
-        "memberships": [[ug, list(mgs)] for ug, mgs in m.memberships.items()],
-        "jobs": [_plain(j) for j in m.jobs.values()],
-        "queued_in": [[feid, key] for feid, key in m._pool.items()],
-        "versions": [_plain(v) for v in m.versions.values()],
-        "departed": dict(m.departed),
-        "clean_until": [[b, i, t] for (b, i), t in m._clean_until.items()],
-        "ready_at": [[feid, t] for feid, t in m._ready_at.items()],
-    }
+    """The state as plain JSON data, as a snapshot keeps it (tests compare states with it)."""
+    data: dict[str, Any] = json.loads("".join(serialise(freeze(m))))
+    return data
 
 
 # ---------------------------------------------------------------- a frozen view, serialised later
@@ -124,24 +109,23 @@ def _copy(record: Any) -> dict[str, Any]:
 
 def freeze(m: SDAManager) -> dict[str, Any]:
     """The state as it is now, for `serialise` later (call it under the manager's lock)."""
+    state = m.state
     return {
-        "next": dict(m._next),
-        "tokens": [_copy(t) for t in m.tokens.values()],
-        "sdas": [_copy(s) for s in m.sdas.values()],
-        "models": [_copy(x) for x in m.models.values()],
-        "model_groups": [_copy(g) for g in m.model_groups.values()],
-        "backends": [_copy(b) for b in m.backends.values()],
-        "backend_groups": [_copy(g) for g in m.backend_groups.values()],
-        "user_groups": [_copy(g) for g in m.user_groups.values()],
-        "memberships": [[ug, list(mgs)] for ug, mgs in m.memberships.items()],
+        "next": dict(state.next),
+        "tokens": [_copy(t) for t in state.tokens.values()],
+        "sdas": [_copy(s) for s in state.sdas.values()],
+        "models": [_copy(x) for x in state.models.values()],
+        "model_groups": [_copy(g) for g in state.model_groups.values()],
+        "backends": [_copy(b) for b in state.backends.values()],
+        "backend_groups": [_copy(g) for g in state.backend_groups.values()],
+        "user_groups": [_copy(g) for g in state.user_groups.values()],
+        "memberships": [[ug, list(mgs)] for ug, mgs in state.memberships.items()],
         # The live jobs are most of a big state: each its `state()` tuple (C-speed), made
         # a record's dict by `serialise`, off the owner's thread.
-        "jobs": [j.state() for j in m.jobs.values()],
-        "queued_in": [[feid, key] for feid, key in m._pool.items()],
-        "versions": [_copy(v) for v in m.versions.values()],
-        "departed": dict(m.departed),
-        "clean_until": [[b, i, t] for (b, i), t in m._clean_until.items()],
-        "ready_at": [[feid, t] for feid, t in m._ready_at.items()],
+        "jobs": [j.state() for j in state.jobs.values()],
+        "versions": [_copy(v) for v in state.versions.values()],
+        "departed": dict(state.departed),
+        **m.scheduler.export(),  # queued_in, clean_until, ready_at
     }
 
 
@@ -378,10 +362,10 @@ def _refers(where: str, key: Any, known: dict[Any, Any], what: str) -> None:
         raise Damaged(f"{where} names {what} {checks.short(key)}, which is no {what}")
 
 
-def _device_check(m: SDAManager) -> Callable[[tuple[int, int], str], None]:
-    """A check that a (backend id, device index) pair `where` names is one of `m`'s devices."""
+def _device_check(backends: dict[int, Backend]) -> Callable[[tuple[int, int], str], None]:
+    """A check that a (backend id, device index) pair `where` names is one of `backends`' devices."""
     def check(pair: tuple[int, int], where: str) -> None:
-        backend = m.backends.get(pair[0])
+        backend = backends.get(pair[0])
         if backend is None:
             raise Damaged(f"{where} names backend {pair[0]}, which is no backend")
         if not 0 <= pair[1] < len(backend.devices):
@@ -389,7 +373,7 @@ def _device_check(m: SDAManager) -> Callable[[tuple[int, int], str], None]:
     return check
 
 
-def departed_from_events(m: SDAManager, history: list[Job], events: list[Event]) -> dict[str, str]:
+def departed_from_events(tokens: dict[str, Token], history: list[Job], events: list[Event]) -> dict[str, str]:
     """A state file from before deleted tokens were kept: their last descriptions, as far
     as the event log still tells them (it keeps the newest events only)."""
     described: dict[str, str] = {}
@@ -400,13 +384,14 @@ def departed_from_events(m: SDAManager, history: list[Job], events: list[Event])
             except (ValueError, AttributeError):
                 continue
     gone = {job.token for job in history} | set(described)
-    return {token: described.get(token, "") for token in gone if token not in m.tokens}
+    return {token: described.get(token, "") for token in gone if token not in tokens}
 
 
 def restore(m: SDAManager, s: dict[str, Any]) -> tuple[list[Job], list[Event]]:
-    """Replace `m`'s live state with snapshot `s` (the manager's configuration is kept).
-    Every record is checked against its type, and what refers to a backend, a device,
-    a token or a job against what the snapshot holds: Damaged says where it is not.
+    """Replace `m`'s live state and its scheduler's with snapshot `s` (the manager's
+    configuration is kept).  Every record is checked against its type, and what refers
+    to a backend, a device, a token or a job against what the snapshot holds: Damaged
+    says where it is not.
 
     Returns the ended jobs and the events a snapshot of schema 2 held (one of today
     holds none: they are in the archive's tables), for the caller to archive."""
@@ -418,89 +403,77 @@ def restore(m: SDAManager, s: dict[str, Any]) -> tuple[list[Job], list[Event]]:
     if missing:
         raise Damaged(f"it has no {missing[0]}")
     counters = _value(s, "next", dict[str, int])
-    if not set(m._next) <= set(counters):  # (every id the manager makes up has its counter)
-        raise Damaged(f"next has no {sorted(set(m._next) - set(counters))[0]} counter")
-    m._next = counters
+    if not set(ID_KINDS) <= set(counters):  # (every id the manager makes up has its counter)
+        raise Damaged(f"next has no {sorted(set(ID_KINDS) - set(counters))[0]} counter")
     memberships = {ug: sorted(mgs) for ug, mgs in _rows(s, "memberships", checks.integer, checks.checker(list[int]))}
     departed = _value(s, "departed", dict[str, str]) if "departed" in s else None
-    tokens = _records(Token, s, "tokens")
-    m.tokens = {t.value: t for t in tokens}
+    tokens = {t.value: t for t in _records(Token, s, "tokens")}
     sdas = _records(Sda, s, "sdas")
-    m.sdas = {x.id: x for x in sdas}
-    m.models = {x.id: x for x in _records(SdaModel, s, "models")}
-    # A group lists its members in their own order (rules/groups.py); a state file from
-    # before holds them in the order they joined, so they are put in order here.
+    models = {x.id: x for x in _records(SdaModel, s, "models")}
     model_groups = _records(SdaModelGroup, s, "model_groups")
-    for g in model_groups:
-        g.model_ids = m.model_group_rules.ordered(g.model_ids)
-    m.model_groups = {g.id: g for g in model_groups}
     backends = _records(Backend, s, "backends")
     for k, backend in enumerate(backends):
         for index, device in enumerate(backend.devices):
             if device.index != index:
                 raise Damaged(f"backends[{k}] devices[{index}] has index {device.index}")
-    m.backends = {b.id: b for b in backends}
-    m.backend_groups = {g.id: g for g in _records(BackendGroup, s, "backend_groups")}
+    backend_groups = {g.id: g for g in _records(BackendGroup, s, "backend_groups")}
     user_groups = _records(UserGroup, s, "user_groups")
-    for ug in user_groups:
-        ug.tokens = m.user_group_rules.ordered(ug.tokens)
-    m.user_groups = {g.id: g for g in user_groups}
-    m.memberships = memberships
     # What the rules never leave dangling (a delete is refused, or clears the reference).
     for k, sda in enumerate(sdas):
-        _refers(f"sdas[{k}] token", sda.token, m.tokens, "token")
-        _refers(f"sdas[{k}] model_id", sda.model_id, m.models, "SDA model")
+        _refers(f"sdas[{k}] token", sda.token, tokens, "token")
+        _refers(f"sdas[{k}] model_id", sda.model_id, models, "SDA model")
         if sda.model_group_id:
-            _refers(f"sdas[{k}] model_group_id", sda.model_group_id, m.model_groups, "SDA model group")
+            _refers(f"sdas[{k}] model_group_id", sda.model_group_id, {g.id: g for g in model_groups},
+                    "SDA model group")
     for k, g in enumerate(model_groups):
-        _refers(f"model_groups[{k}] backend_group_id", g.backend_group_id, m.backend_groups, "backend group")
+        _refers(f"model_groups[{k}] backend_group_id", g.backend_group_id, backend_groups, "backend group")
         for model_id in g.model_ids:
-            _refers(f"model_groups[{k}] model_ids", model_id, m.models, "SDA model")
+            _refers(f"model_groups[{k}] model_ids", model_id, models, "SDA model")
     for k, b in enumerate(backends):
-        _refers(f"backends[{k}] group_id", b.group_id, m.backend_groups, "backend group")
+        _refers(f"backends[{k}] group_id", b.group_id, backend_groups, "backend group")
     for k, ug in enumerate(user_groups):
         for token in ug.tokens:
-            _refers(f"user_groups[{k}] tokens", token, m.tokens, "token")
+            _refers(f"user_groups[{k}] tokens", token, tokens, "token")
     for ug_id, mg_ids in memberships.items():
-        _refers("memberships", ug_id, m.user_groups, "user group")
+        _refers("memberships", ug_id, {g.id: g for g in user_groups}, "user group")
         for mg_id in mg_ids:
-            _refers(f"memberships of user group {ug_id}", mg_id, m.model_groups, "SDA model group")
-    device = _device_check(m)
+            _refers(f"memberships of user group {ug_id}", mg_id, {g.id: g for g in model_groups},
+                    "SDA model group")
+    by_id = {b.id: b for b in backends}
+    device = _device_check(by_id)
     for k, sda in enumerate(sdas):
         for pair in sda.held:
             device(pair, f"sdas[{k}] held")
     jobs = _records(Job, s, "jobs")
     for k, job in enumerate(jobs):
-        _refers(f"jobs[{k}] token", job.token, m.tokens, "token")
+        _refers(f"jobs[{k}] token", job.token, tokens, "token")
         for pair in job.placement:
             device(pair, f"jobs[{k}] placement")
-    m.jobs = {j.feid: j for j in jobs}
+    live = {j.feid: j for j in jobs}
     history = _records(Job, s, "history") if "history" in s else []
-    m.versions = {v.version: v for v in _records(Version, s, "versions")}
     events = _records(Event, s, "events") if "events" in s else []
-    m.departed = departed if departed is not None else departed_from_events(m, history, events)
-    # What derives from the state: the queues and the timeline of transitions.
+    # What the scheduler keeps: the queue of each waiting job, when devices are done.
     queued_in = _rows(s, "queued_in", checks.integer, checks.integer)
     clean_until = _rows(s, "clean_until", checks.integer, checks.integer, checks.seconds)
     ready_at = _rows(s, "ready_at", checks.integer, checks.seconds)
     for what, rows in (("queued_in", queued_in), ("ready_at", ready_at)):
         for k, (feid, _) in enumerate(rows):
-            if feid not in m.jobs:
+            if feid not in live:
                 raise Damaged(f"{what}[{k}] names job {feid}, which is no live job")
     for k, (b, i, _) in enumerate(clean_until):
-        if b in m.backends:  # (a backend deleted while its devices cleaned: nothing to clean)
+        if b in by_id:  # (a backend deleted while its devices cleaned: nothing to clean)
             device((b, i), f"clean_until[{k}]")
-    m.queues = {}
-    m._pool = {}
-    for feid, key in queued_in:
-        m._pool[feid] = key
-        m.queues.setdefault(key, PoolQueue()).push(m.jobs[feid])
-    m._clean_until = {(b, i): t for b, i, t in clean_until}
-    m._ready_at = dict(ready_at)
-    m._timeline = []
-    m._seq = 0
-    for (b, i), t in m._clean_until.items():
-        m._at(t, CLEAN_EVENT, (b, i))
-    for feid, t in m._ready_at.items():
-        m._at(t, READY_EVENT, feid)
+    m.state.load(next_ids=counters, tokens=tokens, sdas={x.id: x for x in sdas}, models=models,
+                 model_groups={g.id: g for g in model_groups}, backends=by_id,
+                 backend_groups=backend_groups, user_groups={g.id: g for g in user_groups},
+                 memberships=memberships, jobs=live, versions={v.version: v for v in _records(Version, s, "versions")},
+                 departed=departed if departed is not None else departed_from_events(tokens, history, events))
+    # A group lists its members in their own order (rules/groups.py); a state file from
+    # before holds them in the order they joined, so they are put in order here (by the
+    # state just loaded: a model's size, a token's age).
+    for g in model_groups:
+        g.model_ids = m.rules.models.groups.ordered(g.model_ids)
+    for ug in user_groups:
+        ug.tokens = m.rules.users.groups.ordered(ug.tokens)
+    m.scheduler.restore(queued_in, clean_until, ready_at)
     return history, events

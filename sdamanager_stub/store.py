@@ -257,7 +257,7 @@ class Store:
         ops of a file of schema 2 (`archived_after`), whose history and events were
         in the snapshot and the replay: they are archived now, once.
         """
-        manager.archive = self.archive
+        manager.state.archive = self.archive
         saved = self.delays()
         if saved is None:
             with self._transaction():
@@ -265,7 +265,7 @@ class Store:
                                     [("prepare_seconds", repr(manager.prepare_seconds)),
                                      ("clean_seconds", repr(manager.clean_seconds))])
         else:
-            manager.prepare_seconds, manager.clean_seconds = saved
+            manager.scheduler.prepare_seconds, manager.scheduler.clean_seconds = saved
         row = self.db.execute("SELECT seq, state FROM snapshots ORDER BY seq DESC LIMIT 1").fetchone()
         after = 0
         if row is not None:
@@ -303,7 +303,7 @@ class Store:
                 # the rules trust their journal: arguments that are not the change's fail anywhere inside it
                 raise StateError(f"op {seq} ({action}) has damaged arguments ({_what(err)})") from None
         # Refused attempts took event numbers and are not replayed: the next is past them all.
-        manager._next["event"] = max(manager._next["event"], self.archive.last_event_id() + 1)
+        manager.state.next["event"] = max(manager.state.next["event"], self.archive.last_event_id() + 1)
         self._manager = manager
         manager.journal = self
         self._drop_stray_parts()  # of a snapshot a crash interrupted
@@ -355,7 +355,7 @@ class Store:
         self._since_snapshot += 1
         # Not half-way through a change made of others (their ops come first).
         if (self._since_snapshot >= SNAPSHOT_EVERY and self._writer is None
-                and self._manager is not None and self._manager.changing <= 1):
+                and self._manager is not None and self._manager.ops.changing <= 1):
             try:
                 self.snapshot()
             except Exception:  # only shortens replay: the op is saved, so go on

@@ -23,12 +23,10 @@ def snapshot(mgr: SDAManager) -> dict[str, Any]:
     The event log is left out: a refusal is recorded there on purpose.
     """
     state: dict[str, Any] = {name: getattr(mgr, name) for name in STATE_FIELDS}
-    state["next ids"] = {kind: value for kind, value in mgr._next.items() if kind != "event"}
-    state["queues"] = {key: list(q.ordered()) for key, q in mgr.queues.items()}
-    state["pool of"] = mgr._pool
-    state["timeline"] = sorted(mgr._timeline)
-    state["clean until"] = mgr._clean_until
-    state["ready at"] = mgr._ready_at
+    state["next ids"] = {kind: value for kind, value in mgr.state.next.items() if kind != "event"}
+    state["queues"] = {key: list(q.ordered()) for key, q in mgr.scheduler.queues.items()}
+    state["scheduler"] = mgr.scheduler.export()  # the queue of each job, when devices are done
+    state["timeline"] = sorted(mgr.scheduler._timeline)
     return copy.deepcopy(state)
 
 
@@ -63,7 +61,8 @@ def assert_consistent(m: SDAManager) -> None:
         for job in m.jobs.values():
             if job.status is JobStatus.QUEUED:
                 assert not job.placement, job
-                assert m._pool.get(job.feid) is not None and job.feid in m.queues[m._pool[job.feid]]._keys
+                key = m.scheduler.pool.get(job.feid)
+                assert key is not None and job.feid in m.scheduler.queues[key]._keys
             else:
                 assert job.status in (JobStatus.SUMMITED, JobStatus.RUNNING), job
                 assert len(job.placement) == job.device_count, job
@@ -76,7 +75,7 @@ def assert_consistent(m: SDAManager) -> None:
                 assert device.job_id == placed.get(pair, 0), (pair, device)
                 if device.job_id:
                     assert device.status in (DeviceStatus.PREPARING, DeviceStatus.PROCESSING), (pair, device)
-        assert set(m._pool) == {j.feid for j in m.jobs.values() if j.status is JobStatus.QUEUED}
+        assert set(m.scheduler.pool) == {j.feid for j in m.jobs.values() if j.status is JobStatus.QUEUED}
         for sda in m.sdas.values():
             assert sda.token in m.tokens, sda
             assert sda.model_id in m.models, sda
@@ -97,4 +96,4 @@ def assert_consistent(m: SDAManager) -> None:
         for backend in m.backends.values():
             assert backend.group_id in m.backend_groups, backend
         assert not set(m.jobs) & {j.feid for j in m.history}
-        assert len(m.jobs) + len({j.feid for j in m.history}) <= m._next["job"] - 1
+        assert len(m.jobs) + len({j.feid for j in m.history}) <= m.state.next["job"] - 1

@@ -187,7 +187,7 @@ def test_the_event_log_is_filtered_by_sdamanager_not_streamed_whole():
     manager = new_manager(backends=1, devices=8)
     token = manager.create_token("seed", 0).value
     now = time.time()
-    manager.archive.extend((), [Event(manager._new_id("event"), now, token, "RELEASE" if n % 2 else "CREATE_TOKEN",
+    manager.archive.extend((), [Event(manager.state.new_id("event"), now, token, "RELEASE" if n % 2 else "CREATE_TOKEN",
                                       "{}", "SUCCESS") for n in range(100_000)])
     requests = Requests()
     server, port = create_server("127.0.0.1:0", manager, interceptors=[requests])

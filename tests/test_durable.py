@@ -428,12 +428,12 @@ def test_the_history_and_the_log_keep_their_newest_at_their_caps_and_after_a_res
     history, events = m.history, m.events
     assert [j.feid for j in history] == feids[-300:]
     assert len(events) == 700 and [e.id for e in events] == sorted(e.id for e in events)
-    assert events[-1].action == "FINISH_JOB" and events[-1].id == m._next["event"] - 1
+    assert events[-1].action == "FINISH_JOB" and events[-1].id == m.state.next["event"] - 1
     m.journal.close()
     again = new_manager(backends=4, devices=8)
     Store(path, limits).attach(again)
     assert again.history == history and again.events == events
-    assert again._next["event"] == m._next["event"]
+    assert again.state.next["event"] == m.state.next["event"]
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -131,31 +131,31 @@ def recount_idle(m: SDAManager) -> dict[str, object]:
 
 
 def check_indexes(m: SDAManager) -> None:
-    assert m.job_index.view() == recount_jobs(m)
-    assert m.sda_index.view() == recount_sdas(m)
-    assert m.idle.view() == recount_idle(m)
+    assert m.state.job_index.view() == recount_jobs(m)
+    assert m.state.sda_index.view() == recount_sdas(m)
+    assert m.state.idle.view() == recount_idle(m)
     # What the rules and the gRPC face read, against the records themselves.
     for tok in m.tokens:
-        assert m.token_holding_count(tok) == sum(1 for j in m.jobs.values() if j.token == tok and j.placement)
-        assert [s.id for s in m.token_sdas(tok)] == [s.id for s in m.sdas.values() if s.token == tok]
-        assert [j.feid for j in m.token_jobs(tok)] == [j.feid for j in m.jobs.values() if j.token == tok]
+        assert m.state.token_holding_count(tok) == sum(1 for j in m.jobs.values() if j.token == tok and j.placement)
+        assert [s.id for s in m.state.token_sdas(tok)] == [s.id for s in m.sdas.values() if s.token == tok]
+        assert [j.feid for j in m.state.token_jobs(tok)] == [j.feid for j in m.jobs.values() if j.token == tok]
     for sda_id in m.sdas:
-        assert m._live_jobs_of_sda(sda_id) == [j.feid for j in m.jobs.values() if j.sda_id == sda_id]
-        assert m.sda_holding_jobs(sda_id) == [j for j in m.jobs.values() if j.sda_id == sda_id and j.placement]
-    assert m.holding_jobs() == [j for j in m.jobs.values() if j.placement]
+        assert m.rules.sdas._live_jobs_of_sda(sda_id) == [j.feid for j in m.jobs.values() if j.sda_id == sda_id]
+        assert m.state.sda_holding_jobs(sda_id) == [j for j in m.jobs.values() if j.sda_id == sda_id and j.placement]
+    assert m.state.holding_jobs() == [j for j in m.jobs.values() if j.placement]
     for job in m.history:
         assert m.history_job(job.feid) == job
     for group_id in {b.group_id for b in m.backends.values()} | set(m.backend_groups):
-        members = m.backends_in_group(group_id)
-        assert m._capacity(group_id) == sum(len(b.devices) for b in members)
-        for need in range(0, m._capacity(group_id) + 2):
-            assert m.idle.choose(group_id, need) == reference_choose(members, need), (group_id, need)
+        members = m.state.backends_in_group(group_id)
+        assert m.scheduler.capacity(group_id) == sum(len(b.devices) for b in members)
+        for need in range(0, m.scheduler.capacity(group_id) + 2):
+            assert m.state.idle.choose(group_id, need) == reference_choose(members, need), (group_id, need)
 
 
 def check_every_decision(m: SDAManager) -> list[int]:
     """Make the manager's index check each placement it gives against the reference; returns a
     list that counts the decisions checked."""
-    real = m.idle.choose
+    real = m.state.idle.choose
     checked: list[int] = []
 
     def choose(group_id: int, need: int) -> list[tuple[int, int]] | None:
@@ -165,7 +165,7 @@ def check_every_decision(m: SDAManager) -> list[int]:
         checked.append(need)
         return got
 
-    m.idle.choose = choose  # type: ignore[method-assign]
+    m.state.idle.choose = choose  # type: ignore[method-assign]
     return checked
 
 
@@ -231,7 +231,7 @@ def test_indexes_equal_a_recount_after_random_changes_and_after_replay(data: st.
                 m.update_token_priority(pick(tokens, "token"), data.draw(st.integers(-3, 3), label="priority"))
             elif op == "sda":
                 tok = pick(tokens, "token")
-                if m.token_sdas(tok):
+                if m.state.token_sdas(tok):
                     m.delete_sda(tok)
                 m.create_sda(tok, "", pick(MODELS, "model"), pick([0, 0, *model_groups], "model group"),
                              data.draw(st.sampled_from([False, False, True]), label="reserved"))
@@ -278,16 +278,16 @@ def test_indexes_equal_a_recount_after_random_changes_and_after_replay(data: st.
     replayed.advance()
     assert snapshot(replayed) == snapshot(m)
     check_indexes(replayed)
-    assert replayed.job_index.view() == m.job_index.view()
-    assert replayed.idle.view() == m.idle.view()
+    assert replayed.state.job_index.view() == m.state.job_index.view()
+    assert replayed.state.idle.view() == m.state.idle.view()
 
     restored = make(FakeClock(clock.now), 1, 1, prepare, clean)
     snapshots.restore(restored, json.loads(json.dumps(snapshots.capture(m))))
     restored.advance()
     check_indexes(restored)
-    assert restored.job_index.view() == m.job_index.view()
-    assert restored.sda_index.view() == m.sda_index.view()
-    assert restored.idle.view() == m.idle.view()
+    assert restored.state.job_index.view() == m.state.job_index.view()
+    assert restored.state.sda_index.view() == m.state.sda_index.view()
+    assert restored.state.idle.view() == m.state.idle.view()
     # Both go on indexing what happens next.
     for other in (replayed, restored):
         for tok in tokens:
@@ -333,35 +333,35 @@ def test_direct_changes_of_devices_and_backends_reach_the_index() -> None:
     m.backends[2].devices[3].job_id = 99
     m.backends[3].status = BackendStatus.SHUTDOWN
     check_indexes(m)
-    assert m.idle.idle_count(0) == 3 + 3
+    assert m.state.idle.idle_count(0) == 3 + 3
     m.backends[3].group_id = 7
     m.backends[3].status = BackendStatus.ACTIVE
     check_indexes(m)
-    assert m.idle.capacity(7) == 4 and m.idle.idle_count(7) == 4
+    assert m.state.idle.capacity(7) == 4 and m.state.idle.idle_count(7) == 4
     del m.backends[2]
     m.backends[9] = Backend(9, "nine", "10.0.0.9", devices=[Device(0), Device(1)])
     m.backends[9].devices[1].sda_id = 4
     check_indexes(m)
-    assert m.idle.idle_count(0) == 3 + 1
+    assert m.state.idle.idle_count(0) == 3 + 1
 
 
 def test_jobs_added_or_removed_by_hand_are_counted() -> None:
     m = make(FakeClock(), backends=2, devices=8)
     tok = m.create_token("team", 0).value
     sda = m.create_sda(tok, "", 1)
-    job = Job(feid=m._new_id("job"), token=tok, sda_id=sda.id, model_id=1, priority=0, device_count=1,
+    job = Job(feid=m.state.new_id("job"), token=tok, sda_id=sda.id, model_id=1, priority=0, device_count=1,
               backend_group_id=0, status=JobStatus.RUNNING, placement=[(1, 0)])
     m.jobs[job.feid] = job
-    assert m.token_holding_count(tok) == 1 and m.sda_holding_jobs(sda.id) == [job]
+    assert m.state.token_holding_count(tok) == 1 and m.state.sda_holding_jobs(sda.id) == [job]
     check_indexes(m)
     m.jobs.pop(job.feid)
-    assert m.token_holding_count(tok) == 0 and m.job_index.of_token(tok) == []
+    assert m.state.token_holding_count(tok) == 0 and m.state.job_index.of_token(tok) == []
     m.jobs.setdefault(job.feid, job)
     m.jobs.update({job.feid: job})
     check_indexes(m)
     m.jobs.clear()
     check_indexes(m)
-    assert m.job_index.view() == recount_jobs(m)
+    assert m.state.job_index.view() == recount_jobs(m)
 
 
 def test_a_copy_of_a_table_is_a_plain_dict() -> None:
@@ -369,7 +369,7 @@ def test_a_copy_of_a_table_is_a_plain_dict() -> None:
     shallow = copy.copy(m.backends)
     assert type(shallow) is dict and shallow == m.backends
     del shallow[2]  # not the state's table: the index still has backend 2
-    assert m.idle.idle_count(0) == 4
+    assert m.state.idle.idle_count(0) == 4
     check_indexes(m)
 
 
@@ -380,7 +380,7 @@ def test_a_deep_copy_of_the_state_leaves_the_index_alone(duplicate: Any) -> None
     assert type(backends) is dict and backends == m.backends
     backends[1].devices[0].status = SHUTDOWN  # a copy's device: the live index must not move
     backends[2].status = BackendStatus.SHUTDOWN
-    assert m.idle.idle_count(0) == 4
+    assert m.state.idle.idle_count(0) == 4
     check_indexes(m)
     device = duplicate(m.backends[1].devices[0])
     assert "_touch" not in vars(device) and device == m.backends[1].devices[0]
@@ -390,12 +390,41 @@ def test_a_deep_copy_of_the_state_leaves_the_index_alone(duplicate: Any) -> None
 
 
 class NoScan(Table):  # type: ignore[type-arg]
-    """A table that refuses to be walked: any pass over every record fails the test."""
+    """A table that refuses to be walked once `armed`: any pass over every record fails the test."""
 
-    def _walk(self, *args: Any) -> Any:
-        raise AssertionError("a single-entity operation walked every record")
+    armed = False
 
-    __iter__ = keys = values = items = _walk  # type: ignore[assignment]
+    def _check(self) -> None:
+        if self.armed:
+            raise AssertionError("a single-entity operation walked every record")
+
+    def __iter__(self) -> Any:
+        self._check()
+        return dict.__iter__(self)
+
+    def keys(self) -> Any:
+        self._check()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self._check()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self._check()
+        return dict.items(self)
+
+
+def swap_tables(m: SDAManager, kind: type[Table]) -> None:  # type: ignore[type-arg]
+    """Put the state's jobs and SDAs in tables of `kind`, indexed as they were."""
+    for name, index in (("jobs", m.state.job_index), ("sdas", m.state.sda_index)):
+        records = dict(dict.items(getattr(m.state, name)))
+        table = kind(index)  # (empty: the index is emptied)
+        dict.update(table, records)
+        index.rebuild(records)  # the same records indexed again, without walking the table
+        if isinstance(table, NoScan):
+            table.armed = True
+        setattr(m.state, name, table)
 
 
 def test_single_entity_operations_never_walk_the_jobs_or_the_sdas() -> None:
@@ -408,8 +437,7 @@ def test_single_entity_operations_never_walk_the_jobs_or_the_sdas() -> None:
     tok = m.create_token("team", 0).value
     m.update_token_duplicable(tok, 0)
     sda = m.create_sda(tok, "", 1)
-    m._jobs = NoScan(dict.items(m.jobs), on_set=m.job_index.added, on_del=m.job_index.removed)
-    m._sdas = NoScan(dict.items(m.sdas), on_set=m.sda_index.added, on_del=m.sda_index.removed)
+    swap_tables(m, NoScan)
     # What GetToken, UpdateTokenPriority and RequestDevices do, conversion included.
     Converter(m).token(m.token(tok))
     Converter(m).token(m.update_token_priority(tok, 3))
@@ -426,8 +454,7 @@ def test_single_entity_operations_never_walk_the_jobs_or_the_sdas() -> None:
     assert m.release(token=tok) == [second.feid]
     m.delete_sda(tok)
     m.delete_token(tok)
-    m._jobs = Table(dict.items(m.jobs), on_set=m.job_index.added, on_del=m.job_index.removed)
-    m._sdas = Table(dict.items(m.sdas), on_set=m.sda_index.added, on_del=m.sda_index.removed)
+    swap_tables(m, Table)
     check_indexes(m)
 
 
@@ -461,13 +488,13 @@ def test_a_restart_from_the_state_file_indexes_what_it_restores_and_replays(tmp_
     clock.now += 0.5
     m.request_devices(a)
     check_indexes(m)
-    views = (m.job_index.view(), m.sda_index.view(), m.idle.view())
+    views = (m.state.job_index.view(), m.state.sda_index.view(), m.state.idle.view())
     store.close()
 
     again, store = open_manager()
     again.advance()
     check_indexes(again)
-    assert (again.job_index.view(), again.sda_index.view(), again.idle.view()) == views
+    assert (again.state.job_index.view(), again.state.sda_index.view(), again.state.idle.view()) == views
     again.release_all()
     check_indexes(again)
     store.close()

@@ -63,9 +63,9 @@ def add_job(mgr: SDAManager, tok: str, sda_id: int, placement: list[tuple[int, i
             status: JobStatus = JobStatus.RUNNING) -> Job:
     """A live job as the scheduler would leave it (the tests do not need the scheduler)."""
     sda = mgr.sdas[sda_id]
-    job = Job(feid=mgr._new_id("job"), token=tok, sda_id=sda_id, model_id=sda.model_id,
+    job = Job(feid=mgr.state.new_id("job"), token=tok, sda_id=sda_id, model_id=sda.model_id,
               priority=mgr.tokens[tok].priority, device_count=len(placement),
-              backend_group_id=mgr.backend_group_of(sda), status=status,
+              backend_group_id=mgr.state.backend_group_of(sda), status=status,
               placement=list(placement))
     for backend_id, index in placement:
         device(mgr, backend_id, index).job_id = job.feid
@@ -367,7 +367,7 @@ def test_create_sda_max_sda_enforced(m: SDAManager) -> None:
     m.create_sda(tok, "", 1)
     refused(m, FailedPrecondition, m.create_sda, tok, "", 1,
             reason="The token already has 2 SDAs (Max SDA 2): raise Max SDA or delete an SDA first.")
-    assert len(m.token_sdas(tok)) == 2
+    assert len(m.state.token_sdas(tok)) == 2
 
 
 def test_create_sda_unknown_model(m: SDAManager) -> None:
@@ -436,7 +436,7 @@ def test_restricted_token_refused_other_models(m: SDAManager, groups: dict) -> N
     refused(m, FailedPrecondition, m.create_sda, a, "", 3, groups["large"],
             reason=f"The token's user groups have no membership with SDAModel group {groups['large']} (large).")
     refused(m, FailedPrecondition, m.create_sda, a, "", 2, groups["large"])
-    assert m.token_sdas(a) == []
+    assert m.state.token_sdas(a) == []
 
 
 def test_restricted_token_first_of_several_allowed_groups(m: SDAManager, groups: dict) -> None:
@@ -525,7 +525,7 @@ def test_reserved_refused_when_not_enough_idle(m: SDAManager) -> None:
     # idle: back02 7, back03 7, back04 8 = 22
     refused(m, FailedPrecondition, m.create_sda, tok, "", 6, reserved=True,
             reason="Not enough idle devices in backend group 0 for SDAModel 6 (24 needed, 22 idle).")
-    assert m.token_sdas(tok) == []
+    assert m.state.token_sdas(tok) == []
     assert m.tokens[tok].current_sda == 0
     sda = m.create_sda(tok, "", 5, reserved=True)  # 16 fit
     assert sda.id == 1  # the refusal did not use up an SDA id
@@ -1177,7 +1177,7 @@ def test_token_may_be_in_many_user_groups(m: SDAManager) -> None:
     a = token(m)
     g1 = m.create_usergroup("g1", "", [a])
     g2 = m.create_usergroup("g2", "", [a])
-    assert m.token_user_groups(a) == [g1, g2]
+    assert m.state.token_user_groups(a) == [g1, g2]
 
 
 def test_set_usergroup_tokens(m: SDAManager) -> None:
@@ -1493,13 +1493,17 @@ def test_every_change_is_a_recorded_operation() -> None:
     recorded = {kind.name for kind in REGISTRY}
     # The VM side's changes are tested in test_scheduler; no read is a change (the journal would replay it).
     assert recorded == CHANGES | {"request_devices", "report_running", "finish_job"}
-    for kind in REGISTRY:  # each is the manager's operation of that name, whose rule replay runs
-        assert getattr(SDAManager, kind.name).__wrapped__ is kind.rule
+    m = SDAManager()
+    services = {type(service): service for service in m.rules}
+    for kind in REGISTRY:  # each is its service's operation of that name, whose rule replay runs,
+        operation = getattr(services[kind.owner], kind.name)
+        assert operation.__wrapped__ is kind.rule
+        assert getattr(m, kind.name) == operation  # and the manager's
 
 
 def test_a_change_of_the_same_name_cannot_be_added_twice() -> None:
     with pytest.raises(ValueError, match="two changes are named 'create_token'"):
-        REGISTRY.add(REGISTRY.find("create_token").rule)
+        REGISTRY.add(REGISTRY.find("create_token").rule, object())
 
 
 @pytest.mark.parametrize(("action", "arguments", "reason"), [
@@ -1669,7 +1673,7 @@ def test_a_change_the_journal_cannot_save_is_not_acknowledged_and_stops_changes(
     m.journal = BrokenJournal()
     with pytest.raises(Internal, match=r"could not be saved \(disk full\)"):
         token(m)
-    assert m.journal_broken == "disk full"
+    assert m.ops.journal_broken == "disk full"
     with pytest.raises(Internal, match="restart the simulator"):
         token(m)
 
@@ -1678,7 +1682,7 @@ def test_a_refusal_the_journal_cannot_save_keeps_its_own_reason(m: SDAManager) -
     m.journal = BrokenJournal()
     with pytest.raises(NotFound, match="Token 'nope' does not exist"):
         m.delete_token("nope")
-    assert m.journal_broken == ""
+    assert m.ops.journal_broken == ""
 
 
 # ---------------------------------------------------------------- atomicity
@@ -1783,7 +1787,7 @@ def test_concurrent_changes_leave_consistent_state() -> None:
     for sda in mgr.sdas.values():
         assert sda.token in mgr.tokens
     for tok in mgr.tokens.values():
-        sdas = mgr.token_sdas(tok.value)
+        sdas = mgr.state.token_sdas(tok.value)
         assert 1 <= len(sdas) <= tok.max_sda
         assert tok.current_sda in {s.id for s in sdas}
     assert sorted(mgr.user_groups[shared.id].tokens) == sorted(alive)

@@ -626,7 +626,7 @@ def test_without_delays_jobs_start_and_devices_free_at_once(m: SDAManager, clock
     assert c.status is RUNNING and c.start_time == T0 + 7 and on(c) == on(a)
     m.finish_job(c.feid)
     assert statuses(m, node(1) + node(2)) == {IDLE}
-    assert m._timeline == []
+    assert m.scheduler._timeline == []
 
 
 def test_a_change_after_the_clean_delay_sees_the_devices_idle(clock: FakeClock) -> None:
@@ -949,7 +949,7 @@ def _fits(m: SDAManager, job: Job, key: int) -> bool:
         sda = m.sdas[-key]
         return all(m.backends[b].status is BackendStatus.ACTIVE and m.backends[b].devices[i].status is IDLE
                    and not m.backends[b].devices[i].job_id for b, i in sda.held)
-    return choose_devices(m.backends_in_group(key), job.device_count) is not None
+    return choose_devices(m.state.backends_in_group(key), job.device_count) is not None
 
 
 class Invariants:
@@ -965,7 +965,7 @@ class Invariants:
 
     def _devices(self) -> dict[tuple[int, int], tuple[DeviceStatus, int, float]]:
         """Each device's status, job and end of cleaning, to judge the next step's allocations."""
-        until = self.m._clean_until
+        until = self.m.scheduler.clean_until
         return {(b.id, d.index): (d.status, d.job_id, until.get((b.id, d.index), math.inf))
                 for b in self.m.backends.values() for d in b.devices}
 
@@ -990,7 +990,7 @@ class Invariants:
                     assert d.status in (IDLE, CLEANING, SHUTDOWN), f"free device {key} is {d.status.value}"
                     if d.status is CLEANING:
                         assert self.clean > 0
-                        until = m._clean_until.get(key, -math.inf)
+                        until = m.scheduler.clean_until.get(key, -math.inf)
                         assert until > now, f"device {key} cleaning past its time"
                         status, _, until_before = self.device_before[key]
                         if (status, until_before) != (CLEANING, until):  # its job ended in this step
@@ -1007,7 +1007,7 @@ class Invariants:
             assert job.status in (QUEUED, SUMMITED, RUNNING)
             sda = m.sdas[job.sda_id]
             if not sda.reserved:
-                pool = sum(len(b.devices) for b in m.backends_in_group(job.backend_group_id))
+                pool = sum(len(b.devices) for b in m.state.backends_in_group(job.backend_group_id))
                 assert job.device_count <= pool, f"job {job.feid} could never run and was not refused"
             if job.status is QUEUED:
                 assert job.placement == [], f"queued job {job.feid} holds devices"
@@ -1022,12 +1022,12 @@ class Invariants:
                 assert {m.backends[b].group_id for b, _ in job.placement} == {job.backend_group_id}
             if job.status is SUMMITED:
                 assert self.prepare > 0, "with no prepare delay a job goes straight to RUNNING"
-                assert m._ready_at[job.feid] > now, f"job {job.feid} still SUMMITED past its ready time"
+                assert m.scheduler.ready_at[job.feid] > now, f"job {job.feid} still SUMMITED past its ready time"
         assert placements == held_count, "a device is in two placements, or a placement lost its device"
-        assert set(m._ready_at) == {f for f, j in jobs.items() if j.status is SUMMITED}, "stale prepare timers"
+        assert set(m.scheduler.ready_at) == {f for f, j in jobs.items() if j.status is SUMMITED}, "stale prepare timers"
         # Queues: every QUEUED job in exactly one queue, the right one, in key order; no fitting head.
         seen: dict[int, int] = {}
-        for key in list(m.queues):
+        for key in list(m.scheduler.queues):
             order = m.queue_order(key)
             for feid in order:
                 assert feid not in seen, f"job {feid} is in two queues"
@@ -1056,7 +1056,7 @@ class Invariants:
             else:
                 moments = {now}
             if job.status is SUMMITED:
-                at = [t for t in moments if t + self.prepare == m._ready_at[feid]]
+                at = [t for t in moments if t + self.prepare == m.scheduler.ready_at[feid]]
             else:
                 at = [t for t in moments if t + self.prepare == job.start_time]
             assert at, f"job {feid} placed at a time that is not an event time (moments {sorted(moments)})"

@@ -15,11 +15,20 @@ from .. import validate
 from ..audit import change, query
 from ..entities import DEFAULT_BACKEND_GROUP_ID, Backend, BackendGroup, BackendStatus, Device, DeviceStatus
 from ..errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from .base import Rules
+from ..state import State
+from .base import Operations, Service
+from .groups import BackendGroups
 
 
-class BackendRules(Rules):
+class BackendRules(Service):
     """Backends, devices and backend groups."""
+
+    def __init__(self, ops: Operations, state: State) -> None:
+        super().__init__(ops, state)
+        self.groups = BackendGroups(state)
+
+    def backend_group(self, group_id: int) -> BackendGroup:
+        return self.groups.find(group_id)
 
     # ------------------------------------------------------------------ backends and devices
 
@@ -28,26 +37,26 @@ class BackendRules(Rules):
         so not a change of its own)."""
         base = int(ipaddress.ip_address(first_ip))
         width = max(2, len(str(backends)))
-        with self.lock:
+        with self.ops.lock:
             for i in range(backends):
-                backend = Backend(self._new_id("backend"), f"back{i + 1:0{width}d}",
+                backend = Backend(self.state.new_id("backend"), f"back{i + 1:0{width}d}",
                                   str(ipaddress.ip_address(base + i)),
                                   devices=[Device(k) for k in range(devices)])
-                self.backends[backend.id] = backend
+                self.state.backends[backend.id] = backend
 
     @change
     def create_backend(self, name: str, ip: str, device_count: int) -> Backend:
         validate.name("Host name", name)
         ip = validate.ip(ip)
         validate.int_range("Device count", device_count, 1, validate.DEVICES_PER_BACKEND_LIMIT)
-        validate.unique_name("A backend", name, self.backends.values())
+        validate.unique_name("A backend", name, self.state.backends.values())
         self._unique_ip(ip)
-        backend = Backend(self._new_id("backend"), name, ip, devices=[Device(k) for k in range(device_count)])
-        self.backends[backend.id] = backend
+        backend = Backend(self.state.new_id("backend"), name, ip, devices=[Device(k) for k in range(device_count)])
+        self.state.backends[backend.id] = backend
         return backend
 
     def _unique_ip(self, ip: str, skip: Backend | None = None) -> None:
-        for b in self.backends.values():
+        for b in self.state.backends.values():
             if b is not skip and b.ip == ip:
                 raise AlreadyExists(f"Backend {b.id} ({b.name}) already has ip {ip}.")
 
@@ -62,26 +71,26 @@ class BackendRules(Rules):
 
     @change
     def delete_backend(self, backend_id: int) -> None:
-        backend = self.backend(backend_id)
+        backend = self.state.backend(backend_id)
         held = self._holders(backend)
         if held:
             raise FailedPrecondition(
                 f"Backend {backend_id} ({backend.name}) has devices in use ({'; '.join(held[:4])}"
                 f"{'; ...' if len(held) > 4 else ''}): release them first."
             )
-        del self.backends[backend_id]
+        del self.state.backends[backend_id]
 
     @change
     def update_backend_host(self, backend_id: int, name: str) -> Backend:
-        backend = self.backend(backend_id)
+        backend = self.state.backend(backend_id)
         validate.name("Host name", name)
-        validate.unique_name("A backend", name, self.backends.values(), skip=backend)
+        validate.unique_name("A backend", name, self.state.backends.values(), skip=backend)
         backend.name = name
         return backend
 
     @change
     def update_backend_ip(self, backend_id: int, ip: str) -> Backend:
-        backend = self.backend(backend_id)
+        backend = self.state.backend(backend_id)
         ip = validate.ip(ip)
         self._unique_ip(ip, skip=backend)
         backend.ip = ip
@@ -89,7 +98,7 @@ class BackendRules(Rules):
 
     @change
     def update_backend_status(self, backend_id: int, status: BackendStatus) -> Backend:
-        backend = self.backend(backend_id)
+        backend = self.state.backend(backend_id)
         if not isinstance(status, BackendStatus):
             raise InvalidArgument("Backend status must be SHUTDOWN or ACTIVE.")
         # Jobs already on the node keep their devices; a SHUTDOWN node only
@@ -99,7 +108,7 @@ class BackendRules(Rules):
 
     @change
     def update_backend_group(self, backend_id: int, group_id: int) -> Backend:
-        backend = self.backend(backend_id)
+        backend = self.state.backend(backend_id)
         self.backend_group(group_id)
         backend.group_id = group_id
         return backend
@@ -117,7 +126,7 @@ class BackendRules(Rules):
 
     @change
     def update_device_status(self, backend_id: int, index: int, status: DeviceStatus) -> Backend:
-        backend = self.backend(backend_id)
+        backend = self.state.backend(backend_id)
         if not 0 <= index < len(backend.devices):
             raise NotFound(
                 f"Backend {backend_id} has no device {index} (devices 0..{len(backend.devices) - 1})."
@@ -127,7 +136,7 @@ class BackendRules(Rules):
 
     @change
     def update_all_device_status(self, backend_id: int, status: DeviceStatus) -> Backend:
-        backend = self.backend(backend_id)
+        backend = self.state.backend(backend_id)
         if status not in (DeviceStatus.PREPARING, DeviceStatus.PROCESSING):
             held = [d for d in backend.devices if d.job_id]
             if held:  # all or nothing: refuse before changing any device
@@ -140,8 +149,8 @@ class BackendRules(Rules):
     def list_backends(self, order: str = "id", backend_id: int | None = None,
                       group_id: int | None = None, name: str = "") -> list[Backend]:
         if backend_id is not None:
-            return [self.backend(backend_id)]
-        backends = list(self.backends.values())
+            return [self.state.backend(backend_id)]
+        backends = list(self.state.backends.values())
         if group_id is not None:
             self.backend_group(group_id)
             backends = [b for b in backends if b.group_id == group_id]
@@ -159,15 +168,15 @@ class BackendRules(Rules):
 
     @change
     def create_backendgroup(self, name: str, backend_ids: list[int] | None = None) -> BackendGroup:
-        return self.backend_group_rules.create(name, list(backend_ids or []),
+        return self.groups.create(name, list(backend_ids or []),
                                                lambda group_id: BackendGroup(group_id, name))
 
     @change
     def delete_backendgroup(self, group_id: int, force: bool = False) -> None:
-        group = self.backend_group_rules.changeable(group_id)
-        backends = self.backends_in_group(group_id)
-        users = [g for g in self.model_groups.values() if g.backend_group_id == group_id]
-        self.backend_group_rules.delete(group, force, {"backend": len(backends), "SDAModel group": len(users)})
+        group = self.groups.changeable(group_id)
+        backends = self.state.backends_in_group(group_id)
+        users = [g for g in self.state.model_groups.values() if g.backend_group_id == group_id]
+        self.groups.delete(group, force, {"backend": len(backends), "SDAModel group": len(users)})
         for b in backends:
             b.group_id = DEFAULT_BACKEND_GROUP_ID
         for g in users:
@@ -175,22 +184,22 @@ class BackendRules(Rules):
 
     @change
     def rename_backendgroup(self, group_id: int, name: str) -> BackendGroup:
-        return self.backend_group_rules.rename(group_id, name)
+        return self.groups.rename(group_id, name)
 
     @change
     def set_backendgroup_backends(self, group_id: int, backend_ids: list[int]) -> BackendGroup:
-        return self.backend_group_rules.set_members(group_id, list(backend_ids))
+        return self.groups.set_members(group_id, list(backend_ids))
 
     @change
     def add_backendgroup_backend(self, group_id: int, backend_id: int) -> BackendGroup:
-        return self.backend_group_rules.add_member(group_id, backend_id)
+        return self.groups.add_member(group_id, backend_id)
 
     @change
     def remove_backendgroup_backend(self, group_id: int, backend_id: int) -> BackendGroup:
-        return self.backend_group_rules.remove_member(group_id, backend_id)
+        return self.groups.remove_member(group_id, backend_id)
 
     @query
     def list_backend_groups(self, group_id: int | None = None) -> list[BackendGroup]:
         if group_id is not None:
             return [self.backend_group(group_id)]
-        return sorted(self.backend_groups.values(), key=lambda g: g.id)
+        return sorted(self.state.backend_groups.values(), key=lambda g: g.id)

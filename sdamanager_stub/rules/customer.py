@@ -19,8 +19,13 @@ from typing import NamedTuple
 from ..audit import change, query
 from ..entities import Job, JobStatus, Sda, SdaModel, SdaModelGroup, Token
 from ..errors import FailedPrecondition
+from ..state import State
+from .base import Operations, Service
 from .jobs import JobRules
+from .scheduling import Scheduler
+from .sdas import SdaRules
 from .tokens import TokenRules
+from .users import UserRules
 from .versions import VersionRules
 
 
@@ -56,47 +61,57 @@ def _by_size(model: SdaModel) -> tuple[int, int]:
     return model.devices, model.id
 
 
-class CustomerRules(TokenRules, JobRules, VersionRules):
+class CustomerRules(Service):
     """The VM's view of its token, and the changes its tools make."""
 
+    def __init__(self, ops: Operations, state: State, scheduler: Scheduler, tokens: TokenRules,
+                 sdas: SdaRules, jobs: JobRules, users: UserRules, versions: VersionRules) -> None:
+        super().__init__(ops, state)
+        self.scheduler = scheduler
+        self.tokens = tokens
+        self.sdas = sdas
+        self.jobs = jobs
+        self.users = users
+        self.versions = versions
+
     def _device(self, tok: Token, sda: Sda) -> CustomerDevice:
-        return CustomerDevice(sda, self.models.get(sda.model_id), self.model_groups.get(sda.model_group_id),
-                              sda.id == tok.current_sda, self.sda_jobs(sda.id))
+        return CustomerDevice(sda, self.state.models.get(sda.model_id), self.state.model_groups.get(sda.model_group_id),
+                              sda.id == tok.current_sda, self.state.sda_jobs(sda.id))
 
     def _target_sda(self, tok: Token, sda_id: int) -> Sda:
         """The token's SDA `sda_id`, or its current one when 0."""
         if sda_id:
-            return self._customer_sda(tok, sda_id)
+            return self.jobs.customer_sda(tok, sda_id)
         if not tok.current_sda:
             raise FailedPrecondition("The token has no SDA: add one first (moreh-smi device --add).")
-        return self.sda(tok.current_sda)
+        return self.state.sda(tok.current_sda)
 
     @query
     def device_view(self, token: str) -> DeviceView:
-        tok = self.token(token)
-        return DeviceView(tok, [self._device(tok, sda) for sda in self.token_sdas(token)],
-                          tok.version, self.latest_version())
+        tok = self.state.token(token)
+        return DeviceView(tok, [self._device(tok, sda) for sda in self.state.token_sdas(token)],
+                          tok.version, self.versions.latest_version())
 
     @query
     def model_menu(self, token: str) -> ModelMenu:
         """The models the token may use: every model by size when it is not restricted,
         else each allowed SDA model group's models (in the group's order), group by group."""
-        tok = self.token(token)
-        sda = self.sdas.get(tok.current_sda)
-        groups = self.allowed_model_groups(token)
+        tok = self.state.token(token)
+        sda = self.state.sdas.get(tok.current_sda)
+        groups = self.users.allowed_model_groups(token)
         entries: list[tuple[SdaModel, SdaModelGroup | None]]
         if groups is None:
-            entries = [(m, None) for m in sorted(self.models.values(), key=_by_size)]
+            entries = [(m, None) for m in sorted(self.state.models.values(), key=_by_size)]
         else:
-            entries = [(self.models[i], self.model_groups[g]) for g in groups
-                       for i in self.model_groups[g].model_ids if i in self.models]
+            entries = [(self.state.models[i], self.state.model_groups[g]) for g in groups
+                       for i in self.state.model_groups[g].model_ids if i in self.state.models]
         choices = [ModelChoice(m, g, sda is not None and sda.model_id == m.id
                                and (g is None or sda.model_group_id in (0, g.id)))
                    for m, g in entries]
         return ModelMenu(choices, self._device(tok, sda) if sda is not None else None)
 
     def _refuse_if_busy(self, sda: Sda, doing: str) -> None:
-        live = self.sda_jobs(sda.id)
+        live = self.state.sda_jobs(sda.id)
         if live:
             job = live[0]
             raise FailedPrecondition(
@@ -107,39 +122,39 @@ class CustomerRules(TokenRules, JobRules, VersionRules):
     @change
     def switch_model(self, token: str, model_id: int, model_group_id: int = 0, sda_id: int = 0) -> Sda:
         """moreh-switch-model: the SDA (default: the current one) takes another model."""
-        tok = self.token(token)
+        tok = self.state.token(token)
         sda = self._target_sda(tok, sda_id)
         self._refuse_if_busy(sda, "switch its model")
-        return self.update_sda(token, model_id, model_group_id, sda.id)
+        return self.sdas.update_sda(token, model_id, model_group_id, sda.id)
 
     @change
     def add_device(self, token: str, model_id: int, model_group_id: int = 0) -> Sda:
         """moreh-smi device --add: a new SDA of the token, which becomes its current one."""
-        tok = self.token(token)
-        sda = self.create_sda(token, "", model_id, model_group_id)
+        tok = self.state.token(token)
+        sda = self.sdas.create_sda(token, "", model_id, model_group_id)
         tok.current_sda = sda.id
         return sda
 
     @change
     def remove_device(self, token: str, sda_id: int) -> list[int]:
         """moreh-smi device --rm: delete one of the token's SDAs."""
-        sda = self._customer_sda(self.token(token), sda_id)
+        sda = self.jobs.customer_sda(self.state.token(token), sda_id)
         self._refuse_if_busy(sda, "remove it")
-        return self.delete_sda(token, sda.id)
+        return self.sdas.delete_sda(token, sda.id)
 
     @change
     def switch_device(self, token: str, sda_id: int) -> Token:
         """moreh-smi device --switch: another of the token's SDAs becomes its current one."""
-        return self.update_token_current_sda(token, self._customer_sda(self.token(token), sda_id).id)
+        return self.tokens.update_token_current_sda(token, self.jobs.customer_sda(self.state.token(token), sda_id).id)
 
     @change
     def reset_device(self, token: str, sda_id: int = 0) -> list[int]:
         """moreh-smi --reset: end the live jobs of the SDA (default: the current one) now."""
-        tok = self.token(token)
+        tok = self.state.token(token)
         sda = self._target_sda(tok, sda_id)
-        live = self.sda_jobs(sda.id)
+        live = self.state.sda_jobs(sda.id)
         if not live:
             raise FailedPrecondition("Not running job.")
         for job in live:
-            self._end_job(job, JobStatus.RELEASED, "released by the VM (moreh-smi --reset)")
+            self.scheduler.end_job(job, JobStatus.RELEASED, "released by the VM (moreh-smi --reset)", self.ops.now)
         return [job.feid for job in live]

@@ -7,12 +7,12 @@ keep names unique, create, rename and delete groups, set, add and remove
 members.  A group lists its members in their own order, as the original does
 (the guide's `add usergroup 28 your_token_1` on a group holding your_token_2
 shows `your_token_1, your_token_2`), not in the order they joined: tokens
-oldest first (the order of the manager's `tokens`), models as `show sdamodel`
+oldest first (the order of the state's `tokens`), models as `show sdamodel`
 lists them (by size: devices, then id), backends by id.
-The records stay in the manager's plain dicts (`model_groups`,
-`backend_groups`, `user_groups`), which the gRPC face and the snapshot read
-and a restored snapshot replaces, so a collection reaches them through the
-manager (`Owner`) at every call.  What deleting a group does to the rest (the
+The records stay in the state's plain dicts (`model_groups`,
+`backend_groups`, `user_groups`, state.py), which the gRPC face and the
+snapshot read and a restored snapshot replaces, so a collection reaches them
+through the state at every call.  What deleting a group does to the rest (the
 memberships, the SDAs, the backends) is the rule's, in its entity's module.
 """
 
@@ -20,42 +20,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 from .. import validate
 from ..audit import plural
 from ..entities import (
     DEFAULT_BACKEND_GROUP_ID,
     DEFAULT_BACKEND_GROUP_NAME,
-    Backend,
     BackendGroup,
-    SdaModel,
     SdaModelGroup,
     Token,
     UserGroup,
 )
 from ..errors import AlreadyExists, FailedPrecondition, NotFound
-
-
-class Owner(Protocol):
-    """What the collections use of the manager (rules/base.py)."""
-
-    tokens: dict[str, Token]
-    models: dict[int, SdaModel]
-    model_groups: dict[int, SdaModelGroup]
-    backend_groups: dict[int, BackendGroup]
-    user_groups: dict[int, UserGroup]
-
-    def _new_id(self, kind: str) -> int: ...
-
-    def model(self, model_id: int) -> SdaModel: ...
-
-    def token(self, value: str) -> Token: ...
-
-    def backend(self, backend_id: int) -> Backend: ...
-
-    def backends_in_group(self, group_id: int) -> list[Backend]: ...
-
+from ..state import State
 
 G = TypeVar("G", SdaModelGroup, BackendGroup, UserGroup)
 K = TypeVar("K", int, str)  # a member: a model id, a backend id or a token
@@ -70,12 +48,12 @@ class Groups(ABC, Generic[G, K]):
     in_use: ClassVar[str]  # "User group 3 (x) still has 2 tokens"
     list_label: ClassVar[str]  # "Token list has more than ... entries."
 
-    def __init__(self, owner: Owner) -> None:
-        self.owner = owner
+    def __init__(self, state: State) -> None:
+        self.state = state
 
     @abstractmethod
     def records(self) -> dict[int, G]:
-        """The manager's dict of this kind."""
+        """The state's dict of this kind."""
 
     @abstractmethod
     def members(self, group: G) -> list[K]: ...
@@ -131,7 +109,7 @@ class Groups(ABC, Generic[G, K]):
         validate.unique_name(self.a_noun, name, self.records().values())
         keys = self._admitted(members, None)
         # The id is taken only once every check passed, so a refusal uses none up.
-        group = build(self.owner._new_id(self.kind))
+        group = build(self.state.new_id(self.kind))
         self.records()[group.id] = group
         self._assign(group, keys)
         return group
@@ -191,18 +169,18 @@ class ModelGroups(Groups[SdaModelGroup, int]):
     list_label = "SDAModel list"
 
     def records(self) -> dict[int, SdaModelGroup]:
-        return self.owner.model_groups
+        return self.state.model_groups
 
     def members(self, group: SdaModelGroup) -> list[int]:
         return group.model_ids
 
     def _admit(self, key: int, group_id: int | None) -> None:
-        self.owner.model(key)
+        self.state.model(key)
 
     def ordered(self, keys: list[int]) -> list[int]:
         """As `show sdamodel` and the VMs' model menus list models: by size (devices), then id
         (the guide's and the manual's lists all put model 52, 12 devices, between 4 and 5)."""
-        models = self.owner.models
+        models = self.state.models
 
         def size(key: int) -> tuple[int, int]:
             model = models.get(key)  # (always there: a deleted model leaves its groups)
@@ -221,7 +199,7 @@ class ModelGroups(Groups[SdaModelGroup, int]):
 
 
 class UserGroups(Groups[UserGroup, str]):
-    """User groups: each lists tokens (their memberships are the manager's `memberships`)."""
+    """User groups: each lists tokens (their memberships are the state's `memberships`)."""
 
     kind = "user_group"
     noun = "User group"
@@ -229,22 +207,22 @@ class UserGroups(Groups[UserGroup, str]):
     in_use = "still has"
     list_label = "Token list"
 
-    def __init__(self, owner: Owner) -> None:
-        super().__init__(owner)
+    def __init__(self, state: State) -> None:
+        super().__init__(state)
         self._numbered: dict[str, Token] | None = None  # the `tokens` that `_number` numbers
         self._number: dict[str, int] = {}
 
     def records(self) -> dict[int, UserGroup]:
-        return self.owner.user_groups
+        return self.state.user_groups
 
     def members(self, group: UserGroup) -> list[str]:
         return group.tokens
 
     def _admit(self, key: str, group_id: int | None) -> None:
-        self.owner.token(key)
+        self.state.token(key)
 
     def ordered(self, keys: list[str]) -> list[str]:
-        """Oldest token first: the order of the manager's `tokens` (which keeps the order
+        """Oldest token first: the order of the state's `tokens` (which keeps the order
         they were made in), not of `created`, which two tokens made at once share."""
         if len(keys) < 2:
             return list(keys)
@@ -253,11 +231,11 @@ class UserGroups(Groups[UserGroup, str]):
         return sorted(keys, key=lambda key: number.get(key, last))
 
     def _numbers(self) -> dict[str, int]:
-        """Each token's place in the manager's `tokens`, without a pass over them all per
+        """Each token's place in the state's `tokens`, without a pass over them all per
         change: tokens are only added at the end, and a deleted one is never made again, so a
         number once given stays right; only the tokens made since are numbered.  Another
         dict (a restored state) is numbered afresh."""
-        tokens = self.owner.tokens
+        tokens = self.state.tokens
         if self._numbered is not tokens:
             self._numbered, self._number = tokens, {}
         number = self._number
@@ -294,10 +272,10 @@ class BackendGroups(Groups[BackendGroup, int]):
     list_label = "Backend list"
 
     def records(self) -> dict[int, BackendGroup]:
-        return self.owner.backend_groups
+        return self.state.backend_groups
 
     def members(self, group: BackendGroup) -> list[int]:
-        return [b.id for b in self.owner.backends_in_group(group.id)]
+        return [b.id for b in self.state.backends_in_group(group.id)]
 
     def changeable(self, group_id: int) -> BackendGroup:
         group = self.find(group_id)
@@ -309,7 +287,7 @@ class BackendGroups(Groups[BackendGroup, int]):
         return group
 
     def _admit(self, key: int, group_id: int | None) -> None:
-        backend = self.owner.backend(key)
+        backend = self.state.backend(key)
         if backend.group_id not in (DEFAULT_BACKEND_GROUP_ID, group_id):
             other = self.records()[backend.group_id]
             raise FailedPrecondition(
@@ -319,20 +297,20 @@ class BackendGroups(Groups[BackendGroup, int]):
 
     def _assign(self, group: BackendGroup, keys: list[int]) -> None:
         keep = set(keys)
-        for backend in self.owner.backends_in_group(group.id):
+        for backend in self.state.backends_in_group(group.id):
             if backend.id not in keep:
                 backend.group_id = DEFAULT_BACKEND_GROUP_ID
         for key in keys:
-            self.owner.backend(key).group_id = group.id
+            self.state.backend(key).group_id = group.id
 
     def _join(self, group: BackendGroup, key: int) -> None:
-        self.owner.backend(key).group_id = group.id
+        self.state.backend(key).group_id = group.id
 
     def _leave(self, group: BackendGroup, key: int) -> None:
-        self.owner.backend(key).group_id = DEFAULT_BACKEND_GROUP_ID
+        self.state.backend(key).group_id = DEFAULT_BACKEND_GROUP_ID
 
     def _known(self, key: int) -> None:
-        self.owner.backend(key)
+        self.state.backend(key)
 
     def _member(self, key: int) -> str:
         return f"Backend {key}"

@@ -2,41 +2,68 @@
 
 A single-entity call (`get token`, a VM's request, a priority change) must
 not pass over every job: the live jobs of a token and of an SDA, and those
-that hold devices, are kept here, updated at each transition.  The manager's
-`jobs`, `sdas` and `backends` are `Table`s, which tell their index of every
-record added, replaced or removed (whoever does it: a rule, a restored
-snapshot, a test setting a scene); a job taking or leaving devices while it
-stays live is told by the jobs' rules (`JobIndex.update`, rules/jobs.py).
+that hold devices, are kept here.  One way keeps every index current
+(state.py): the state's `jobs`, `sdas` and `backends` are `Table`s, which
+tell their index of every record added, replaced or removed (whoever does
+it: a rule, a restored snapshot, a test setting a scene), and the index
+watches the fields it indexes on the records it holds (entities.Watched: a
+job taking or leaving devices while it stays live tells the job index so).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+import functools
+from collections.abc import Mapping
+from typing import Any, Protocol, TypeVar
 
 from ..entities import Job, Sda
 
 K = TypeVar("K")
 V = TypeVar("V")
+K_in = TypeVar("K_in", contravariant=True)
+V_in = TypeVar("V_in", contravariant=True)
 
 _MISSING: Any = object()
 
 
+class Index(Protocol[K_in, V_in]):
+    """What a table tells of its records."""
+
+    def added(self, key: K_in, value: V_in) -> None:
+        """`value` is the record under `key` now (added or replacing another)."""
+
+    def removed(self, key: K_in, value: V_in) -> None:
+        """The record `value` under `key` is gone."""
+
+    def rebuild(self, table: Mapping[Any, V_in]) -> None:
+        """Every record is new: index `table` from scratch."""
+
+
 class Table(dict[K, V]):
-    """A dict that tells `on_set(key, value)` after each record is added or replaced and
-    `on_del(key, value)` after each is removed.  Reading costs what a dict's does.
-    A copy (copy, deepcopy, pickle) is a plain dict: it is no longer the state."""
+    """A dict that tells its index of each record added, replaced or removed.  Reading
+    costs what a dict's does.  A copy (copy, deepcopy, pickle) is a plain dict: it is no
+    longer the state."""
 
-    __slots__ = ("_on_set", "_on_del")
+    __slots__ = ("_index", "_on_set", "_on_del")
 
-    def __init__(self, items: Any = (), *, on_set: Callable[[K, V], None],
-                 on_del: Callable[[K, V], None]) -> None:
-        super().__init__(items)  # not told: whoever builds a table indexes it whole
-        self._on_set = on_set
-        self._on_del = on_del
+    def __init__(self, index: Index[K, V]) -> None:
+        super().__init__()
+        self._index = index
+        self._on_set = index.added
+        self._on_del = index.removed
+        index.rebuild(self)  # (an empty table: the index holds on to it)
+
+    def replace(self, items: Mapping[K, V]) -> None:
+        """Hold `items` instead of what it holds, indexed from scratch."""
+        super().clear()
+        super().update(items)
+        self._index.rebuild(self)
 
     def __setitem__(self, key: K, value: V) -> None:
+        old = self.get(key, _MISSING)
         super().__setitem__(key, value)
+        if old is not _MISSING and old is not value:
+            self._on_del(key, old)
         self._on_set(key, value)
 
     def __delitem__(self, key: K) -> None:
@@ -81,7 +108,7 @@ class Table(dict[K, V]):
 
 class JobIndex:
     """The live jobs by token and by SDA, and those holding devices (SUMMITED or RUNNING:
-    a placement)."""
+    a placement, which each job indexed tells of as it changes)."""
 
     def __init__(self) -> None:
         self._counted: dict[int, tuple[str, int, bool]] = {}  # feid -> (token, sda, holds devices) as indexed
@@ -92,15 +119,17 @@ class JobIndex:
         self._holding_by_sda: dict[int, dict[int, None]] = {}
 
     # ---- changes
-    def rebuild(self, jobs: Iterable[Job]) -> None:
+    def rebuild(self, jobs: Mapping[int, Job]) -> None:
         type(self).__init__(self)
-        for job in jobs:
-            self.added(job.feid, job)
+        for feid, job in jobs.items():
+            self.added(feid, job)
 
     def added(self, feid: int, job: Job) -> None:
         """Job `feid` is live now (added or replaced)."""
         if feid in self._counted:
-            self.removed(feid, job)
+            self.removed(feid)  # (a record replaced in place)
+        # Set straight into __dict__: setting the watcher must not itself count as a change.
+        job.__dict__["_touch"] = functools.partial(self._moved, job)
         holding = bool(job.placement)
         self._counted[feid] = (job.token, job.sda_id, holding)
         self._by_token.setdefault(job.token, {})[feid] = None
@@ -108,8 +137,10 @@ class JobIndex:
         if holding:
             self._hold(feid, job.token, job.sda_id)
 
-    def removed(self, feid: int, job: object = None) -> None:
+    def removed(self, feid: int, job: Job | None = None) -> None:
         """Job `feid` is no longer live."""
+        if job is not None:
+            job.__dict__.pop("_touch", None)
         counted = self._counted.pop(feid, None)
         if counted is None:
             return
@@ -119,15 +150,12 @@ class JobIndex:
         if holding:
             self._release(feid, token, sda_id)
 
-    def update(self, job: Job) -> None:
-        """A live job took or left devices."""
+    def _moved(self, job: Job) -> None:
+        """A live job took or left devices (its placement's watcher)."""
         counted = self._counted.get(job.feid)
         if counted is None:
             return
         token, sda_id, holding = counted
-        if (token, sda_id) != (job.token, job.sda_id):
-            self.added(job.feid, job)
-            return
         now = bool(job.placement)
         if now != holding:
             self._counted[job.feid] = (token, sda_id, now)
@@ -195,10 +223,10 @@ class SdaIndex:
         self._counted: dict[int, str] = {}  # sda id -> its token, as indexed
         self._by_token: dict[str, dict[int, None]] = {}
 
-    def rebuild(self, sdas: Iterable[Sda]) -> None:
+    def rebuild(self, sdas: Mapping[int, Sda]) -> None:
         type(self).__init__(self)
-        for sda in sdas:
-            self.added(sda.id, sda)
+        for sda_id, sda in sdas.items():
+            self.added(sda_id, sda)
 
     def added(self, sda_id: int, sda: Sda) -> None:
         if self._counted.get(sda_id, sda.token) != sda.token:
@@ -206,7 +234,7 @@ class SdaIndex:
         self._counted[sda_id] = sda.token
         self._by_token.setdefault(sda.token, {})[sda_id] = None
 
-    def removed(self, sda_id: int, sda: object = None) -> None:
+    def removed(self, sda_id: int, sda: Sda | None = None) -> None:
         token = self._counted.pop(sda_id, None)
         if token is not None:
             _drop(self._by_token, token, sda_id)

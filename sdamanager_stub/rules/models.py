@@ -12,7 +12,10 @@ from .. import validate
 from ..audit import change, plural, query
 from ..entities import SdaModel, SdaModelGroup
 from ..errors import FailedPrecondition
-from .base import Rules
+from ..state import State
+from .backends import BackendRules
+from .base import Operations, Service
+from .groups import ModelGroups
 
 # The catalogue of `show sdamodel` in the operator's guide: (id, name, devices).
 DEFAULT_MODELS: tuple[tuple[int, str, int], ...] = (
@@ -32,36 +35,44 @@ DEFAULT_MODELS: tuple[tuple[int, str, int], ...] = (
 )
 
 
-class ModelRules(Rules):
+class ModelRules(Service):
     """SDA models and SDA model groups."""
+
+    def __init__(self, ops: Operations, state: State, backends: BackendRules) -> None:
+        super().__init__(ops, state)
+        self.backends = backends
+        self.groups = ModelGroups(state)
+
+    def model_group(self, group_id: int) -> SdaModelGroup:
+        return self.groups.find(group_id)
 
     # ------------------------------------------------------------------ SDA models
 
     @query
     def list_models(self) -> list[SdaModel]:
-        return list(self.models.values())
+        return list(self.state.models.values())
 
     def add_default_models(self) -> None:
         """The guide's catalogue (part of every new manager, so not a change of its own)."""
-        with self.lock:
+        with self.ops.lock:
             for model_id, name, devices in DEFAULT_MODELS:
-                self.models[model_id] = SdaModel(model_id, name, devices)
-            self._next["model"] = max(self._next["model"], max(self.models) + 1)
+                self.state.models[model_id] = SdaModel(model_id, name, devices)
+            self.state.next["model"] = max(self.state.next["model"], max(self.state.models) + 1)
 
     @change
     def create_sdamodel(self, name: str, devices: int, description: str = "") -> SdaModel:
         validate.name("SDAModel name", name)
         validate.int_range("Devices", devices, 1, validate.MODEL_DEVICES_LIMIT)
         validate.text("Description", description)
-        validate.unique_name("An SDAModel", name, self.models.values())
-        model = SdaModel(self._new_id("model"), name, devices, description)
-        self.models[model.id] = model
+        validate.unique_name("An SDAModel", name, self.state.models.values())
+        model = SdaModel(self.state.new_id("model"), name, devices, description)
+        self.state.models[model.id] = model
         return model
 
     @change
     def delete_sdamodel(self, model_id: int) -> None:
-        self.model(model_id)
-        users = sorted(s.id for s in self.sdas.values() if s.model_id == model_id)
+        self.state.model(model_id)
+        users = sorted(s.id for s in self.state.sdas.values() if s.model_id == model_id)
         if users:
             shown = ", ".join(map(str, users[:10])) + (", ..." if len(users) > 10 else "")
             one = len(users) == 1
@@ -70,58 +81,58 @@ class ModelRules(Rules):
                 f"({'SDA ID' if one else 'SDA IDs'} {shown}): "
                 f"change or delete {'it' if one else 'them'} first."
             )
-        for group in self.model_groups.values():
+        for group in self.state.model_groups.values():
             if model_id in group.model_ids:
                 group.model_ids.remove(model_id)
-        del self.models[model_id]
+        del self.state.models[model_id]
 
     # ------------------------------------------------------------------ SDA model groups
 
     @change
     def create_sdamodelgroup(self, name: str, backend_group_id: int,
                              model_ids: list[int] | None = None) -> SdaModelGroup:
-        return self.model_group_rules.create(
+        return self.groups.create(
             name, list(model_ids or []), lambda group_id: SdaModelGroup(group_id, name, backend_group_id),
-            check=lambda: self.backend_group(backend_group_id))
+            check=lambda: self.backends.backend_group(backend_group_id))
 
     @change
     def delete_sdamodelgroup(self, group_id: int, force: bool = False) -> None:
         group = self.model_group(group_id)
-        members = [ug for ug, mgs in self.memberships.items() if group_id in mgs]
-        users = [s.id for s in self.sdas.values() if s.model_group_id == group_id]
-        self.model_group_rules.delete(group, force, {"membership": len(members), "SDA": len(users)})
+        members = [ug for ug, mgs in self.state.memberships.items() if group_id in mgs]
+        users = [s.id for s in self.state.sdas.values() if s.model_group_id == group_id]
+        self.groups.delete(group, force, {"membership": len(members), "SDA": len(users)})
         for ug in members:
-            self.memberships[ug].remove(group_id)
-            if not self.memberships[ug]:
-                del self.memberships[ug]
+            self.state.memberships[ug].remove(group_id)
+            if not self.state.memberships[ug]:
+                del self.state.memberships[ug]
         for sda_id in users:
-            self.sdas[sda_id].model_group_id = 0
+            self.state.sdas[sda_id].model_group_id = 0
 
     @change
     def rename_sdamodelgroup(self, group_id: int, name: str) -> SdaModelGroup:
-        return self.model_group_rules.rename(group_id, name)
+        return self.groups.rename(group_id, name)
 
     @change
     def set_sdamodelgroup_backendgroup(self, group_id: int, backend_group_id: int) -> SdaModelGroup:
         group = self.model_group(group_id)
-        self.backend_group(backend_group_id)
+        self.backends.backend_group(backend_group_id)
         group.backend_group_id = backend_group_id
         return group
 
     @change
     def set_sdamodelgroup_models(self, group_id: int, model_ids: list[int]) -> SdaModelGroup:
-        return self.model_group_rules.set_members(group_id, list(model_ids))
+        return self.groups.set_members(group_id, list(model_ids))
 
     @change
     def add_sdamodelgroup_model(self, group_id: int, model_id: int) -> SdaModelGroup:
-        return self.model_group_rules.add_member(group_id, model_id)
+        return self.groups.add_member(group_id, model_id)
 
     @change
     def remove_sdamodelgroup_model(self, group_id: int, model_id: int) -> SdaModelGroup:
-        return self.model_group_rules.remove_member(group_id, model_id)
+        return self.groups.remove_member(group_id, model_id)
 
     @query
     def list_model_groups(self, group_id: int | None = None) -> list[SdaModelGroup]:
         if group_id is not None:
             return [self.model_group(group_id)]
-        return list(self.model_groups.values())
+        return list(self.state.model_groups.values())

@@ -11,35 +11,34 @@ from __future__ import annotations
 
 from .. import validate
 from ..audit import change, plural, query
-from ..entities import DEFAULT_BACKEND_GROUP_ID, Sda
+from ..entities import Sda
 from ..errors import DomainError, FailedPrecondition, NotFound
+from ..state import State
+from .base import Operations, Service
+from .models import ModelRules
 from .users import UserRules
 
 
-class SdaRules(UserRules):
+class SdaRules(Service):
     """SDAs and their reservations."""
 
-    def token_sdas(self, token: str) -> list[Sda]:
-        sdas = self.sdas
-        return [sdas[i] for i in self.sda_index.of_token(token)]
+    def __init__(self, ops: Operations, state: State, models: ModelRules, users: UserRules) -> None:
+        super().__init__(ops, state)
+        self.models = models
+        self.users = users
 
-    def backend_group_of(self, sda: Sda) -> int:
-        if sda.model_group_id and sda.model_group_id in self.model_groups:
-            return self.model_groups[sda.model_group_id].backend_group_id
-        return DEFAULT_BACKEND_GROUP_ID
-
-    def _owned_sda(self, token: str, sda_id: int) -> Sda:
-        sda = self.sda(sda_id)
+    def owned_sda(self, token: str, sda_id: int) -> Sda:
+        sda = self.state.sda(sda_id)
         if sda.token != token:
             raise FailedPrecondition(f"SDA {sda_id} does not belong to the token.")
         return sda
 
-    def _check_model_access(self, token: str, model_id: int, model_group_id: int) -> int:
+    def check_model_access(self, token: str, model_id: int, model_group_id: int) -> int:
         """Return the model group to record for an SDA, enforcing memberships."""
-        self.model(model_id)
-        allowed = self.allowed_model_groups(token)
+        self.state.model(model_id)
+        allowed = self.users.allowed_model_groups(token)
         if model_group_id:
-            group = self.model_group(model_group_id)
+            group = self.models.model_group(model_group_id)
             if model_id not in group.model_ids:
                 raise FailedPrecondition(
                     f"SDAModel {model_id} is not in SDAModel group {group.id} ({group.name})."
@@ -52,7 +51,7 @@ class SdaRules(UserRules):
         if allowed is None:
             return 0
         for group_id in allowed:
-            if model_id in self.model_groups[group_id].model_ids:
+            if model_id in self.state.model_groups[group_id].model_ids:
                 return group_id
         raise FailedPrecondition(
             f"The token may not use SDAModel {model_id}: it is in none of the SDAModel groups "
@@ -62,64 +61,64 @@ class SdaRules(UserRules):
     @change
     def create_sda(self, token: str, description: str, model_id: int,
                    model_group_id: int = 0, reserved: bool = False) -> Sda:
-        tok = self.token(token)
+        tok = self.state.token(token)
         validate.text("SDA description", description)
-        count = len(self.token_sdas(token))
+        count = len(self.state.token_sdas(token))
         if count >= tok.max_sda:
             raise FailedPrecondition(
                 f"The token already has {plural(count, 'SDA')} (Max SDA {tok.max_sda}): "
                 "raise Max SDA or delete an SDA first."
             )
-        group_id = self._check_model_access(token, model_id, model_group_id)
+        group_id = self.check_model_access(token, model_id, model_group_id)
         # The id is taken only once the reservation succeeds, so a refusal uses none up.
-        sda = Sda(id=self._next["sda"], token=token, model_id=model_id, model_group_id=group_id,
-                  reserved=reserved, description=description, created=self.now)
+        sda = Sda(id=self.state.next["sda"], token=token, model_id=model_id, model_group_id=group_id,
+                  reserved=reserved, description=description, created=self.ops.now)
         if reserved:
             sda.held = self._reserve_devices(sda)
-        self._new_id("sda")
-        self.sdas[sda.id] = sda
+        self.state.new_id("sda")
+        self.state.sdas[sda.id] = sda
         if not tok.current_sda:
             tok.current_sda = sda.id
         return sda
 
     def _reserve_devices(self, sda: Sda) -> list[tuple[int, int]]:
         """Hold devices for a reserved SDA (placed as a job would be), or refuse."""
-        need = self.models[sda.model_id].devices
-        group_id = self.backend_group_of(sda)
-        held = self.idle.choose(group_id, need)
+        need = self.state.models[sda.model_id].devices
+        group_id = self.state.backend_group_of(sda)
+        held = self.state.idle.choose(group_id, need)
         if held is None:
-            idle = self.idle.idle_count(group_id)
+            idle = self.state.idle.idle_count(group_id)
             raise FailedPrecondition(
                 f"Not enough idle devices in backend group {group_id} for SDAModel "
                 f"{sda.model_id} ({need} needed, {idle} idle)."
             )
         for backend_id, index in held:
-            self.backends[backend_id].devices[index].sda_id = sda.id
+            self.state.backends[backend_id].devices[index].sda_id = sda.id
         return held
 
     def _release_reserved(self, sda: Sda) -> None:
         for backend_id, index in sda.held:
-            backend = self.backends.get(backend_id)
+            backend = self.state.backends.get(backend_id)
             if backend and index < len(backend.devices) and backend.devices[index].sda_id == sda.id:
                 backend.devices[index].sda_id = 0
         sda.held = []
 
     def _live_jobs_of_sda(self, sda_id: int) -> list[int]:
-        return self.job_index.of_sda(sda_id)
+        return self.state.job_index.of_sda(sda_id)
 
     @change
     def update_sda(self, token: str, model_id: int, model_group_id: int = 0, sda_id: int = 0) -> Sda:
-        tok = self.token(token)
+        tok = self.state.token(token)
         if sda_id:
-            sda = self._owned_sda(token, sda_id)
+            sda = self.owned_sda(token, sda_id)
         else:
             if not tok.current_sda:
                 raise FailedPrecondition("The token has no SDA: create one first (create sda).")
-            sda = self.sda(tok.current_sda)
-        if not model_group_id and sda.model_group_id in self.model_groups \
-                and model_id in self.model_groups[sda.model_group_id].model_ids:
+            sda = self.state.sda(tok.current_sda)
+        if not model_group_id and sda.model_group_id in self.state.model_groups \
+                and model_id in self.state.model_groups[sda.model_group_id].model_ids:
             model_group_id = sda.model_group_id  # no group given: it stays in its own if it can
-        group_id = self._check_model_access(token, model_id, model_group_id)
+        group_id = self.check_model_access(token, model_id, model_group_id)
         if sda.reserved and (model_id, group_id) != (sda.model_id, sda.model_group_id):
             self._move_reservation(sda, model_id, group_id)
         sda.model_id, sda.model_group_id = model_id, group_id
@@ -138,16 +137,16 @@ class SdaRules(UserRules):
         except DomainError:
             sda.model_id, sda.model_group_id, sda.held = old
             for backend_id, index in sda.held:
-                self.backends[backend_id].devices[index].sda_id = sda.id
+                self.state.backends[backend_id].devices[index].sda_id = sda.id
             raise
 
     @change
     def delete_sda(self, token: str, sda_id: int = 0) -> list[int]:
-        tok = self.token(token)
+        tok = self.state.token(token)
         if sda_id:
-            targets = [self._owned_sda(token, sda_id)]
+            targets = [self.owned_sda(token, sda_id)]
         else:
-            targets = self.token_sdas(token)
+            targets = self.state.token_sdas(token)
             if not targets:
                 raise NotFound("The token has no SDA.")
         for sda in targets:
@@ -158,19 +157,19 @@ class SdaRules(UserRules):
                 )
         for sda in targets:
             self._release_reserved(sda)
-            del self.sdas[sda.id]
-        if tok.current_sda not in self.sdas:
-            rest = self.token_sdas(token)
+            del self.state.sdas[sda.id]
+        if tok.current_sda not in self.state.sdas:
+            rest = self.state.token_sdas(token)
             tok.current_sda = rest[0].id if rest else 0
         return [s.id for s in targets]
 
     @query
     def list_sdas(self, token: str = "", running_only: bool = False, by_token: bool = False) -> list[Sda]:
         if token:
-            self.token(token)
-        sdas = [s for s in self.sdas.values() if not token or s.token == token]
+            self.state.token(token)
+        sdas = [s for s in self.state.sdas.values() if not token or s.token == token]
         if running_only:
-            running = self.job_index.sdas_holding()
+            running = self.state.job_index.sdas_holding()
             sdas = [s for s in sdas if s.id in running]
         if by_token:
             sdas.sort(key=lambda s: (s.token, s.id))

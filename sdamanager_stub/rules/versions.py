@@ -10,29 +10,29 @@ from .. import validate
 from ..audit import change, query
 from ..entities import Version
 from ..errors import AlreadyExists, InvalidArgument, NotFound
-from .base import Rules
+from .base import Service
 
 
-class VersionRules(Rules):
+class VersionRules(Service):
     """Versions."""
 
     @change
     def create_version(self, version: str, path: str) -> Version:
         validate.version(version)
         validate.text("Installed path", path, allow_empty=False, limit=validate.COMMAND_MAX)
-        if version in self.versions:
+        if version in self.state.versions:
             raise AlreadyExists(f"Version {version} already exists.")
         record = Version(version, path)
-        self.versions[version] = record
+        self.state.versions[version] = record
         return record
 
     @change
     def delete_version(self, version: str) -> None:
-        self.version(version)
-        del self.versions[version]
+        self.state.version(version)
+        del self.state.versions[version]
 
     def _set_version_text(self, version: str, field: str, value: str) -> Version:
-        record = self.version(version)
+        record = self.state.version(version)
         validate.text(field.replace("_", " ").capitalize(), value, limit=validate.COMMAND_MAX)
         setattr(record, field, value)
         return record
@@ -57,27 +57,27 @@ class VersionRules(Rules):
 
     @change
     def update_version_support(self, version: str, supported: bool) -> Version:
-        record = self.version(version)
+        record = self.state.version(version)
         record.supported = bool(supported)
         return record
 
     @change
     def set_latest_version(self, version: str) -> Version:
-        record = self.version(version)
-        for other in self.versions.values():
+        record = self.state.version(version)
+        for other in self.state.versions.values():
             other.latest = False
         record.latest = True
         return record
 
     @change
     def add_worker_env(self, version: str, name: str, value: str) -> Version:
-        record = self.version(version)
+        record = self.state.version(version)
         record.env[validate.env_name(name)] = validate.env_value(value)
         return record
 
     @change
     def remove_worker_env(self, version: str, name: str) -> Version:
-        record = self.version(version)
+        record = self.state.version(version)
         if name not in record.env:
             raise NotFound(f"Version {version} has no worker environment variable {name!r}.")
         del record.env[name]
@@ -86,10 +86,10 @@ class VersionRules(Rules):
     @query
     def list_versions(self, version: str = "") -> list[Version]:
         if version:
-            return [self.version(version)]
-        return sorted(self.versions.values(), key=lambda v: v.version)
+            return [self.state.version(version)]
+        return sorted(self.state.versions.values(), key=lambda v: v.version)
 
     @query
     def latest_version(self) -> str:
         """The latest version's name, or "" when none is marked latest (GetServerVersion)."""
-        return next((v.version for v in self.versions.values() if v.latest), "")
+        return next((v.version for v in self.state.versions.values() if v.latest), "")
