@@ -140,9 +140,9 @@ def _job(row: Sequence[Any]) -> Job:
     """A job from its row (a listing makes 100,000 of these: a dict lookup, not an enum's call)."""
     (feid, token, sda_id, model_id, priority, device_count, backend_group_id, client_pid, process_name, client,
      version, status, request_time, start_time, end_time, end_reason, placement) = row
-    return Job(feid, token, sda_id, model_id, priority, device_count, backend_group_id, client_pid, process_name,
-               client, version, _STATUS[status], request_time, start_time, end_time, end_reason,
-               _placement(placement))
+    return Job.record(feid, token, sda_id, model_id, priority, device_count, backend_group_id, client_pid,
+                      process_name, client, version, _STATUS[status], request_time, start_time, end_time,
+                      end_reason, _placement(placement))
 
 
 def _listed(row: Sequence[Any]) -> Listed:

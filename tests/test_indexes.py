@@ -132,6 +132,8 @@ def recount_idle(m: SDAManager) -> dict[str, object]:
 
 def check_indexes(m: SDAManager) -> None:
     assert m.state.job_index.view() == recount_jobs(m)
+    # Each live job's state as the index keeps it for a snapshot, against the job as it is.
+    assert sorted(m.state.job_index.states()) == sorted(j.state() for j in m.jobs.values())
     assert m.state.sda_index.view() == recount_sdas(m)
     assert m.state.idle.view() == recount_idle(m)
     # What the rules and the gRPC face read, against the records themselves.
@@ -362,6 +364,31 @@ def test_jobs_added_or_removed_by_hand_are_counted() -> None:
     m.jobs.clear()
     check_indexes(m)
     assert m.state.job_index.view() == recount_jobs(m)
+
+
+def test_the_states_a_snapshot_takes_follow_every_change_of_a_live_job() -> None:
+    """The job index keeps each live job's state for snapshots; a change it missed would be
+    lost by a restart from the next snapshot."""
+    clock = FakeClock()
+    m = make(clock, backends=1, devices=1, prepare=1, clean=1)
+    tok = m.create_token("team", 0).value
+    m.update_token_duplicable(tok, 0)
+    m.create_sda(tok, "", 1)
+
+    def taken() -> dict[int, tuple[Any, ...]]:
+        return {state[0]: state for state in m.state.job_index.states()}
+
+    first, second = m.request_devices(tok), m.request_devices(tok)  # SUMMITED (preparing), QUEUED
+    assert taken() == {j.feid: j.state() for j in m.jobs.values()}
+    m.update_job_priority(second.feid, 5)  # a queued job's priority, nothing else
+    assert taken()[second.feid] == second.state() and second.priority == 5
+    clock.advance(1)
+    m.advance()  # prepared: RUNNING from now
+    assert taken()[first.feid] == first.state() and first.status is JobStatus.RUNNING
+    m.finish_job(first.feid, token=tok)  # gone; the second waits for the device to be clean
+    clock.advance(1)
+    m.advance()
+    assert taken() == {second.feid: second.state()} and second.placement
 
 
 def test_a_copy_of_a_table_is_a_plain_dict() -> None:

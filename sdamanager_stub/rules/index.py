@@ -107,8 +107,11 @@ class Table(dict[K, V]):
 
 
 class JobIndex:
-    """The live jobs by token and by SDA, and those holding devices (SUMMITED or RUNNING:
-    a placement, which each job indexed tells of as it changes)."""
+    """The live jobs by token and by SDA, those holding devices (SUMMITED or RUNNING: a
+    placement), and each one's `state()` as of its last change (what a snapshot takes, at
+    C speed: 20,000 jobs made again at each snapshot cost the owner's thread 15 to 45 ms).
+    Each job indexed tells of its changes (entities.Watched: its placement, status,
+    priority and times)."""
 
     def __init__(self) -> None:
         self._counted: dict[int, tuple[str, int, bool]] = {}  # feid -> (token, sda, holds devices) as indexed
@@ -117,6 +120,8 @@ class JobIndex:
         self._holding: dict[int, None] = {}
         self._holding_by_token: dict[str, int] = {}
         self._holding_by_sda: dict[int, dict[int, None]] = {}
+        self._states: dict[int, tuple[Any, ...] | None] = {}  # feid -> its state(), None while stale
+        self._stale: dict[int, Job] = {}  # the jobs changed since their state was last taken
 
     # ---- changes
     def rebuild(self, jobs: Mapping[int, Job]) -> None:
@@ -127,9 +132,11 @@ class JobIndex:
     def added(self, feid: int, job: Job) -> None:
         """Job `feid` is live now (added or replaced)."""
         if feid in self._counted:
-            self.removed(feid)  # (a record replaced in place)
+            self._uncount(feid)  # (the same job added again: it keeps its place)
         # Set straight into __dict__: setting the watcher must not itself count as a change.
-        job.__dict__["_touch"] = functools.partial(self._moved, job)
+        job.__dict__["_touch"] = functools.partial(self._changed, job)
+        self._states.setdefault(feid, None)
+        self._stale[feid] = job
         holding = bool(job.placement)
         self._counted[feid] = (job.token, job.sda_id, holding)
         self._by_token.setdefault(job.token, {})[feid] = None
@@ -141,6 +148,11 @@ class JobIndex:
         """Job `feid` is no longer live."""
         if job is not None:
             job.__dict__.pop("_touch", None)
+        self._states.pop(feid, None)
+        self._stale.pop(feid, None)
+        self._uncount(feid)
+
+    def _uncount(self, feid: int) -> None:
         counted = self._counted.pop(feid, None)
         if counted is None:
             return
@@ -150,11 +162,13 @@ class JobIndex:
         if holding:
             self._release(feid, token, sda_id)
 
-    def _moved(self, job: Job) -> None:
-        """A live job took or left devices (its placement's watcher)."""
+    def _changed(self, job: Job) -> None:
+        """A live job changed (its watcher): its state is taken again; it may have taken or
+        left devices."""
         counted = self._counted.get(job.feid)
         if counted is None:
             return
+        self._stale[job.feid] = job
         token, sda_id, holding = counted
         now = bool(job.placement)
         if now != holding:
@@ -176,6 +190,15 @@ class JobIndex:
         _drop(self._holding_by_sda, sda_id, feid)
 
     # ---- questions
+    def states(self) -> list[tuple[Any, ...]]:
+        """Every live job's `state()` as of now (the stale ones taken again), in the order
+        they were added (FeID order: FeIDs only grow)."""
+        states = self._states
+        for feid, job in self._stale.items():
+            states[feid] = job.state()
+        self._stale.clear()
+        return list(states.values())  # type: ignore[arg-type]  # (none is None once refreshed)
+
     # FeID order is the jobs' table order (FeIDs only grow), also for a job replaced in place.
     def of_token(self, token: str) -> list[int]:
         """FeIDs of the token's live jobs, in FeID order."""
