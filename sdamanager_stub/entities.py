@@ -209,11 +209,11 @@ class Job(_Watchable):
         no watcher to tell), at a third of its cost: a listing or a usage report makes
         200,000 of these."""
         job = cls.__new__(cls)
-        job.__dict__.update(zip(_JOB_NAMES, values))
+        job.__dict__.update(zip(JOB_NAMES, values))
         return job
 
 
-_JOB_NAMES = tuple(f.name for f in fields(Job))
+JOB_NAMES = tuple(f.name for f in fields(Job))  # as Job.state() orders them (placement last)
 _JOB_FIELDS = attrgetter(*(f.name for f in fields(Job) if f.name != "placement"))
 
 

@@ -1,17 +1,18 @@
 """The manager's whole state as plain JSON data, and back.
 
-Only state is captured; what derives from it (queues, the timeline of
-transitions) is rebuilt on restore.  The devices' delays are kept by the
-store; the server's start time is not state.
+Only state is kept: the state's records (state.py) and what the scheduler
+exports (the queue each waiting job is in, when devices are done); the
+queues' order and the timeline are rebuilt from them on restore.  The
+devices' delays are kept by the store; the server's start time is not state.
 
-Two ways to take it.  `capture` builds the plain data at once (tests compare
-states with it).  A snapshot of a running server must not hold the manager's
-lock while it converts and writes hundreds of thousands of records, so it is
-taken in two steps: `freeze` (under the lock, cheap) copies what changes can
-still touch, each live record's fields into a dict of its own (a live job: its
-`state()` tuple); `serialise` (anywhere, no lock) turns that frozen view into
-the same JSON text, record by record, so it never holds the interpreter for
-long either.  Ended jobs and events are not state a snapshot holds: they are
+A snapshot of a running server must not hold the manager's lock while it
+converts and writes tens of thousands of records, so it is taken in two
+steps: `freeze` (under the lock, cheap) copies what changes can still touch,
+each live record's fields into a dict of its own (the live jobs: their
+`state()` tuples, which the job index keeps as they change); `serialise`
+(anywhere, no lock) turns that frozen view into the JSON text, a piece at a
+time, so it never holds the interpreter for long either.  `capture` is the
+two at once, read back as plain data (tests compare states with it).  Ended jobs and events are not state a snapshot holds: they are
 in the archive's tables (archive.py); a snapshot of schema 2 held them, and
 `restore` hands those back for the store to archive.
 """
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import checks
 from .entities import (
+    JOB_NAMES,
     Backend,
     BackendGroup,
     Event,
@@ -45,18 +47,6 @@ from .state import ID_KINDS
 
 if TYPE_CHECKING:
     from .manager import SDAManager
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if hasattr(value, "value") and not isinstance(value, (int, float, str)):
-        return value.value  # enums
-    return value
 
 
 def capture(m: SDAManager) -> dict[str, Any]:
@@ -142,12 +132,9 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_j
 _CHUNK = 64  # records per piece of text: never the interpreter for long in one call (about 0.5 ms)
 
 
-_JOB_NAMES = tuple(f.name for f in dataclasses.fields(Job))  # as Job.state() orders them (placement last)
-
-
 def _job_record(state: tuple[Any, ...]) -> dict[str, Any]:
     """A live job's record (what `capture` holds) from its `state()`."""
-    return dict(zip(_JOB_NAMES, state))
+    return dict(zip(JOB_NAMES, state))
 
 
 def serialise(frozen: dict[str, Any]) -> Iterator[str]:
