@@ -192,3 +192,25 @@ def test_kept_live_job_messages_follow_every_change_of_the_job(sdamanager, stub)
     assert running not in after
     fresh = [Converter(m).job(job) for job in m.jobs.values()]
     assert list(after.values()) == fresh  # every message as a conversion now makes it
+
+
+@pytest.mark.sdamanager(backends=2, devices=8)
+def test_a_listing_of_more_live_jobs_than_the_kept_limit_is_not_converted_again(sdamanager, stub, monkeypatch):
+    """Wire keeps as many messages as a listing lists (twice over): a second listing of more
+    live jobs than its limit converts none of them again."""
+    from sdamanager_stub.servicer import Wire
+
+    monkeypatch.setattr(Wire, "LIMIT", 10)
+    fill(sdamanager.manager, jobs=40, history=0)
+    converted = []
+    real = Converter.job
+
+    def counting(self, job):  # type: ignore[no-untyped-def]
+        converted.append(job.feid)
+        return real(self, job)
+
+    monkeypatch.setattr(Converter, "job", counting)
+    first = listed(stub, "ListJobs", pb.ListJobsRequest())
+    assert len(first) == 40 and len(converted) == 40
+    assert listed(stub, "ListJobs", pb.ListJobsRequest()) == first
+    assert len(converted) == 40  # none made again
