@@ -12,8 +12,10 @@ each live record's fields into a dict of its own (the live jobs: their
 `state()` tuples, which the job index keeps as they change); `serialise`
 (anywhere, no lock) turns that frozen view into the JSON text, a piece at a
 time, so it never holds the interpreter for long either.  `capture` is the
-two at once, read back as plain data (tests compare states with it).  Ended jobs and events are not state a snapshot holds: they are
-in the archive's tables (archive.py); a snapshot of schema 2 held them, and
+two at once, read back as plain data (tests compare states with it).
+
+Ended jobs and events are not state a snapshot holds: they are in the
+archive's tables (archive.py); a snapshot of schema 2 held them, and
 `restore` hands those back for the store to archive.
 """
 
