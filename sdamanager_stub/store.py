@@ -353,9 +353,9 @@ class Store:
         if kind != "change":  # only its event: nothing to replay, nothing for a snapshot
             return seq
         self._since_snapshot += 1
-        # Not half-way through a change made of others (their ops come first).
-        if (self._since_snapshot >= SNAPSHOT_EVERY and self._writer is None
-                and self._manager is not None and self._manager.ops.changing <= 1):
+        # (A change made of others journals once, when the outermost one is done: the state
+        # is whole here.)
+        if self._since_snapshot >= SNAPSHOT_EVERY and self._writer is None and self._manager is not None:
             try:
                 self.snapshot()
             except Exception:  # only shortens replay: the op is saved, so go on

@@ -232,6 +232,23 @@ def test_a_failed_snapshot_does_not_unacknowledge_a_saved_change(tmp_path, monke
     assert sorted(t.description for t in open_manager(path, clock).tokens.values()) == ["saved", "saved too"]
 
 
+def test_a_change_made_of_others_is_snapshotted_whole(tmp_path, monkeypatch):
+    """The customer's add_device is a create_sda and more, journalled once: a snapshot due
+    at its op holds all of it, and the file gives the same state back."""
+    monkeypatch.setattr(store, "SNAPSHOT_EVERY", 1)
+    clock = FakeClock()
+    path = tmp_path / "s.db"
+    m = open_manager(path, clock)
+    token = m.create_token("vm", 0).value
+    m.update_token_max_sda(token, 2)
+    m.add_device(token, 1)
+    m.add_device(token, 2)  # the current SDA moves to it: the outer change's own part
+    m.journal.close()
+    again = open_manager(path, clock)
+    assert snapshot.capture(again) == snapshot.capture(m)
+    assert again.tokens[token].current_sda == 2
+
+
 def test_the_file_keeps_the_delays_its_jobs_ran_with(tmp_path):
     clock = FakeClock()
     path = tmp_path / "s.db"
