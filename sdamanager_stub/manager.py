@@ -80,22 +80,17 @@ class SDAManager:
         events = EventRules(ops, state)
         self.rules = Services(backends, models, users, versions, sdas, tokens, jobs, customer, events)
 
-        # How operations run (rules/base.py).
+        # How operations run (rules/base.py; the server's owner takes `ops` itself: owner.py).
         self.read = ops.read
         self.advance = ops.advance
         self.replay = ops.replay
-        self.deferred_saving = ops.deferred_saving
-        self.take_unsaved = ops.take_unsaved
-        self.saved = ops.saved
         self.when_journal_fails = ops.when_journal_fails
         self.restore_event = ops.restore_event
 
         # Lookups: the record, or NotFound saying which does not exist.
         self.token = state.token
         self.sda = state.sda
-        self.model = state.model
         self.backend = state.backend
-        self.version = state.version
 
         # The operations of the API, by the service that makes each.
         # backends
