@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from ..entities import Job, Sda
 
@@ -197,7 +197,7 @@ class JobIndex:
         for feid, job in self._stale.items():
             states[feid] = job.state()
         self._stale.clear()
-        return list(states.values())  # type: ignore[arg-type]  # (none is None once refreshed)
+        return cast("list[tuple[Any, ...]]", list(states.values()))  # (none is None once refreshed)
 
     # FeID order is the jobs' table order (FeIDs only grow), also for a job replaced in place.
     def of_token(self, token: str) -> list[int]:
