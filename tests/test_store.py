@@ -112,10 +112,14 @@ def test_snapshots_bound_the_replay(tmp_path, monkeypatch):
     path = tmp_path / "s.db"
     m = open_manager(path, clock)
     busy_day(m, clock)
-    before = state(m)
     m.journal.settle()  # snapshots are written in the background
+    # One more change: a snapshot that fell due while one was being written is taken at
+    # the next change (on a busy machine the last ones of the day may all have come then).
+    m.create_token("the next day", 0)
+    before = state(m)
+    m.journal.settle()
     rows = sqlite3.connect(path).execute("SELECT COUNT(*) FROM ops").fetchone()[0]
-    assert rows < 7 + 3  # older ops were folded into a snapshot
+    assert rows <= 7  # older ops were folded into a snapshot
     m.journal.close()
     assert state(open_manager(path, clock)) == before
 
