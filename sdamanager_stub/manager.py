@@ -176,6 +176,7 @@ class SDAManager:
         self.finish_job = jobs.finish_job
         self.job = jobs.job
         self.list_jobs = jobs.list_jobs
+        self.job_listing = jobs.job_listing
         self.queue_order = jobs.queue_order
         self.update_job_priority = jobs.update_job_priority
         self.release = jobs.release

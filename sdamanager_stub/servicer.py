@@ -37,7 +37,6 @@ from .convert import (
     seconds,
     usage_report,
 )
-from .entities import Job
 from .errors import (
     AlreadyExists,
     DomainError,
@@ -143,11 +142,6 @@ def released(c: Converter, feids: list[int], request: Any) -> pb.ReleaseResponse
 def membership_of(c: Converter, result: Any, request: Any) -> pb.Membership:
     """After a membership changes: the user group's memberships."""
     return c.membership_of(request.user_group_id)
-
-
-def states(jobs: list[Job]) -> list[tuple[Any, ...]]:
-    """Live jobs change: their states as of now (each also names its message in Wire)."""
-    return [job.state() for job in jobs]
 
 
 def itself(record: Any) -> Any:
@@ -304,8 +298,8 @@ RPCS: dict[str, Unary | Listing] = {
                                lambda c, rows, _: pb.ListRelationshipsResponse(
                                    relationships=[c.relationship(g, mgs) for g, mgs in rows])),
     # ---- jobs and history
-    "ListJobs": Listing(lambda m, r: m.list_jobs(job_status(r.status) if r.HasField("status") else None, r.token),
-                        Converter.job_state, lambda p: pb.JobPage(jobs=p), states, key=itself),
+    "ListJobs": Listing(lambda m, r: m.job_listing(job_status(r.status) if r.HasField("status") else None, r.token),
+                        Converter.job_state, lambda p: pb.JobPage(jobs=p), as_they_are, key=itself),
     "GetJob": Unary(lambda m, r: m.job(r.feid), _JOB),
     "UpdateJobPriority": Unary(lambda m, r: m.update_job_priority(r.feid, r.priority), _JOB),
     "Release": Unary(lambda m, r: m.release(*_release_target(r)), released),

@@ -13,7 +13,7 @@ job taking or leaving devices while it stays live tells the job index so).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, TypeVar, cast
 
 from ..entities import Job, Sda
@@ -191,13 +191,23 @@ class JobIndex:
 
     # ---- questions
     def states(self) -> list[tuple[Any, ...]]:
-        """Every live job's `state()` as of now (the stale ones taken again), in the order
-        they were added (FeID order: FeIDs only grow)."""
+        """Every live job's `state()` as of now, in the order they were added (FeID order:
+        FeIDs only grow)."""
+        self._refresh()
+        return cast("list[tuple[Any, ...]]", list(self._states.values()))  # (none is None once refreshed)
+
+    def states_of(self, jobs: Iterable[Job]) -> list[tuple[Any, ...]]:
+        """The `state()` of each of `jobs` (live ones) as of now."""
+        self._refresh()
+        states = self._states
+        return cast("list[tuple[Any, ...]]", [states[job.feid] for job in jobs])  # (none is None now)
+
+    def _refresh(self) -> None:
+        """Take the state of every job changed since its state was last taken."""
         states = self._states
         for feid, job in self._stale.items():
             states[feid] = job.state()
         self._stale.clear()
-        return cast("list[tuple[Any, ...]]", list(states.values()))  # (none is None once refreshed)
 
     # FeID order is the jobs' table order (FeIDs only grow), also for a job replaced in place.
     def of_token(self, token: str) -> list[int]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterator
 from sys import intern
+from typing import Any
 
 from .. import validate
 from ..audit import change, query
@@ -136,6 +137,12 @@ class JobRules(Service):
             self.state.token(token)
         return [j for j in self.state.jobs.values()
                 if (status is None or j.status is status) and (not token or j.token == token)]
+
+    @query
+    def job_listing(self, status: JobStatus | None = None, token: str = "") -> list[tuple[Any, ...]]:
+        """`list_jobs` as of now, as a listing sends it: each job's `state()` (kept by the job
+        index as it changes), which also names its message (servicer.Wire)."""
+        return self.state.job_index.states_of(self.list_jobs(status, token))
 
     @query
     def queue_order(self, key: int = 0) -> list[int]:
