@@ -206,7 +206,7 @@ class Job(_Watchable):
         """A job of every field's value, in their order, made as a record read back is (an
         ended job from the archive, a state taken): set straight into its __dict__, which is
         what __init__ does but for the watched fields' calls (a job no index holds yet has
-        no watcher to tell), at a third of its cost: a listing or a usage report makes
+        no watcher to tell), for about two thirds of its cost: a usage report makes
         200,000 of these."""
         job = cls.__new__(cls)
         job.__dict__.update(zip(JOB_NAMES, values))
