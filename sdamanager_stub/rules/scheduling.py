@@ -136,9 +136,6 @@ class Scheduler:
         queue = self.queues.get(key)
         return list(queue.ordered()) if queue else []
 
-    def queued(self) -> int:
-        return len(self.pool)
-
     def capacity(self, group_id: int) -> int:
         """Every device of a backend group, whatever its state: what a job could ever get there."""
         return self.state.idle.capacity(group_id)
