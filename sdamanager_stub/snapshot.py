@@ -401,6 +401,7 @@ def restore(m: SDAManager, s: dict[str, Any]) -> tuple[list[Job], list[Event]]:
     sdas = _records(Sda, s, "sdas")
     models = {x.id: x for x in _records(SdaModel, s, "models")}
     model_groups = _records(SdaModelGroup, s, "model_groups")
+    model_groups_by_id = {g.id: g for g in model_groups}
     backends = _records(Backend, s, "backends")
     for k, backend in enumerate(backends):
         for index, device in enumerate(backend.devices):
@@ -408,13 +409,13 @@ def restore(m: SDAManager, s: dict[str, Any]) -> tuple[list[Job], list[Event]]:
                 raise Damaged(f"backends[{k}] devices[{index}] has index {device.index}")
     backend_groups = {g.id: g for g in _records(BackendGroup, s, "backend_groups")}
     user_groups = _records(UserGroup, s, "user_groups")
+    user_groups_by_id = {g.id: g for g in user_groups}
     # What the rules never leave dangling (a delete is refused, or clears the reference).
     for k, sda in enumerate(sdas):
         _refers(f"sdas[{k}] token", sda.token, tokens, "token")
         _refers(f"sdas[{k}] model_id", sda.model_id, models, "SDA model")
         if sda.model_group_id:
-            _refers(f"sdas[{k}] model_group_id", sda.model_group_id, {g.id: g for g in model_groups},
-                    "SDA model group")
+            _refers(f"sdas[{k}] model_group_id", sda.model_group_id, model_groups_by_id, "SDA model group")
     for k, g in enumerate(model_groups):
         _refers(f"model_groups[{k}] backend_group_id", g.backend_group_id, backend_groups, "backend group")
         for model_id in g.model_ids:
@@ -425,10 +426,9 @@ def restore(m: SDAManager, s: dict[str, Any]) -> tuple[list[Job], list[Event]]:
         for token in ug.tokens:
             _refers(f"user_groups[{k}] tokens", token, tokens, "token")
     for ug_id, mg_ids in memberships.items():
-        _refers("memberships", ug_id, {g.id: g for g in user_groups}, "user group")
+        _refers("memberships", ug_id, user_groups_by_id, "user group")
         for mg_id in mg_ids:
-            _refers(f"memberships of user group {ug_id}", mg_id, {g.id: g for g in model_groups},
-                    "SDA model group")
+            _refers(f"memberships of user group {ug_id}", mg_id, model_groups_by_id, "SDA model group")
     by_id = {b.id: b for b in backends}
     device = _device_check(by_id)
     for k, sda in enumerate(sdas):
@@ -454,8 +454,8 @@ def restore(m: SDAManager, s: dict[str, Any]) -> tuple[list[Job], list[Event]]:
         if b in by_id:  # (a backend deleted while its devices cleaned: nothing to clean)
             device((b, i), f"clean_until[{k}]")
     m.state.load(next_ids=counters, tokens=tokens, sdas={x.id: x for x in sdas}, models=models,
-                 model_groups={g.id: g for g in model_groups}, backends=by_id,
-                 backend_groups=backend_groups, user_groups={g.id: g for g in user_groups},
+                 model_groups=model_groups_by_id, backends=by_id,
+                 backend_groups=backend_groups, user_groups=user_groups_by_id,
                  memberships=memberships, jobs=live, versions={v.version: v for v in _records(Version, s, "versions")},
                  departed=departed if departed is not None else departed_from_events(tokens, history, events))
     # A group lists its members in their own order (rules/groups.py); a state file from

@@ -10,8 +10,9 @@ holds devices, each pool's idle devices) come from indexes, never from a pass
 over every record, and every index is kept current one way: `jobs`, `sdas`
 and `backends` are tables (rules/index.py's `Table`) that tell their index of
 each record added or removed, and the index watches the fields it indexes on
-the records it holds (entities.Watched: a job's placement, a device's status
-or holder, a backend's status or group).  No rule tells an index anything.
+the records it holds (entities.Watched: a job's placement and the other
+fields a rule changes on a live job, a device's status or holder, a backend's
+status or group).  No rule tells an index anything.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ that hold devices, are kept here.  One way keeps every index current
 tell their index of every record added, replaced or removed (whoever does
 it: a rule, a restored snapshot, a test setting a scene), and the index
 watches the fields it indexes on the records it holds (entities.Watched: a
-job taking or leaving devices while it stays live tells the job index so).
+live job that takes or leaves devices, or changes at all, tells the job index,
+which also keeps each live job's state for snapshots and listings).
 """
 
 from __future__ import annotations
